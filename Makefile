@@ -1,0 +1,22 @@
+# Two entry points: `make demo` (set up, then analyse the sample squat clip with the built-in model)
+# and `make test` (set up, then run the test suite). Both create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[onnx,web,dev]"
+	touch $(STAMP)
+
+.PHONY: setup demo test
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/squatpose demo --out out/demo
+
+test: $(STAMP)
+	$(PY) -m pytest

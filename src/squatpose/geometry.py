@@ -1,0 +1,80 @@
+"""Person boxes, crop affine transforms and warping.
+
+Pixel convention: pixel centres sit at integer coordinates, so pixel i spans [i - 0.5, i + 0.5].
+A crop of `size_wh` image pixels around `center` maps onto the network input so that the crop's
+edges land on the input's outer pixel edges (-0.5 and w - 0.5). OpenCV's `warpAffine` uses the same
+convention, so points and images transform identically.
+"""
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+
+def box_to_center_size(box_xywh: np.ndarray, aspect_wh: float, padding: float = 1.25
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Box `[x, y, w, h]` → centre `(2,)` and crop size `(2,)` (w, h) in image pixels.
+
+    The box is first widened or heightened (never shrunk, never stretched) to the input's aspect
+    ratio `w / h`, then enlarged by `padding`. Nothing is clipped at the image border: the warp
+    fills outside pixels, so a person at the border keeps the true aspect and position.
+    """
+    x, y, w, h = (float(v) for v in box_xywh)
+    if not (w > 0 and h > 0 and math.isfinite(w) and math.isfinite(h)):
+        raise ValueError(f"box must have positive finite size, got {list(box_xywh)}")
+    center = np.array([x + w / 2.0, y + h / 2.0], dtype=np.float64)
+    if w > aspect_wh * h:
+        h = w / aspect_wh
+    else:
+        w = h * aspect_wh
+    return center, np.array([w * padding, h * padding], dtype=np.float64)
+
+
+def points_box(points: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
+    """Tight box `[x, y, w, h]` around the valid points `(K,2)`; None with fewer than 2 points."""
+    pts = np.asarray(points)[np.asarray(valid, bool)]
+    if len(pts) < 2:
+        return None
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], dtype=np.float64)
+
+
+def crop_affine(center: np.ndarray, size_wh: np.ndarray, out_wh: tuple[int, int],
+                rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
+    """2×3 matrix mapping image pixels to crop-input pixels.
+
+    The image content is rotated by `rotation_deg` (counter-clockwise as seen) about `center`;
+    `flip` mirrors the crop horizontally (x_in → w - 1 - x_in).
+    """
+    out_w, out_h = out_wh
+    scale = out_w / float(size_wh[0])
+    theta = math.radians(rotation_deg)
+    cos, sin = math.cos(theta) * scale, math.sin(theta) * scale
+    # Image y points down, so a visually counter-clockwise rotation uses +sin on x from y.
+    linear = np.array([[cos, sin], [-sin, cos]])
+    offset = np.array([out_w / 2.0 - 0.5, out_h / 2.0 - 0.5]) - linear @ np.asarray(center, float)
+    matrix = np.concatenate([linear, offset[:, None]], axis=1)
+    if flip:
+        matrix = np.array([[-1.0, 0.0, out_w - 1.0], [0.0, 1.0, 0.0]]) @ np.vstack([matrix, [0, 0, 1]])
+    return matrix
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2×3 affine matrix."""
+    full = np.vstack([np.asarray(matrix, float), [0.0, 0.0, 1.0]])
+    return np.linalg.inv(full)[:2]
+
+
+def apply_affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Transform points `(..., 2)` by a 2×3 matrix (or a stack `(..., 2, 3)` broadcast over points)."""
+    points = np.asarray(points, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return np.einsum("...ij,...kj->...ki", matrix[..., :2], points) + matrix[..., None, :, 2]
+
+
+def warp_image(image: np.ndarray, matrix: np.ndarray, out_wh: tuple[int, int]) -> np.ndarray:
+    """Warp an image with the image→crop matrix; pixels outside the image become black."""
+    return cv2.warpAffine(image, np.asarray(matrix, np.float64), (int(out_wh[0]), int(out_wh[1])),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -1,0 +1,65 @@
+"""Shared fixtures: a tiny synthetic COCO keypoints set written at test time, and the shared data path."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_or_skip(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data {path} is not present on this machine")
+    return path
+
+
+def _person(rng: np.random.Generator, cx: float, top: float, height: float) -> np.ndarray:
+    """17×3 COCO keypoints of a standing stick figure; the lower body fully labelled."""
+    kps = np.zeros((17, 3))
+    half = height * 0.12
+    rows = {5: 0.2, 6: 0.2, 11: 0.5, 12: 0.5, 13: 0.72, 14: 0.72, 15: 0.95, 16: 0.95}
+    for idx, frac in rows.items():
+        side = -1 if idx % 2 == 1 else 1  # odd COCO indices are the person's left: image right when facing us
+        kps[idx] = [cx - side * half + rng.normal(0, 1), top + frac * height, 2]
+    return kps
+
+
+def write_tiny_coco(root: Path, n_images: int = 8, seed: int = 0) -> tuple[Path, Path]:
+    """Images with drawn stick figures and a matching COCO JSON; returns (json path, images dir)."""
+    rng = np.random.default_rng(seed)
+    images_dir = root / "images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    images, annotations = [], []
+    for i in range(n_images):
+        w, h = 160, 128
+        canvas = np.full((h, w, 3), 40, np.uint8)
+        kps = _person(rng, cx=rng.uniform(50, 110), top=rng.uniform(4, 14), height=rng.uniform(90, 110))
+        for a, b in ((11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (5, 11), (6, 12)):
+            cv2.line(canvas, tuple(int(v) for v in kps[a, :2]), tuple(int(v) for v in kps[b, :2]), (200, 180, 160), 3)
+        for j in range(11, 17):
+            cv2.circle(canvas, tuple(int(v) for v in kps[j, :2]), 3, (60 + 30 * (j - 11), 220, 90), -1)
+        name = f"img{i:03d}.png"
+        cv2.imwrite(str(images_dir / name), canvas)
+        labelled = kps[kps[:, 2] > 0, :2]
+        x0, y0 = labelled.min(0) - 8
+        x1, y1 = labelled.max(0) + 8
+        images.append({"id": i + 1, "file_name": name, "width": w, "height": h})
+        annotations.append({"id": 100 + i, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
+                            "bbox": [float(x0), float(y0), float(x1 - x0), float(y1 - y0)],
+                            "area": float((x1 - x0) * (y1 - y0)), "num_keypoints": int((kps[:, 2] > 0).sum()),
+                            "keypoints": kps.reshape(-1).round(2).tolist()})
+    path = root / "tiny.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations,
+                                "categories": [{"id": 1, "name": "person"}]}))
+    return path, images_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_coco(tmp_path_factory) -> tuple[Path, Path]:
+    return write_tiny_coco(tmp_path_factory.mktemp("tiny_coco"))

@@ -1,0 +1,102 @@
+"""The CLI end to end on a tiny synthetic COCO set: train, resume, overfit one batch, eval, predict."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from squatpose.checkpoint import CheckpointError, load_model, read_checkpoint
+from squatpose.cli import main
+
+
+def _config(tmp_path, tiny_coco, model="dilated_cnn"):
+    ann, images = tiny_coco
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""
+data:
+  train: [{{annotations: {ann}, images: {images}}}]
+  val: [{{annotations: {ann}, images: {images}}}]
+  num_workers: 0
+codec: {{input_wh: [64, 64], sigma: 1.5}}
+model: {{name: {model}, pretrained: null}}
+train: {{epochs: 2, batch_size: 4, warmup_steps: 2, checkpoint_minutes: 100, val_flip_test: true}}
+""")
+    return path
+
+
+def test_train_resume_and_eval(tmp_path, tiny_coco, capsys):
+    cfg, out = _config(tmp_path, tiny_coco), tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1] and np.isfinite(rows[0]["train_loss"])
+    assert {"best.pt", "last.pt", "curves.png", "config.yaml"} <= {p.name for p in out.iterdir()}
+    # Resume: the second epoch continues from last.pt instead of starting over.
+    assert main(["train", "--config", str(cfg), "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["step"] == 4
+    ckpt = read_checkpoint(out / "last.pt")
+    assert ckpt["joint_set"] == "lower6" and ckpt["model"]["name"] == "dilated_cnn"
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in ckpt["state_dict"])
+
+    ann, images = tiny_coco
+    preds = tmp_path / "preds.json"
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--annotations", str(ann), "--images", str(images),
+                 "--flip-test", "--out", str(preds)]) == 0
+    printed = capsys.readouterr().out
+    assert "PCK@0.05" in printed and "left_knee" in printed and "OKS" in printed
+    results = json.loads(preds.read_text())
+    assert len(results) == 8 and {r["ann_id"] for r in results} == set(range(100, 108))
+    first = results[0]
+    assert first["category_id"] == 1 and len(first["keypoints"]) == 51
+    kps = np.array(first["keypoints"]).reshape(17, 3)
+    assert (kps[:11] == 0).all() and (kps[11:, 2] > 0).all()  # only the lower body is predicted
+
+
+def test_overfit_batch_converges(tmp_path, tiny_coco, capsys):
+    cfg = _config(tmp_path, tiny_coco)
+    code = main(["train", "--config", str(cfg), "--overfit-batch", "--steps", "150",
+                 "--set", "train.batch_size=4", "--set", "train.lr=0.003"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "overfit one batch" in out
+
+
+def test_wrong_checkpoint_errors(tmp_path, tiny_coco, capsys):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bogus.pt: not a readable"):
+        load_model(bogus)
+    torch.save({"hello": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a squatpose checkpoint"):
+        load_model(tmp_path / "other.pt")
+    ann, images = tiny_coco
+    assert main(["eval", "--checkpoint", str(tmp_path / "missing.pt"), "--annotations", str(ann),
+                 "--images", str(images)]) == 2
+    assert "missing.pt: checkpoint file not found" in capsys.readouterr().err
+
+
+def test_checkpoint_of_another_architecture_is_refused(tmp_path, tiny_coco):
+    cfg, out = _config(tmp_path, tiny_coco), tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1",
+                 "--set", "data.val=[]"]) == 0
+    ckpt = torch.load(out / "last.pt", weights_only=False)
+    ckpt["model"]["name"] = "efflite0"
+    torch.save(ckpt, tmp_path / "mislabelled.pt")
+    with pytest.raises(CheckpointError, match="mislabelled.pt: weights do not fit"):
+        load_model(tmp_path / "mislabelled.pt")
+    with pytest.raises(CheckpointError, match="joint set 'lower6', expected 'lower8'"):
+        load_model(out / "last.pt", expect_joint_set="lower8")
+
+
+def test_data_subset_and_stats(tmp_path, tiny_coco, capsys):
+    ann, _ = tiny_coco
+    out = tmp_path / "subset.json"
+    assert main(["data", "subset", "--annotations", str(ann), "--out", str(out), "--mini", "3"]) == 0
+    subset = json.loads(out.read_text())
+    assert len(subset["annotations"]) == 3 and len(subset["images"]) == 3
+    assert main(["data", "subset", "--annotations", str(ann), "--out", str(out), "--lower-visible"]) == 0
+    assert len(json.loads(out.read_text())["annotations"]) == 8
+    assert main(["data", "stats", str(ann)]) == 0
+    table = capsys.readouterr().out
+    assert "left_ankle" in table and " 8 " in table
