@@ -1,0 +1,181 @@
+"""Analysis configuration: frozen dataclasses per section, YAML loading with strict keys.
+
+Depths are fractions of the person's leg length (see depth.py: 0 = standing, about 0.5 = thighs
+parallel in a typical squat). Angles are degrees, times seconds. Where a value is a project choice
+rather than a published norm, docs/analysis.md says so.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from squatpose.smoothing import SmoothingParams
+
+
+def _check(section: str, **conditions: bool) -> None:
+    bad = [name for name, ok in conditions.items() if not ok]
+    if bad:
+        raise ValueError(f"{section}: invalid value for {', '.join(bad)}")
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    """min_score: joints below this score do not enter any angle."""
+
+    min_score: float = 0.3
+
+    def __post_init__(self) -> None:
+        _check("measures", min_score=0 <= self.min_score <= 1)
+
+
+@dataclass(frozen=True)
+class ViewConfig:
+    """Side vs front: horizontal hip-knee offset at depth (leg lengths), or stance width."""
+
+    deep_depth: float = 0.25
+    min_deep_frames: int = 5
+    side_min_thigh_offset: float = 0.2
+    side_max_width: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check("view", deep_depth=0 < self.deep_depth < 1, min_deep_frames=self.min_deep_frames >= 1,
+               side_min_thigh_offset=self.side_min_thigh_offset > 0,
+               side_max_width=self.side_max_width > 0)
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    """leg_percentile: percentile of thigh + shin length taken as the standing leg length, over
+    frames within leg_window_s (either side) of each frame.
+    knee_weight_side: weight of the knee-angle depth estimate in side views (0 = leg distance only).
+    walk_window_s / walk_displacement: feet that move more than this many leg lengths between the
+    two halves of a window mark walking (no reps counted there).
+    bend_knee_angle / bend_thigh_ratio: a repetition needs a visibly bent knee at the bottom: 2D
+    knee angle <= bend_knee_angle (side-like views) or 2D thigh/shin length ratio <= this fraction
+    of its standing value (front-like views, where the thigh points at the camera)."""
+
+    leg_percentile: float = 95.0
+    leg_window_s: float = 4.0
+    knee_weight_side: float = 0.5
+    walk_window_s: float = 1.0
+    walk_displacement: float = 0.25
+    bend_knee_angle: float = 140.0
+    bend_thigh_ratio: float = 0.75
+
+    def __post_init__(self) -> None:
+        _check("depth", leg_percentile=50 <= self.leg_percentile <= 100,
+               leg_window_s=self.leg_window_s > 0,
+               knee_weight_side=0 <= self.knee_weight_side <= 1,
+               walk_window_s=self.walk_window_s > 0, walk_displacement=self.walk_displacement > 0,
+               bend_knee_angle=0 < self.bend_knee_angle <= 180,
+               bend_thigh_ratio=0 < self.bend_thigh_ratio <= 1)
+
+
+@dataclass(frozen=True)
+class RepConfig:
+    """Hysteresis thresholds on the normalised depth signal (leg lengths) and duration limits;
+    onset_band: a repetition starts/ends where depth is within this of the standing level."""
+
+    standing_depth: float = 0.08
+    start_depth: float = 0.12
+    min_depth: float = 0.18
+    bottom_band: float = 0.03
+    onset_band: float = 0.02
+    min_duration_s: float = 0.5
+    max_duration_s: float = 20.0
+
+    def __post_init__(self) -> None:
+        _check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
+               start_depth=self.start_depth <= self.min_depth, bottom_band=self.bottom_band > 0,
+               onset_band=0 <= self.onset_band < self.standing_depth,
+               min_duration_s=self.min_duration_s >= 0,
+               max_duration_s=self.max_duration_s > self.min_duration_s)
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Thresholds for feedback sentences (see docs/analysis.md for sources and project choices)."""
+
+    parallel_tolerance_deg: float = 0.0
+    fast_descent_s: float = 1.0
+    knee_asymmetry_deg: float = 10.0
+    hip_asymmetry_pct: float = 5.0
+    valgus_fppa_deg: float = 10.0
+    min_confidence: float = 0.5
+    ascent_slowdown: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check("feedback", fast_descent_s=self.fast_descent_s > 0,
+               knee_asymmetry_deg=self.knee_asymmetry_deg > 0,
+               hip_asymmetry_pct=self.hip_asymmetry_pct > 0,
+               valgus_fppa_deg=self.valgus_fppa_deg > 0,
+               min_confidence=0 <= self.min_confidence <= 1,
+               ascent_slowdown=self.ascent_slowdown > 0)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    smoothing: SmoothingParams = field(default_factory=SmoothingParams)
+    measures: MeasureConfig = field(default_factory=MeasureConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
+    depth: DepthConfig = field(default_factory=DepthConfig)
+    reps: RepConfig = field(default_factory=RepConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+
+
+def _section(cls: type, values: Any, where: str) -> Any:
+    """Build section dataclass `cls` from a mapping; unknown keys and wrong types are errors."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
+    defaults = cls()
+    for key, value in values.items():
+        want = type(getattr(defaults, key))
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok or (want is int and not isinstance(value, int)):
+            raise ValueError(f"{where}.{key}: expected {want.__name__}, got {value!r}")
+    return cls(**{k: (float(v) if type(getattr(defaults, k)) is float else v)
+                  for k, v in values.items()})
+
+
+def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> AnalysisConfig:
+    """AnalysisConfig from a nested mapping {section: {key: value}}; missing keys keep defaults."""
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a mapping of sections")
+    sections = {f.name: f for f in dataclasses.fields(AnalysisConfig)}
+    unknown = sorted(set(data) - set(sections))
+    if unknown:
+        raise ValueError(f"{source}: unknown section(s) {unknown}; known: {sorted(sections)}")
+    try:
+        built = {name: _section(type(getattr(AnalysisConfig(), name)), values, f"{source}: {name}")
+                 for name, values in data.items()}
+        return AnalysisConfig(**built)
+    except ValueError as exc:
+        msg = str(exc)
+        raise ValueError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+
+
+def load_analysis_config(path: str | os.PathLike) -> AnalysisConfig:
+    """Read an analysis config YAML file (sections smoothing, measures, view, depth, reps, feedback)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc})") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_to_dict(config: AnalysisConfig) -> dict[str, Any]:
+    """Nested plain dict of the resolved config (for summary.json / YAML)."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,188 @@
+"""View-robust normalised squat depth from 2D joints.
+
+Main signal, per side: leg compression c = 1 - |hip - ankle| / L, with L the person's leg length
+(a high percentile of thigh + shin while the feet stay in place). For a leg with equal thigh and
+shin, c = 1 - sin(knee angle / 2) in 3D, so c is about 0 standing, 0.29 at 90 deg of knee flexion
+and 0.45-0.55 with thighs parallel. Unlike the 2D knee angle it changes just as much in front and
+back views as in side views, and it does not depend on camera roll or on where the person stands.
+In side views it is averaged with the knee-angle estimate 1 - sin(angle / 2) (config weight).
+Without ankles, hip drop below the highest hip position (/ L) stands in (needs a still camera).
+Frames where the feet travel (walking in or out) get no depth: squats keep the feet planted.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from squatpose.analysis.angles import Measure
+from squatpose.analysis.body import Body
+from squatpose.analysis.config import DepthConfig
+
+
+@dataclass(frozen=True)
+class LegGeometry:
+    """leg_length: (T, 2) pixels per side (per still segment); compression: (T, 2) leg-distance
+    depth per side; moving: (T,) feet moving; segment_id: (T,) index of the still segment, -1 while
+    moving."""
+
+    leg_length: np.ndarray
+    compression: np.ndarray
+    moving: np.ndarray
+    segment_id: np.ndarray
+
+
+@dataclass(frozen=True)
+class DepthSignal:
+    """depth: (T,) 0 = standing, ~0.5 = thighs parallel, NaN where unknown; conf: (T,) joint
+    confidence behind it; source: (T,) 'legs', 'hips' (fallback) or '' (none); knee_bent: (T,)
+    a knee visibly bent (or the knees are not measurable), see `knee_bent`."""
+
+    depth: np.ndarray
+    conf: np.ndarray
+    source: np.ndarray
+    knee_bent: np.ndarray
+
+
+def nanpercentile(x: np.ndarray, q: float, min_count: int = 3) -> np.ndarray:
+    """Percentile over axis 0 ignoring NaN; NaN where fewer than `min_count` values."""
+    count = np.isfinite(x).sum(axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = np.nanpercentile(x, q, axis=0)
+    return np.where(count >= min_count, p, np.nan)
+
+
+def leg_samples(body: Body) -> np.ndarray:
+    """(3, T, 2) per-frame leg length candidates per side, in order of preference: thigh + shin,
+    hip-ankle distance, twice the thigh (NaN where the joints are missing)."""
+    thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
+    return np.stack([thigh + np.linalg.norm(body.ankle - body.knee, axis=-1),
+                     np.linalg.norm(body.ankle - body.hip, axis=-1), 2 * thigh])
+
+
+def _first_finite(candidates: np.ndarray) -> np.ndarray:
+    """(C, ...) -> (...): the first candidate that is finite, NaN if none is."""
+    out = candidates[-1].copy()
+    for c in candidates[-2::-1]:
+        out = np.where(np.isfinite(c), c, out)
+    return out
+
+
+def _rolling_percentile(x: np.ndarray, q: float, half: int, step: int) -> np.ndarray:
+    """(n, S) percentile of x over frames [t - half, t + half], evaluated every `step` frames and
+    linearly interpolated in between; NaN for columns without enough values."""
+    n = len(x)
+    windows = sliding_window_view(np.pad(x, ((half, half), (0, 0)), constant_values=np.nan),
+                                  2 * half + 1, axis=0)  # (n, S, 2 * half + 1)
+    at = np.unique(np.r_[np.arange(0, n, step), n - 1])
+    values = nanpercentile(np.moveaxis(windows[at], -1, 0), q)  # (len(at), S)
+    out = np.full(x.shape, np.nan)
+    for col in range(x.shape[1]):
+        ok = np.isfinite(values[:, col])
+        if ok.any():
+            out[:, col] = np.interp(np.arange(n), at[ok], values[ok, col])
+    return out
+
+
+def _half_window_means(x: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Means of x (T, D) over [t-h, t) and [t, t+h) ignoring NaN rows; returns before, after
+    (T, D) and whether both halves have at least h/2 valid rows (T,)."""
+    valid = np.isfinite(x).all(axis=-1)
+    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(np.where(valid[:, None], x, 0), 0)])
+    ccnt = np.concatenate([[0], np.cumsum(valid)])
+    t = np.arange(len(x))
+    lo, hi = np.maximum(t - h, 0), np.minimum(t + h, len(x))
+    n_before, n_after = ccnt[t] - ccnt[lo], ccnt[hi] - ccnt[t]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = (csum[t] - csum[lo]) / n_before[:, None]
+        after = (csum[hi] - csum[t]) / n_after[:, None]
+    return before, after, (n_before >= max(1, h // 2)) & (n_after >= max(1, h // 2))
+
+
+def feet_moving(ankle: np.ndarray, leg_px: float, fps: float, cfg: DepthConfig) -> np.ndarray:
+    """(T,) True where an ankle's mean position moves more than `walk_displacement` leg lengths
+    between the two halves of a `walk_window_s` window centred on the frame. ankle: (T, 2, 2)."""
+    h = max(1, int(round(cfg.walk_window_s * fps / 2)))
+    moving = np.zeros(len(ankle), dtype=bool)
+    if not np.isfinite(leg_px):
+        return moving
+    for side in range(ankle.shape[1]):
+        before, after, ok = _half_window_means(ankle[:, side], h)
+        moving |= ok & (np.linalg.norm(after - before, axis=-1) > cfg.walk_displacement * leg_px)
+    return moving
+
+
+def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
+    """Walking detection, leg length per frame and leg compression for every frame.
+
+    The leg length of a frame is the `leg_percentile` of the candidates within `leg_window_s`
+    around it, inside the same still stretch: it follows slow changes of scale (zoom, shuffling
+    closer) while a squat, which only shortens the 2D legs, leaves it alone."""
+    samples = leg_samples(body)
+    overall = _first_finite(np.stack([nanpercentile(c, cfg.leg_percentile) for c in samples]))
+    moving = feet_moving(body.ankle, float(np.nanmax(overall, initial=np.nan)), fps, cfg)
+    still = ~moving
+    first = still & ~np.concatenate([[False], still[:-1]])
+    segment_id = np.where(still, np.cumsum(first) - 1, -1)
+    half = max(1, int(round(cfg.leg_window_s * fps)))
+    step = max(1, int(round(fps / 10)))
+    length = np.full((body.n_frames, 2), np.nan)
+    for seg in range(int(first.sum())):
+        frames = segment_id == seg
+        rolled = np.stack([_rolling_percentile(c[frames], cfg.leg_percentile, half, step)
+                           for c in samples])
+        length[frames] = _first_finite(np.concatenate([rolled, np.broadcast_to(
+            overall, (1, int(frames.sum()), 2))]))
+    comp = 1.0 - np.linalg.norm(body.hip - body.ankle, axis=-1) / length
+    return LegGeometry(length, comp, moving, segment_id)
+
+
+def _hip_drop(body: Body, geom: LegGeometry) -> np.ndarray:
+    """(T, 2) drop of each hip below its highest position in the segment (5th pct of y) / L."""
+    drop = np.full((body.n_frames, 2), np.nan)
+    for seg in range(int(geom.segment_id.max(initial=-1)) + 1):
+        frames = geom.segment_id == seg
+        top = nanpercentile(body.hip[frames, :, 1], 5)
+        drop[frames] = (body.hip[frames, :, 1] - top) / geom.leg_length[frames]
+    return drop
+
+
+def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
+    """(T,) True where every measurable knee is visibly bent in 2D (True if none is measurable).
+
+    Scale-free, so a person who only changes size in the image (walking towards or away from the
+    camera) never looks bent: side-like views show a small 2D knee angle, front-like views a thigh
+    that is short relative to the shin (it points at the camera). Both legs bend in a squat; in
+    walking one leg is always nearly straight."""
+    ratio = np.linalg.norm(body.knee - body.hip, axis=-1) / np.linalg.norm(body.ankle - body.knee,
+                                                                         axis=-1)
+    standing = nanpercentile(ratio, 90)
+    with np.errstate(invalid="ignore"):
+        bent = (knee_angle.lr <= cfg.bend_knee_angle) | (ratio <= cfg.bend_thigh_ratio * standing)
+    measurable = np.isfinite(knee_angle.lr) | np.isfinite(ratio)
+    return (bent | ~measurable).all(axis=1)
+
+
+def depth_signal(body: Body, geom: LegGeometry, knee_angle: Measure, side_view: bool,
+                 cfg: DepthConfig) -> DepthSignal:
+    """Combine leg compression (and, in side views, the knee angle) into one depth per frame."""
+    legs = geom.compression
+    if side_view and cfg.knee_weight_side > 0:
+        knee_c = 1.0 - np.sin(np.radians(knee_angle.lr) / 2)
+        both = np.isfinite(legs) & np.isfinite(knee_c)
+        mixed = (1 - cfg.knee_weight_side) * legs + cfg.knee_weight_side * knee_c
+        legs = np.where(both, mixed, np.where(np.isfinite(legs), legs, knee_c))
+    leg_m = Measure.from_sides("leg", legs, body.conf("hip", "ankle"))
+    hip_m = Measure.from_sides("leg", _hip_drop(body, geom), body.score_of("hip"))
+    use_legs = np.isfinite(leg_m.value)
+    depth = np.where(use_legs, leg_m.value, hip_m.value)
+    conf = np.where(use_legs, leg_m.conf, hip_m.conf)
+    source = np.where(use_legs, "legs", np.where(np.isfinite(hip_m.value), "hips", ""))
+    depth[geom.moving] = np.nan
+    conf[geom.moving] = 0.0
+    source[geom.moving] = ""
+    return DepthSignal(depth, np.where(np.isfinite(depth), conf, 0.0), source,
+                       knee_bent(body, knee_angle, cfg))

@@ -1,0 +1,121 @@
+"""analyze_tracks: smoothing -> measures -> view -> depth -> repetitions -> feedback."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from squatpose.analysis.angles import Measures, angle_to_vertical, compute_measures
+from squatpose.analysis.body import Body
+from squatpose.analysis.config import AnalysisConfig
+from squatpose.analysis.depth import (DepthSignal, LegGeometry, depth_signal, leg_geometry,
+                                      nanpercentile)
+from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
+from squatpose.analysis.repetition import RepContext, Repetition, measure_repetition
+from squatpose.analysis.reps import RepCount, count_reps
+from squatpose.analysis.result import SquatAnalysis
+from squatpose.analysis.view import ViewInfo, resolve_view
+from squatpose.smoothing import SmoothResult, smooth_tracks
+from squatpose.tracks import LOWER_BODY, JointTracks
+
+log = logging.getLogger(__name__)
+
+TILT_WARN_DEG = 5.0
+
+
+def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: DepthSignal, view: ViewInfo,
+                 fps: float, cfg: AnalysisConfig) -> RepContext:
+    thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
+    standing = nanpercentile(thigh, cfg.depth.leg_percentile)
+    return RepContext(fps=fps, side_view=view.is_side, measures=measures, depth=depth,
+                      leg_length=geom.leg_length, thigh_ratio=thigh / standing,
+                      hip_y=body.hip[..., 1], hip_conf=body.score_of("hip"),
+                      min_conf=cfg.feedback.min_confidence, bottom_band=cfg.reps.bottom_band)
+
+
+def _repetitions(count: RepCount, ctx: RepContext, cfg: AnalysisConfig, n_frames: int
+                 ) -> tuple[list[Repetition], list[Repetition], list[Feedback]]:
+    """Measure every span, attach flags, and collect per-repetition sentences."""
+    done, unfinished, sentences = [], [], []
+    spans = [(s, True) for s in count.completed] + [(s, False) for s in count.partial]
+    for number, (span, complete) in enumerate(spans, start=1):
+        rep = measure_repetition(span, number, ctx, cfg.feedback.parallel_tolerance_deg, n_frames)
+        flags, said = rep_feedback(rep, cfg.feedback)
+        rep = dataclasses.replace(rep, flags=flags + (() if complete else ("unfinished",)))
+        (done if complete else unfinished).append(rep)
+        sentences.extend(said if complete else [])
+    return done, unfinished, sentences
+
+
+def _standing_tilt(body: Body, depth: DepthSignal, standing_depth: float) -> float | None:
+    """Median tilt (deg) of the mid-ankle -> mid-hip line from the image vertical while standing."""
+    standing = np.nan_to_num(depth.depth, nan=1.0) < standing_depth
+    mid_hip, mid_ankle = body.hip.mean(axis=1)[standing], body.ankle.mean(axis=1)[standing]
+    tilt = angle_to_vertical(mid_ankle, mid_hip)
+    tilt = tilt[np.isfinite(tilt)]
+    return float(np.median(tilt)) if tilt.size >= 5 else None
+
+
+def _collect_warnings(raw: JointTracks, smooth: SmoothResult, body: Body, geom: LegGeometry,
+                      depth: DepthSignal, count: RepCount, view: ViewInfo,
+                      cfg: AnalysisConfig) -> list[str]:
+    out = []
+    seen = (raw.select(LOWER_BODY).score >= cfg.measures.min_score).any(axis=1)
+    if seen.mean() < 0.9:
+        out.append(f"person not found in {100 * (1 - seen.mean()):.0f}% of frames")
+    hips_only = (depth.source == "hips").mean()
+    if hips_only > 0.2:
+        out.append(f"ankles not visible in {100 * hips_only:.0f}% of frames: depth there comes "
+                   "from how far the hips drop, which assumes a still camera")
+    if geom.moving.any():
+        out.append(f"feet moving (walking?) for {geom.moving.sum() / raw.fps:.1f} s: "
+                   "no repetitions are counted there")
+    if not count.completed:
+        out.append("no repetition found")
+        out.extend(f"a dip at {span.start_frame / raw.fps:.1f} s was not counted: {why}"
+                   for span, why in count.rejected[:3])
+    if view.user_set and view.view != view.detected:
+        out.append(f"view set to {view.label} by the user; detection suggests "
+                   f"{'side' if view.detected == 'side' else 'front/back'} ({view.method})")
+    if raw.fps < 15:
+        out.append(f"low frame rate ({raw.fps:g} fps): timings are coarse")
+    tilt = _standing_tilt(body, depth, cfg.reps.standing_depth)
+    if tilt is not None and tilt > TILT_WARN_DEG:
+        out.append(f"the standing legs lean {tilt:.0f}° from vertical in the image: if the camera "
+                   "is tilted, angles to horizontal/vertical (thigh, shin, trunk) are off by about "
+                   "as much")
+    if smooth.swapped.mean() > 0.05:
+        out.append(f"left/right legs were relabelled in {smooth.swapped.sum()} frames "
+                   "(the pose model swapped them)")
+    return out
+
+
+def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
+                   view: str = "auto") -> SquatAnalysis:
+    """Analyse one person's squat set from joint tracks (T, K): smoothing, per-frame angles,
+    view, depth, repetitions, per-repetition numbers and feedback.
+
+    view: 'auto' (detect), 'side', 'front' or 'back' (front and back are analysed alike).
+    """
+    cfg = config or AnalysisConfig()
+    smooth = smooth_tracks(tracks, cfg.smoothing)
+    body = Body.from_tracks(smooth.tracks, cfg.measures.min_score)
+    geom = leg_geometry(body, tracks.fps, cfg.depth)
+    measures = compute_measures(body, geom.leg_length)
+    view_info = resolve_view(view, body, geom, cfg.view)
+    depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth)
+    count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps)
+    ctx = _rep_context(body, geom, measures, depth, view_info, tracks.fps, cfg)
+    reps, partial, rep_sentences = _repetitions(count, ctx, cfg, tracks.n_frames)
+    feedback = set_feedback(reps, partial, view_info.is_side, cfg.feedback) + rep_sentences
+    leg = geom.leg_length[np.isfinite(geom.leg_length)]
+    log.info("%d completed repetition(s), %d unfinished, view %s", len(reps), len(partial),
+             view_info.label)
+    return SquatAnalysis(
+        fps=tracks.fps, n_frames=tracks.n_frames, view=view_info, raw=tracks,
+        smoothed=smooth.tracks, measures=measures, depth=depth, moving=geom.moving,
+        phases=count.phases, repetitions=reps, partial=partial, feedback=feedback,
+        warnings=_collect_warnings(tracks, smooth, body, geom, depth, count, view_info, cfg),
+        config=cfg, leg_length_px=float(np.median(leg)) if leg.size else None,
+    )

@@ -1,0 +1,220 @@
+"""Repetition counting: a hysteresis state machine on the normalised depth signal.
+
+Phases: STANDING -> DESCENDING (depth >= start_depth) -> BOTTOM (within bottom_band of the deepest
+point) -> ASCENDING (more than bottom_band above it) -> STANDING (depth < standing_depth). The gap
+between start_depth and standing_depth is the hysteresis: jitter around one threshold cannot start
+or finish a repetition twice. A repetition counts when it completes with peak depth >= min_depth
+and a duration within [min_duration_s, max_duration_s], and a knee was visibly bent near its
+deepest point (depth.knee_bent: rules out a person who only grows or shrinks in the image).
+Rising again by the hysteresis gap from near standing (without reaching standing_depth) ends the
+repetition at that low point and starts the next one (reps without full lockout). Feet moving
+(walking) abandons an open repetition.
+
+A clip that begins above start_depth begins inside a repetition: it counts when its return to
+standing is seen. After walking, counting resumes only from standing. A repetition still open when the clip
+ends is reported as partial (if already deeper than min_depth with a bent knee), never counted.
+One RepCounter per tracked person.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from squatpose.analysis.config import RepConfig
+
+log = logging.getLogger(__name__)
+
+
+class Phase(str, Enum):
+    UNKNOWN = "unknown"
+    MOVING = "moving"
+    STANDING = "standing"
+    DESCENDING = "descending"
+    BOTTOM = "bottom"
+    ASCENDING = "ascending"
+
+
+@dataclass
+class RepSpan:
+    """Frames of one repetition. end_frame is None while (or if) it is unfinished;
+    started_in_clip is False when the tracked stretch began inside this repetition; knee_bent:
+    a bent knee was seen near the deepest point; trough: lowest depth since the bottom."""
+
+    start_frame: int
+    bottom_frame: int
+    end_frame: int | None
+    peak_depth: float
+    started_in_clip: bool
+    knee_bent: bool
+    missing_frames: int = 0
+    trough_depth: float = math.nan
+    trough_frame: int = -1
+
+
+class RepCounter:
+    """Feed one depth value per frame with `update`; read `completed`, `rejected`, `finish()`."""
+
+    def __init__(self, cfg: RepConfig, fps: float) -> None:
+        self.cfg = cfg
+        self.fps = fps
+        self.phase = Phase.UNKNOWN
+        self.completed: list[RepSpan] = []
+        self.rejected: list[tuple[RepSpan, str]] = []
+        self._open: RepSpan | None = None
+        self._rest_frame: int | None = None
+        self._may_start_inside = True  # only before any walking: the clip may begin mid-rep
+
+    def update(self, frame: int, depth: float, moving: bool = False, bent: bool = True) -> Phase:
+        """Advance by one frame; NaN depth (no data) keeps the phase. `moving`: feet moving;
+        `bent`: a knee is visibly bent (a rep needs one near its deepest point). Returns the phase."""
+        if moving:
+            if self._open is not None:
+                self.rejected.append((self._open, "feet moved (walking?) during the repetition"))
+            self._open, self.phase, self._may_start_inside = None, Phase.MOVING, False
+        elif not math.isfinite(depth):
+            if self._open is not None:
+                self._open.missing_frames += 1
+        elif self.phase in (Phase.UNKNOWN, Phase.MOVING):
+            self._begin(frame, depth, bent)
+        elif self.phase == Phase.STANDING:
+            self._standing(frame, depth, bent)
+        else:
+            self.phase = self._in_rep(frame, depth, bent)
+        return self.phase
+
+    def finish(self) -> RepSpan | None:
+        """The repetition still open at the end of the clip (partial), if it already reached
+        min_depth with a bent knee; shallower unfinished dips are not reported."""
+        rep = self._open
+        return rep if rep is not None and rep.knee_bent and rep.peak_depth >= self.cfg.min_depth \
+            else None
+
+    def _begin(self, frame: int, depth: float, bent: bool) -> None:
+        if depth >= self.cfg.start_depth:
+            if self._may_start_inside:
+                self._start(frame, depth, bent, started_in_clip=False)
+                self.phase = Phase.DESCENDING
+            else:
+                self.phase = Phase.UNKNOWN  # after walking: wait for standing
+        else:
+            self.phase = Phase.STANDING
+            self._rest_frame = frame if depth < self.cfg.standing_depth else None
+
+    def _standing(self, frame: int, depth: float, bent: bool) -> None:
+        if depth < self.cfg.standing_depth:
+            self._rest_frame = frame
+        if depth >= self.cfg.start_depth:
+            start = self._rest_frame if self._rest_frame is not None else frame
+            self._start(start, depth, bent, started_in_clip=True, bottom=frame)
+            self.phase = Phase.DESCENDING
+
+    def _start(self, start: int, depth: float, bent: bool, started_in_clip: bool,
+               bottom: int | None = None) -> None:
+        bottom = start if bottom is None else bottom
+        self._open = RepSpan(start, bottom, None, depth, started_in_clip, bent)
+        self._open.trough_depth, self._open.trough_frame = depth, bottom
+
+    def _in_rep(self, frame: int, depth: float, bent: bool) -> Phase:
+        rep = self._open
+        assert rep is not None
+        cfg = self.cfg
+        if depth > rep.peak_depth:
+            rep.peak_depth, rep.bottom_frame = depth, frame
+            rep.trough_depth, rep.trough_frame = depth, frame
+            rep.knee_bent = bent
+            return Phase.DESCENDING
+        if self.phase != Phase.ASCENDING and depth > rep.peak_depth - cfg.bottom_band:
+            rep.knee_bent |= bent
+            return Phase.BOTTOM
+        if depth < rep.trough_depth:
+            rep.trough_depth, rep.trough_frame = depth, frame
+        if depth < cfg.standing_depth:
+            self._close(frame)
+            self._rest_frame = frame
+            return Phase.STANDING
+        if (rep.trough_depth < cfg.start_depth
+                and depth >= rep.trough_depth + (cfg.start_depth - cfg.standing_depth)):
+            trough = rep.trough_frame
+            self._close(trough)
+            self._start(trough, depth, bent, started_in_clip=True, bottom=frame)
+            return Phase.DESCENDING
+        return Phase.BOTTOM if depth > rep.peak_depth - cfg.bottom_band else Phase.ASCENDING
+
+    def _close(self, end_frame: int) -> None:
+        rep = self._open
+        assert rep is not None
+        self._open = None
+        rep.end_frame = end_frame
+        duration = (end_frame - rep.start_frame) / self.fps
+        if rep.peak_depth < self.cfg.min_depth:
+            reason = f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f})"
+        elif not rep.knee_bent:
+            reason = ("no bent knee at the bottom (the person only changed size in the image: "
+                      "walking towards or away from the camera?)")
+        elif duration < self.cfg.min_duration_s:
+            reason = f"too short ({duration:.2f} s < {self.cfg.min_duration_s:.2f} s)"
+        elif duration > self.cfg.max_duration_s:
+            reason = f"too long ({duration:.1f} s > {self.cfg.max_duration_s:.1f} s)"
+        else:
+            self.completed.append(rep)
+            return
+        log.debug("dip at frames %d-%d not counted: %s", rep.start_frame, end_frame, reason)
+        self.rejected.append((rep, reason))
+
+
+@dataclass(frozen=True)
+class RepCount:
+    """completed / partial repetitions, rejected dips with reasons, and phases (T,) of str."""
+
+    completed: list[RepSpan]
+    partial: list[RepSpan]
+    rejected: list[tuple[RepSpan, str]]
+    phases: np.ndarray
+
+
+def _rest(stretch: np.ndarray) -> float | None:
+    finite = stretch[np.isfinite(stretch)]
+    return float(np.median(finite)) if finite.size else None
+
+
+def refine_boundaries(spans: list[RepSpan], depth: np.ndarray, band: float,
+                      phases: np.ndarray) -> None:
+    """Move each start back to the last frame within `band` of the standing level before it (the
+    median depth since the previous repetition), and each end forward to the first such frame
+    after it, so descent/ascent times cover the whole movement (the counter's own boundaries,
+    crossings of standing_depth, miss its first and last part). Relabels `phases` (T,) in place:
+    'standing' frames inside a repetition become 'descending' / 'ascending'."""
+    for i, rep in enumerate(spans):
+        if rep.started_in_clip:
+            lo = (spans[i - 1].end_frame or 0) if i else 0
+            before = depth[lo:rep.start_frame + 1]
+            rest = _rest(before)
+            near = np.flatnonzero(before <= rest + band) if rest is not None else np.array([])
+            rep.start_frame = lo + int(near[-1]) if near.size else rep.start_frame
+        if rep.end_frame is not None:
+            hi = spans[i + 1].start_frame if i + 1 < len(spans) else len(depth) - 1
+            after = depth[rep.end_frame:hi + 1]
+            rest = _rest(after)
+            near = np.flatnonzero(after <= rest + band) if rest is not None else np.array([])
+            rep.end_frame += int(near[0]) if near.size else 0
+        for lo, hi, phase in ((rep.start_frame + 1, rep.bottom_frame, Phase.DESCENDING),
+                              (rep.bottom_frame, rep.end_frame or 0, Phase.ASCENDING)):
+            stretch = phases[lo:hi]
+            stretch[stretch == Phase.STANDING.value] = phase.value
+
+
+def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float,
+               cfg: RepConfig) -> RepCount:
+    """Run one RepCounter over depth (T,) with feet-moving (T,) and knee-bent (T,) masks, then
+    refine the repetitions' start and end frames (`refine_boundaries`)."""
+    counter = RepCounter(cfg, fps)
+    phases = np.array([counter.update(t, float(d), bool(m), bool(b)).value
+                       for t, (d, m, b) in enumerate(zip(depth, moving, bent))]).astype("<U10")
+    unfinished = counter.finish()
+    spans = counter.completed + ([unfinished] if unfinished else [])
+    refine_boundaries(spans, depth, cfg.onset_band, phases)
+    return RepCount(counter.completed, [unfinished] if unfinished else [], counter.rejected, phases)

@@ -1,0 +1,103 @@
+"""SquatAnalysis: everything analyze_tracks found, and its JSON summary."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from squatpose.analysis.angles import Measures
+from squatpose.analysis.config import AnalysisConfig, config_to_dict
+from squatpose.analysis.depth import DepthSignal
+from squatpose.analysis.feedback import Feedback
+from squatpose.analysis.repetition import Repetition
+from squatpose.analysis.view import ViewInfo
+from squatpose.tracks import JointTracks
+
+UNITS = {
+    "time": "seconds from the first frame", "frames": "0-based frame index",
+    "depth": "fraction of leg length the hip-to-ankle distance shortened: 0 standing, "
+             "about 0.5 with thighs parallel",
+    "min_knee_angle": "interior hip-knee-ankle angle, degrees, 180 = straight (flexion = 180 - angle)",
+    "thigh_angle_bottom": "thigh below horizontal at its lowest, degrees, 0 = parallel, < 0 below",
+    "knee_angle_diff": "left minus right knee angle at the bottom, degrees",
+    "hip_height_diff_pct": "left hip lower than right at the bottom, % of leg length",
+    "fppa_max": "peak frontal plane projection angle per side, degrees, > 0 = knee inward (2D)",
+    "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
+}
+
+
+def _json_safe(value: Any) -> Any:
+    """Round floats to 4 decimals; NaN/inf -> None; recurse into dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return round(float(value), 4) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+@dataclass
+class SquatAnalysis:
+    """Result of analyze_tracks for one person.
+
+    raw / smoothed: input and smoothed tracks (T, K); measures: per-frame angles with confidence;
+    depth: normalised depth signal (T,); moving: (T,) feet moving; phases: (T,) state-machine phase
+    names; repetitions: completed ones; partial: unfinished at the end (not counted); feedback:
+    set sentences first, then per repetition; warnings: problems with the input; timings: seconds
+    per stage, filled by the caller (e.g. pose, analysis, outputs).
+    """
+
+    fps: float
+    n_frames: int
+    view: ViewInfo
+    raw: JointTracks
+    smoothed: JointTracks
+    measures: Measures
+    depth: DepthSignal
+    moving: np.ndarray
+    phases: np.ndarray
+    repetitions: list[Repetition]
+    partial: list[Repetition]
+    feedback: list[Feedback]
+    warnings: list[str]
+    config: AnalysisConfig
+    leg_length_px: float | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reps(self) -> int:
+        """Number of completed repetitions."""
+        return len(self.repetitions)
+
+    @property
+    def times(self) -> np.ndarray:
+        """(T,) seconds."""
+        return np.arange(self.n_frames) / self.fps
+
+    def reps_done(self) -> np.ndarray:
+        """(T,) completed repetitions whose end is at or before each frame (for a live counter)."""
+        ends = np.array([r.end_frame for r in self.repetitions], dtype=np.int64)
+        return np.searchsorted(np.sort(ends), np.arange(self.n_frames), side="right")
+
+    def to_summary(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return _json_safe({
+            "reps": self.reps,
+            "repetitions": [r.to_dict() for r in self.repetitions],
+            "partial": [r.to_dict() for r in self.partial],
+            "fps": self.fps,
+            "n_frames": self.n_frames,
+            "duration_s": self.n_frames / self.fps,
+            "view": self.view.to_dict(),
+            "feedback": [f.to_dict() for f in self.feedback],
+            "warnings": list(self.warnings),
+            "leg_length_px": self.leg_length_px,
+            "units": UNITS,
+            "config": config_to_dict(self.config),
+            **({"timings": dict(self.timings)} if self.timings else {}),
+        })

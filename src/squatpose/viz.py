@@ -1,0 +1,239 @@
+"""Drawing: pose overlays on BGR frames (OpenCV) and report plots (matplotlib).
+
+The only module that knows colours. Left joints/limbs are blue, right orange, others grey.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+from matplotlib.figure import Figure
+
+from squatpose import atomic
+from squatpose.analysis.angles import interior_angle
+from squatpose.joints import JOINT_SETS
+
+LEFT_BGR = (255, 144, 30)
+RIGHT_BGR = (0, 140, 255)
+CENTRE_BGR = (200, 200, 200)
+TEXT_BGR = (255, 255, 255)
+PANEL_BGR = (20, 20, 20)
+LEFT_HEX, RIGHT_HEX, BOTH_HEX = "#1e90ff", "#ff8c00", "#222222"
+DEPTH_HEX, START_HEX, BOTTOM_HEX, END_HEX = "#2ca02c", "#2ca02c", "#d62728", "#9467bd"
+REP_SHADE_HEX, PARTIAL_SHADE_HEX, MOVING_SHADE_HEX = "#2ca02c", "#bbbbbb", "#ffcc00"
+ABOVE_HEX, BELOW_HEX, NEUTRAL_HEX = "#ff7f0e", "#2ca02c", "#1f77b4"
+
+DEFAULT_EDGES: tuple[tuple[str, str], ...] = JOINT_SETS["lower8"].edges
+
+
+def _side_colour(name: str) -> tuple[int, int, int]:
+    if name.startswith("left_"):
+        return LEFT_BGR
+    if name.startswith("right_"):
+        return RIGHT_BGR
+    return CENTRE_BGR
+
+
+def _thickness(frame: np.ndarray) -> int:
+    return max(2, int(round(frame.shape[0] / 240)))
+
+
+def draw_skeleton(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
+                  joint_names: Sequence[str], edges: Sequence[tuple[str, str]] = DEFAULT_EDGES,
+                  min_score: float = 0.3) -> np.ndarray:
+    """Draw limbs and joints in place on frame_bgr (H, W, 3); xy (K, 2) pixels, score (K,).
+    Joints below min_score (or NaN) and limbs touching them are skipped. Returns the frame."""
+    names = list(joint_names)
+    ok = (np.asarray(score) >= min_score) & np.isfinite(xy).all(axis=-1)
+    thick = _thickness(frame_bgr)
+    for a, b in edges:
+        if a in names and b in names and ok[names.index(a)] and ok[names.index(b)]:
+            pa, pb = xy[names.index(a)], xy[names.index(b)]
+            colour = _side_colour(a) if _side_colour(a) == _side_colour(b) else CENTRE_BGR
+            cv2.line(frame_bgr, (int(round(pa[0])), int(round(pa[1]))),
+                     (int(round(pb[0])), int(round(pb[1]))), colour, thick, cv2.LINE_AA)
+    for k in np.flatnonzero(ok):
+        centre = (int(round(xy[k, 0])), int(round(xy[k, 1])))
+        cv2.circle(frame_bgr, centre, thick + 2, _side_colour(names[k]), -1, cv2.LINE_AA)
+        cv2.circle(frame_bgr, centre, thick + 2, PANEL_BGR, 1, cv2.LINE_AA)
+    return frame_bgr
+
+
+def draw_overlay_text(frame_bgr: np.ndarray, lines: Sequence[str],
+                      origin: tuple[int, int] = (10, 10)) -> np.ndarray:
+    """Draw `lines` in a dark panel with its top-left corner at origin; in place, returns frame."""
+    scale = max(0.5, frame_bgr.shape[0] / 720)
+    thick = max(1, int(round(scale * 2)))
+    sizes = [cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)[0] for line in lines]
+    if not sizes:
+        return frame_bgr
+    line_h = max(h for _, h in sizes) + int(12 * scale)
+    x0, y0 = origin
+    x1 = x0 + max(w for w, _ in sizes) + int(16 * scale)
+    y1 = y0 + line_h * len(lines) + int(8 * scale)
+    roi = frame_bgr[y0:y1, x0:x1]
+    roi[:] = (0.35 * roi + 0.65 * np.array(PANEL_BGR)).astype(frame_bgr.dtype)
+    for i, line in enumerate(lines):
+        y = y0 + line_h * (i + 1)
+        cv2.putText(frame_bgr, line, (x0 + int(8 * scale), y), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    TEXT_BGR, thick, cv2.LINE_AA)
+    return frame_bgr
+
+
+def draw_angle_label(frame_bgr: np.ndarray, at_xy: np.ndarray, angle_deg: float,
+                     side: str) -> np.ndarray:
+    """Write an angle like '87°' (as '87 deg': Hershey fonts lack '°') beside a joint."""
+    if not np.isfinite(angle_deg) or not np.isfinite(at_xy).all():
+        return frame_bgr
+    scale = max(0.5, frame_bgr.shape[0] / 900)
+    text = f"{angle_deg:.0f} deg"
+    thick = max(1, int(round(scale * 2)))
+    width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick + 2)[0][0]
+    gap = int(12 * scale)
+    pos = (int(at_xy[0]) - width - gap if side == "right" else int(at_xy[0]) + gap, int(at_xy[1]))
+    cv2.putText(frame_bgr, text, pos, cv2.FONT_HERSHEY_SIMPLEX, scale, PANEL_BGR, thick + 2,
+                cv2.LINE_AA)
+    colour = LEFT_BGR if side == "left" else RIGHT_BGR
+    cv2.putText(frame_bgr, text, pos, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+    return frame_bgr
+
+
+def _knee_angles(xy: np.ndarray, score: np.ndarray, names: Sequence[str],
+                 min_score: float) -> dict[str, tuple[np.ndarray, float]]:
+    """{side: (knee xy, interior knee angle)} for the sides whose hip, knee, ankle are confident."""
+    out = {}
+    for side in ("left", "right"):
+        parts = [f"{side}_{p}" for p in ("hip", "knee", "ankle")]
+        if all(p in names for p in parts):
+            idx = [list(names).index(p) for p in parts]
+            if (score[idx] >= min_score).all():
+                out[side] = (xy[idx[1]], float(interior_angle(*xy[idx])))
+    return out
+
+
+def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
+                          joint_names: Sequence[str], min_score: float = 0.3) -> np.ndarray:
+    """Copy of image_bgr with the skeleton and interior knee angles (180 = straight) drawn."""
+    out = image_bgr.copy()
+    draw_skeleton(out, xy, score, joint_names, DEFAULT_EDGES, min_score)
+    for side, (knee, angle) in _knee_angles(xy, score, joint_names, min_score).items():
+        draw_angle_label(out, knee, angle, side)
+    return out
+
+
+def annotate_frame(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
+                   joint_names: Sequence[str], lines: Sequence[str], min_score: float = 0.3,
+                   knee_angles: bool = True) -> np.ndarray:
+    """Skeleton, knee angles (unless knee_angles=False, e.g. front views where the 2D angle
+    misleads) and a text panel (rep counter, phase...) drawn in place."""
+    draw_skeleton(frame_bgr, xy, score, joint_names, DEFAULT_EDGES, min_score)
+    if knee_angles:
+        for side, (knee, angle) in _knee_angles(xy, score, joint_names, min_score).items():
+            draw_angle_label(frame_bgr, knee, angle, side)
+    return draw_overlay_text(frame_bgr, lines)
+
+
+def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarray,
+                  joint_names: Sequence[str], path: str | os.PathLike, stride: int = 4) -> Path:
+    """Write a PNG grid: the model's input crop, then each joint's heatmap (K, h, w) blended over
+    it with its name and peak value. matrix: (2, 3) image -> crop-input affine; the crop is
+    (w * stride, h * stride) pixels (the codec's stride, 4 by default)."""
+    k, h, w = heatmaps.shape
+    size = (w * stride, h * stride)
+    crop = cv2.cvtColor(cv2.warpAffine(image_rgb, np.asarray(matrix, np.float64), size,
+                                       flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2BGR)
+    tiles = [draw_overlay_text(crop.copy(), ["input"], (2, 2))]
+    for name, hm in zip(joint_names, heatmaps):
+        heat = cv2.resize(np.clip(hm, 0, 1).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
+        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        tile = cv2.addWeighted(crop, 0.45, colour, 0.55, 0)
+        tiles.append(draw_overlay_text(tile, [f"{name} {float(hm.max()):.2f}"], (2, 2)))
+    cols = math.ceil(math.sqrt(k + 1))
+    tiles += [np.zeros_like(crop)] * (cols * math.ceil((k + 1) / cols) - len(tiles))
+    rows = [np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)]
+    ok, png = cv2.imencode(".png", np.vstack(rows))
+    if not ok:
+        raise OSError(f"{path}: cannot encode the heatmap sheet")
+    return atomic.write_bytes(path, png.tobytes())
+
+
+def figure_png(fig: Figure, dpi: int = 110) -> bytes:
+    """Render a matplotlib Figure to PNG bytes (no pyplot, no global state)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: str) -> None:  # type: ignore[no-untyped-def]
+    for i, (a, b) in enumerate(spans):
+        ax.axvspan(a, b, color=colour, alpha=0.12, lw=0, label=label if i == 0 else None)
+
+
+def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, depth: np.ndarray,
+                    markers: dict[str, np.ndarray], rep_spans: Sequence[tuple[float, float]],
+                    partial_spans: Sequence[tuple[float, float]], moving: np.ndarray,
+                    side_view: bool) -> Figure:
+    """Knee angle (T,) per side (T, 2) and depth (T,) over time, with repetition markers
+    {'start'|'bottom'|'end': times (R,)} and shaded repetitions / walking."""
+    fig = Figure(figsize=(10, 6))
+    ax_k, ax_d = fig.subplots(2, 1, sharex=True)
+    ax_k.plot(times, knee_lr[:, 0], color=LEFT_HEX, lw=1, alpha=0.7, label="left")
+    ax_k.plot(times, knee_lr[:, 1], color=RIGHT_HEX, lw=1, alpha=0.7, label="right")
+    ax_k.plot(times, knee, color=BOTH_HEX, lw=1.8, label="combined")
+    title = "knee angle (interior, 180° = straight)"
+    ax_k.set_title(title if side_view else title + " - front/back view: not a reliable measure")
+    ax_k.set_ylabel("degrees")
+    ax_d.plot(times, depth, color=DEPTH_HEX, lw=1.8, label="depth")
+    for name, colour, marker in (("start", START_HEX, "^"), ("bottom", BOTTOM_HEX, "v"),
+                                 ("end", END_HEX, "s")):
+        t = markers.get(name, np.array([]))
+        y = np.interp(t, times, np.nan_to_num(depth)) if len(t) else t
+        ax_d.scatter(t, y, color=colour, marker=marker, zorder=3, label=f"rep {name}")
+    for ax in (ax_k, ax_d):
+        _shade_reps(ax, rep_spans, REP_SHADE_HEX, "repetition")
+        _shade_reps(ax, partial_spans, PARTIAL_SHADE_HEX, "unfinished")
+        if moving.any():
+            ax.fill_between(times, 0, 1, where=moving, transform=ax.get_xaxis_transform(),
+                            color=MOVING_SHADE_HEX, alpha=0.2, lw=0, label="feet moving")
+        ax.grid(alpha=0.3)
+    ax_d.set_title("depth: how much the hip-to-ankle distance shortened (0 = standing, ~0.5 = parallel)")
+    ax_d.set_ylabel("fraction of leg length")
+    ax_d.set_xlabel("time (s)")
+    for ax in (ax_k, ax_d):
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | None],
+                      depths: Sequence[float], side_view: bool) -> Figure:
+    """Per-repetition depth: thigh angle at the bottom with the parallel line (side view), or the
+    normalised depth (front/back view, where parallel cannot be judged)."""
+    fig = Figure(figsize=(7, 3.6))
+    ax = fig.subplots()
+    labels = [f"rep {n}" for n in numbers]
+    if side_view:
+        values = np.array([np.nan if a is None else a for a in thigh_angles], dtype=float)
+        colours = [NEUTRAL_HEX if not np.isfinite(v) else ABOVE_HEX if v > 0 else BELOW_HEX
+                   for v in values]
+        bars = ax.bar(labels, np.nan_to_num(values), color=colours)
+        ax.bar_label(bars, labels=["n/a" if not np.isfinite(v) else f"{v:+.0f}°" for v in values])
+        finite = values[np.isfinite(values)]
+        low, high = min(-10.0, *(finite - 5)), max(10.0, *(finite + 5))
+        ax.set_ylim(low, high)
+        ax.axhline(0, color=BOTH_HEX, lw=1.5, ls="--", label="parallel (thigh horizontal)")
+        ax.set_ylabel("thigh angle at the bottom (°)\n> 0 above parallel, < 0 below")
+        ax.legend(fontsize=8)
+    else:
+        bars = ax.bar(labels, depths, color=NEUTRAL_HEX)
+        ax.bar_label(bars, labels=[f"{d:.2f}" for d in depths])
+        ax.set_ylabel("depth (fraction of leg length)")
+        ax.set_title("front/back view: 'parallel' cannot be judged, film from the side", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,165 @@
+"""Config, view, depth signal, feedback and summary of analyze_tracks (reps: test_reps.py)."""
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from squatpose.analysis import AnalysisConfig, analyze_tracks, config_from_dict, load_analysis_config
+from squatpose.analysis.angles import thigh_angle
+from squatpose.analysis.config import DepthConfig
+from squatpose.analysis.synthetic import render, squat_motion, squat_phase, squat_tracks
+from squatpose.tracks import JointTracks
+
+FPS = 30.0
+
+
+# ---------------------------------------------------------------- config
+
+def test_config_yaml_overrides_and_keeps_defaults(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("reps:\n  min_depth: 0.25\nsmoothing:\n  beta: 2\n  max_hold_frames: 3\n")
+    cfg = load_analysis_config(path)
+    assert cfg.reps.min_depth == 0.25 and cfg.reps.start_depth == RepDefaults.start_depth
+    assert cfg.smoothing.beta == 2.0 and isinstance(cfg.smoothing.beta, float)
+    assert cfg.smoothing.max_hold_frames == 3
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    assert load_analysis_config(empty) == AnalysisConfig()
+
+
+RepDefaults = AnalysisConfig().reps
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"reps": {"min_dept": 0.2}}, r"reps: unknown key\(s\) \['min_dept'\]"),
+    ({"rep": {}}, r"unknown section\(s\) \['rep'\]"),
+    ({"reps": {"min_depth": "deep"}}, r"reps.min_depth: expected float"),
+    ({"smoothing": {"max_hold_frames": 2.5}}, r"max_hold_frames: expected int"),
+    ({"reps": {"standing_depth": 0.2}}, r"invalid value for standing_depth"),
+    ({"reps": 3}, "expected a mapping"),
+])
+def test_config_errors(data, message):
+    with pytest.raises(ValueError, match=message) as info:
+        config_from_dict(data, source="my.yaml")
+    assert str(info.value).startswith("my.yaml")
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_analysis_config(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("reps: [1, 2\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_analysis_config(bad)
+
+
+# ---------------------------------------------------------------- view
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_view_is_detected_from_the_motion(view):
+    a = analyze_tracks(squat_tracks(2, view, noise_px=2.0))
+    assert a.view.view == view and not a.view.user_set and a.view.method == "thigh offset at depth"
+
+
+def test_view_without_squats_uses_stance_width_and_user_override():
+    side = analyze_tracks(render(squat_motion(np.zeros(90)), "side"))
+    assert side.view.view == "side" and side.view.method == "standing stance width"
+    front = analyze_tracks(squat_tracks(2, "front"), view="back")
+    assert front.view.view == "front" and front.view.user_set and front.view.label == "front/back"
+    forced = analyze_tracks(squat_tracks(2, "front"), view="side")
+    assert forced.view.view == "side" and forced.view.detected == "front"
+    assert any("set to side by the user" in w for w in forced.warnings)
+    with pytest.raises(ValueError, match="view must be one of"):
+        analyze_tracks(squat_tracks(1, "side"), view="top")
+
+
+# ---------------------------------------------------------------- depth
+
+def test_depth_is_leg_compression_in_every_view():
+    cfg = dataclasses.replace(AnalysisConfig(), depth=DepthConfig(knee_weight_side=0.0))
+    side = analyze_tracks(squat_tracks(2, "side"), cfg)
+    front = analyze_tracks(squat_tracks(2, "front"), cfg)
+    # bottom: hip 0.38 leg above and 0.25 behind the ankle; front view sees 0.05 sideways instead
+    assert np.nanmax(side.depth.depth) == pytest.approx(1 - np.hypot(0.38, 0.25), abs=0.01)
+    assert np.nanmax(front.depth.depth) == pytest.approx(1 - np.hypot(0.38, 0.05), abs=0.01)
+    for a in (side, front):
+        assert abs(np.nanmedian(a.depth.depth[:20])) < 0.01  # standing
+        assert set(a.depth.source) == {"legs"}
+
+
+def test_depth_ignores_camera_roll():
+    tracks = squat_tracks(3, "front", noise_px=2.0)
+    c, s = np.cos(np.radians(15)), np.sin(np.radians(15))
+    rolled = JointTracks(FPS, tracks.joint_names, (tracks.xy - 300) @ np.array([[c, s], [-s, c]]) + 300,
+                         tracks.score)
+    a, b = analyze_tracks(tracks), analyze_tracks(rolled)
+    assert a.reps == b.reps == 3
+    np.testing.assert_allclose(b.depth.depth, a.depth.depth, atol=0.02)
+    assert any("lean 15°" in w for w in b.warnings) and not any("lean" in w for w in a.warnings)
+
+
+def test_depth_falls_back_to_hip_drop_without_ankles():
+    tracks = squat_tracks(2, "side", noise_px=1.0)
+    score = tracks.score.copy()
+    score[:, [tracks.index("left_ankle"), tracks.index("right_ankle")]] = 0.0
+    a = analyze_tracks(JointTracks(FPS, tracks.joint_names, tracks.xy, score))
+    assert a.reps == 2 and set(a.depth.source) == {"hips"}
+    assert np.nanmax(a.depth.depth) == pytest.approx(1 - 0.38, abs=0.03)  # hips drop 0.62 leg
+    assert any("ankles not visible" in w for w in a.warnings)
+
+
+# ---------------------------------------------------------------- repetitions and feedback
+
+def test_side_view_rep_numbers_and_feedback():
+    motion = squat_motion(squat_phase(2, FPS, descent_s=0.6), bottom_hip_height=0.6)
+    tracks = render(motion, "side", FPS)
+    a = analyze_tracks(tracks)
+    rep = a.repetitions[0]
+    hip, knee = (tracks.xy[rep.bottom_frame, tracks.index(n)] for n in ("left_hip", "left_knee"))
+    assert rep.thigh_angle_bottom == pytest.approx(float(thigh_angle(hip, knee)), abs=2.0)
+    assert rep.thigh_angle_bottom > 10 and rep.below_parallel is False
+    assert 45 < rep.min_knee_angle < 120 and rep.descent_s < 1.0
+    assert {"above_parallel", "fast_descent"} <= set(rep.flags)
+    texts = [f.text for f in a.feedback]
+    assert f"rep 1: stopped about {rep.thigh_angle_bottom:.0f}° above parallel (thigh angle at the lowest point)" in texts
+    assert f"rep 1: fast descent ({rep.descent_s:.1f} s)" in texts
+    assert "0 of 2 repetitions reached parallel (thigh at or below horizontal)" in texts
+    assert rep.hip_height_diff_pct is None and "side view" in rep.notes["hip_height_diff_pct"]
+
+
+def test_front_view_valgus_and_hip_asymmetry():
+    phase = squat_phase(2, FPS)
+    tracks = render(squat_motion(phase, valgus=0.12), "front", FPS)
+    xy = tracks.xy.copy()
+    xy[:, tracks.index("left_hip"), 1] += 0.08 * 300 * phase  # left hip sinks 8 % of the leg
+    a = analyze_tracks(JointTracks(FPS, tracks.joint_names, xy, tracks.score))
+    rep = a.repetitions[0]
+    assert rep.min_knee_angle is None and "front/back view" in rep.notes["thigh_angle_bottom"]
+    assert rep.below_parallel is None
+    assert rep.fppa_max["left"] > 10 and rep.fppa_max["right"] > 10
+    assert rep.hip_height_diff_pct == pytest.approx(8.0, abs=1.5)
+    texts = [f.text for f in a.feedback]
+    assert "rep 1: knees move inward (qualitative, front view)" in texts
+    assert any(t.startswith("rep 1: left hip about 8% of leg length lower") for t in texts)
+    clean = analyze_tracks(squat_tracks(2, "front"))
+    assert not any(f.kind in ("valgus", "asymmetry") for f in clean.feedback)
+
+
+def test_summary_is_json_and_has_the_contract_keys():
+    a = analyze_tracks(squat_tracks(2, "side", noise_px=2.0))
+    summary = json.loads(json.dumps(a.to_summary(), allow_nan=False))
+    assert {"reps", "repetitions", "partial", "fps", "view", "feedback", "warnings"} <= set(summary)
+    assert summary["reps"] == 2 == len(summary["repetitions"]) and summary["fps"] == 30.0
+    assert summary["view"]["view"] == "side" and summary["view"]["user_set"] is False
+    assert summary["repetitions"][0]["number"] == 1 and summary["feedback"][0]["text"] == "2 completed repetitions"
+    assert summary["config"]["reps"]["min_depth"] == AnalysisConfig().reps.min_depth
+
+
+def test_person_missing_warning():
+    tracks = squat_tracks(2, "side")
+    score = tracks.score.copy()
+    n = int(0.4 * tracks.n_frames)
+    score[-n:] = 0.0
+    a = analyze_tracks(JointTracks(FPS, tracks.joint_names, tracks.xy, score))
+    assert "person not found in 40% of frames" in a.warnings

@@ -1,0 +1,173 @@
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from squatpose.analysis import analyze_tracks
+from squatpose.analysis.config import RepConfig
+from squatpose.analysis.reps import count_reps
+from squatpose.analysis.synthetic import render, squat_motion, squat_phase, walk_motion
+from squatpose.penn_action import load_penn_action
+from squatpose.tracks import JointTracks
+
+PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
+FPS = 30.0
+CFG = RepConfig()
+
+
+def _count(depth, moving=None, bent=None):
+    n = len(depth)
+    moving = np.zeros(n, bool) if moving is None else moving
+    bent = np.ones(n, bool) if bent is None else bent
+    return count_reps(np.asarray(depth, float), moving, bent, FPS, CFG)
+
+
+def _profile(n_reps=3, **kw) -> np.ndarray:
+    return 0.5 * squat_phase(n_reps, FPS, **kw)
+
+
+def test_clean_reps_are_counted_with_their_frames():
+    depth = _profile(3)
+    res = _count(depth)
+    assert len(res.completed) == 3 and not res.partial and not res.rejected
+    first = res.completed[0]
+    # boundaries: where the depth leaves / returns to within onset_band of standing (0 here)
+    cross = int(np.argmax(depth >= CFG.start_depth))
+    expected_start = int(np.flatnonzero(depth[:cross] <= CFG.onset_band)[-1])
+    expected_end = cross + int(np.argmax(depth[cross:] >= 0.5))
+    expected_end += int(np.argmax(depth[expected_end:] <= CFG.onset_band))
+    assert first.start_frame == expected_start == 34  # the descent begins at frame 30
+    assert first.end_frame == expected_end
+    assert (res.phases[expected_start + 1: first.bottom_frame] == "descending").all()
+    assert depth[first.bottom_frame] == pytest.approx(0.5) and first.peak_depth == pytest.approx(0.5)
+    assert first.started_in_clip
+    assert set(res.phases) == {"standing", "descending", "bottom", "ascending"}
+
+
+def test_jitter_right_at_the_thresholds_does_not_double_count():
+    rng = np.random.default_rng(0)
+    hover = lambda level: level + rng.uniform(-0.03, 0.03, 45)  # noqa: E731
+    one = np.r_[np.zeros(20), hover(0.10), np.linspace(0.1, 0.5, 20), np.full(10, 0.5),
+                np.linspace(0.5, 0.1, 20), hover(0.10), np.zeros(20)]
+    res = _count(np.r_[one, one])
+    assert len(res.completed) == 2, [(r.start_frame, r.end_frame) for r in res.completed]
+
+
+def test_hovering_at_the_start_threshold_counts_nothing():
+    rng = np.random.default_rng(1)
+    res = _count(CFG.start_depth + rng.uniform(-0.04, 0.04, 300))
+    assert not res.completed and not res.partial
+
+
+def test_standing_still_counts_nothing():
+    res = _count(np.random.default_rng(2).normal(0.02, 0.01, 300))
+    assert not res.completed and not res.partial and not res.rejected
+    assert set(res.phases) == {"standing"}
+
+
+def test_clip_starting_at_the_bottom_counts_one():
+    depth = _profile(2)
+    bottom = int(np.argmax(depth >= 0.5))
+    res = _count(depth[bottom:])
+    assert len(res.completed) == 2
+    first = res.completed[0]
+    assert first.start_frame == 0 and not first.started_in_clip and res.completed[1].started_in_clip
+
+
+def test_clip_ending_at_the_bottom_is_partial_not_counted():
+    depth = _profile(2)
+    last_bottom = len(depth) - 1 - int(np.argmax(depth[::-1] >= 0.5))
+    res = _count(depth[: last_bottom + 1])
+    assert len(res.completed) == 1 and len(res.partial) == 1
+    assert res.partial[0].end_frame is None and res.partial[0].peak_depth == pytest.approx(0.5)
+
+
+def test_reps_without_full_lockout_are_split_at_the_low_point():
+    half = np.r_[np.linspace(0, 0.5, 30), np.linspace(0.5, 0.10, 30)]
+    depth = np.r_[half, np.linspace(0.1, 0.5, 30), np.linspace(0.5, 0.0, 30), np.zeros(10)]
+    res = _count(depth)
+    assert len(res.completed) == 2
+    assert res.completed[0].end_frame == 59 == res.completed[1].start_frame
+
+
+def test_short_shallow_and_unbent_dips_are_rejected():
+    short = np.r_[np.zeros(20), np.linspace(0, 0.4, 4), np.linspace(0.4, 0, 4), np.zeros(20)]
+    shallow = np.r_[np.zeros(20), np.linspace(0, 0.16, 20), np.linspace(0.16, 0, 20), np.zeros(20)]
+    res = _count(np.r_[short, shallow])
+    assert not res.completed
+    assert [why.split(" ")[1] for _, why in res.rejected] == ["short", "shallow"]
+    unbent = _count(_profile(1), bent=np.zeros(len(_profile(1)), bool))
+    assert not unbent.completed and "no bent knee" in unbent.rejected[0][1]
+
+
+def test_missing_depth_inside_a_rep_keeps_it():
+    depth = _profile(1)
+    bottom = int(np.argmax(depth >= 0.5))
+    depth[bottom - 5: bottom + 5] = np.nan
+    res = _count(depth)
+    assert len(res.completed) == 1 and res.completed[0].missing_frames == 10
+
+
+def test_feet_moving_abandons_the_open_rep():
+    depth = _profile(1)
+    moving = np.zeros(len(depth), bool)
+    moving[int(np.argmax(depth >= 0.5))] = True
+    res = _count(depth, moving)
+    assert not res.completed and "walking" in res.rejected[0][1] and "moving" in res.phases
+    assert not res.partial  # the rest of the ascent is not a repetition of its own
+
+
+# ---------------------------------------------------------------- whole pipeline on tracks
+
+def test_standing_still_tracks_give_no_reps():
+    tracks = render(squat_motion(np.zeros(300)), "side", noise_px=3.0, seed=3)
+    a = analyze_tracks(tracks)
+    assert a.reps == 0 and not a.partial and "no repetition found" in a.warnings
+
+
+@pytest.mark.parametrize("view, kw", [("side", {}), ("front", {"camera_distance": 3.0})])
+def test_walking_in_and_out_gives_no_reps(view, kw):
+    walk_in = walk_motion(3.0, FPS, speed=1.0, forward=-6.0)
+    walk_out = walk_motion(3.0, FPS, speed=1.0, forward=float(walk_in.hip[-1, 0, 0]))
+    a = analyze_tracks(render(walk_in + walk_out, view, FPS, noise_px=2.0, **kw))
+    assert a.reps == 0 and not a.partial
+
+
+def test_walk_in_squat_twice_walk_out_counts_two():
+    walk_in = walk_motion(2.0, FPS)
+    here = float(walk_in.hip[-1, 0, 0])
+    motion = walk_in + squat_motion(squat_phase(2, FPS), forward=here) + walk_motion(2.0, FPS, forward=here)
+    a = analyze_tracks(render(motion, "side", FPS, noise_px=2.0))
+    assert a.reps == 2 and a.moving[10:50].all() and a.moving[-50:-10].all()
+
+
+def test_clip_starting_at_the_bottom_and_ending_at_the_bottom_tracks():
+    phase = squat_phase(2, FPS)
+    bottom = int(np.argmax(phase >= 1.0))
+    start = analyze_tracks(render(squat_motion(phase[bottom:]), "front", noise_px=2.0))
+    assert start.reps == 2 and not start.repetitions[0].started_in_clip
+    assert start.repetitions[0].descent_s is None and start.repetitions[1].descent_s > 0.8
+    last = len(phase) - 1 - int(np.argmax(phase[::-1] >= 1.0))
+    end = analyze_tracks(render(squat_motion(phase[: last + 1]), "side", noise_px=2.0))
+    assert end.reps == 1 and len(end.partial) == 1 and "unfinished" in end.partial[0].flags
+
+
+def test_missing_joints_and_frames_still_count():
+    tracks = render(squat_motion(squat_phase(3, FPS)), "side", noise_px=3.0, seed=4)
+    rng = np.random.default_rng(5)
+    score = tracks.score.copy()
+    score[rng.random(score.shape) < 0.15] = 0.0
+    score[rng.random(tracks.n_frames) < 0.1] = 0.0
+    a = analyze_tracks(JointTracks(FPS, tracks.joint_names, tracks.xy, score))
+    assert a.reps == 3
+
+
+@pytest.mark.skipif(not PENN.exists(), reason=f"Penn Action tracks not found at {PENN}")
+def test_real_penn_action_clips_are_one_repetition_each():
+    clips = load_penn_action(PENN)
+    counts = {c.clip: analyze_tracks(c.tracks(occluded_score=0.2)).reps for c in clips}
+    wrong = {k: v for k, v in counts.items() if v != 1}
+    assert len(clips) == 114
+    assert len(wrong) <= 2, f"clips without exactly one repetition: {wrong}"  # measured: 0
+    assert Counter(c.view for c in clips if counts[c.clip] == 1)["front"] >= 19
