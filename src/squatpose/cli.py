@@ -204,9 +204,9 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
     result = analyze(video, out, keypoints=keypoints, checkpoint=args.checkpoint, view=args.view, box=box,
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()
-    print(f"{source.name}: {summary['reps']} completed repetition(s), view {summary['view']}")
-    for line in summary["feedback"]:
-        print(f"  - {line}")
+    print(f"{source.name}: {summary['reps']} completed repetition(s), view {summary['view']['label']}")
+    for item in summary["feedback"]:
+        print(f"  - {item['text']}")
     for line in summary["warnings"]:
         print(f"  warning: {line}")
     print(f"report: {out / 'report.html'}")

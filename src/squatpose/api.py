@@ -1,0 +1,54 @@
+"""`squatpose.analyze`: a squat video (or joint tracks) → SquatAnalysis, and the output files."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .analysis.config import AnalysisConfig
+from .analysis.pipeline import analyze_tracks
+from .analysis.result import SquatAnalysis
+from .predict import Predictor
+from .report import write_outputs
+from .tracks import load_keypoints_json
+from .video_pose import extract_tracks
+
+log = logging.getLogger(__name__)
+
+
+def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, *,
+            keypoints: str | Path | None = None, checkpoint: str | Path | None = None, view: str = "auto",
+            box: list[float] | None = None, fps: float | None = None, backend: str = "torch",
+            config: AnalysisConfig | None = None, predictor: Predictor | None = None,
+            progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> SquatAnalysis:
+    """Analyse a squat set. Give a `video` (the built-in model or `checkpoint` finds the joints) or
+    `keypoints`, a joint-tracks JSON from any pose estimator. With `out_dir`, writes summary.json,
+    keypoints.csv, angles.csv, plots, report.html and (for a video) annotated.mp4.
+
+    `analysis.timings` holds the seconds spent decoding, in pose and in analysis; `on_frame(done, total)`
+    reports pose progress frame by frame (for a UI).
+    """
+    if (video is None) == (keypoints is None):
+        raise ValueError("give either a video or keypoints (a joint-tracks JSON), not both or neither")
+    warnings: list[str] = []
+    timings: dict[str, float] = {}
+    if keypoints is not None:
+        tracks = load_keypoints_json(keypoints)
+        source = Path(keypoints)
+    else:
+        predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
+        found = extract_tracks(video, predictor, box=box, fps=fps, progress=progress, on_frame=on_frame)
+        tracks, warnings, timings = found.tracks, found.warnings, dict(found.timings)
+        source = Path(video)
+    start = time.perf_counter()
+    analysis = analyze_tracks(tracks, config, view=view)
+    analysis.warnings[:0] = warnings
+    timings["analysis"] = time.perf_counter() - start
+    if out_dir is not None:
+        start = time.perf_counter()
+        write_outputs(analysis, out_dir, video_path=None if video is None else Path(video),
+                      source_name=source.name, progress=progress)
+        timings["outputs"] = time.perf_counter() - start
+    analysis.timings = timings
+    return analysis

@@ -1,0 +1,144 @@
+"""Person boxes frame to frame: detect, then follow the previous frame's joints; one state per track id."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .person_box import detect_people, person_box_from_legs, window_boxes
+from .predict import Predictor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    min_score: float = 0.2         # mean joint score to accept a pose as "the person is here"
+    joint_score: float = 0.3       # joints above this define the next frame's box
+    max_misses: int = 15           # frames a track may go unseen before it ends
+    lost_detect_every: int = 3     # while nobody is tracked, try detecting every N frames
+    detect_every: int = 45         # look for other people every N frames
+    new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
+
+
+@dataclass
+class Track:
+    """One person's joints over time; frames where the person was not seen are absent."""
+
+    track_id: int
+    box: np.ndarray
+    xy: dict[int, np.ndarray] = field(default_factory=dict)
+    score: dict[int, np.ndarray] = field(default_factory=dict)
+    misses: int = 0
+    active: bool = True
+
+    def box_area(self) -> float:
+        return float(self.box[2] * self.box[3])
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
+    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def best_window(predictor: Predictor, image_rgb: np.ndarray) -> np.ndarray:
+    """The person-shaped window in which the model is most confident (the model as its own detector)."""
+    windows = window_boxes((image_rgb.shape[1], image_rgb.shape[0]))
+    pose = predictor.predict(image_rgb, windows)
+    return windows[int(pose.score.mean(axis=1).argmax())]
+
+
+def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray, config: TrackerConfig
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Run the model on a candidate box, then on the box of its joints → (box, xy, score), or None."""
+    pose = predictor.predict(image_rgb, box[None])
+    for _ in range(2):  # the joints' box is tighter than a detector's: two rounds settle it
+        refined = person_box_from_legs(pose.xy[0], pose.score[0], predictor.joint_set.names, config.joint_score)
+        if refined is None:
+            break
+        again = predictor.predict(image_rgb, refined[None])
+        if again.score.mean() < pose.score.mean():
+            break
+        pose, box = again, refined
+    if pose.score[0].mean() < config.min_score:
+        return None
+    return box, pose.xy[0], pose.score[0]
+
+
+class PersonTracker:
+    """Follows every person it finds; `step()` once per frame in order."""
+
+    def __init__(self, predictor: Predictor, config: TrackerConfig | None = None,
+                 user_box: np.ndarray | None = None) -> None:
+        self.predictor = predictor
+        self.config = config or TrackerConfig()
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 0
+        self._last_detect = -10**9
+        if user_box is not None:
+            self._new_track(np.asarray(user_box, np.float64))
+
+    def _new_track(self, box: np.ndarray) -> Track:
+        track = Track(self._next_id, box)
+        self.tracks[track.track_id] = track
+        self._next_id += 1
+        return track
+
+    def active(self) -> list[Track]:
+        return [t for t in self.tracks.values() if t.active]
+
+    def step(self, frame_rgb: np.ndarray, t: int) -> None:
+        active = self.active()
+        if active:
+            pose = self.predictor.predict(frame_rgb, np.stack([tr.box for tr in active]))
+            for track, xy, score in zip(active, pose.xy, pose.score):
+                self._update(track, t, xy, score)
+        cfg = self.config
+        interval = cfg.lost_detect_every if not self.active() else cfg.detect_every
+        if t - self._last_detect >= interval:
+            self._last_detect = t
+            self._detect(frame_rgb, t)
+
+    def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
+        if score.mean() >= self.config.min_score:
+            track.xy[t], track.score[t], track.misses = xy, score, 0
+            box = person_box_from_legs(xy, score, self.predictor.joint_set.names, self.config.joint_score)
+            if box is not None:
+                track.box = box
+            return
+        track.misses += 1
+        if track.misses > self.config.max_misses:
+            track.active = False
+            log.info("track %d lost at frame %d", track.track_id, t)
+
+    def _detect(self, frame_rgb: np.ndarray, t: int) -> None:
+        """Start tracks for people not yet followed: detector boxes, and while nobody is tracked, the best
+        of the model's own scan over person-shaped windows."""
+        candidates = [box for box, _ in detect_people(frame_rgb)[:3]]
+        if not self.active():
+            candidates.append(best_window(self.predictor, frame_rgb))
+        for box in candidates:
+            if any(iou(box, tr.box) > self.config.new_track_iou for tr in self.active()):
+                continue
+            found = confirm_person(self.predictor, frame_rgb, box, self.config)
+            if found is not None:
+                track = self._new_track(found[0])
+                self._update(track, t, found[1], found[2])
+                log.info("track %d started at frame %d", track.track_id, t)
+
+    def main_track(self) -> Track | None:
+        """The person seen in the most frames (ties: the larger box): the one exercising, usually."""
+        seen = [t for t in self.tracks.values() if t.xy]
+        return max(seen, key=lambda tr: (len(tr.xy), tr.box_area())) if seen else None
+
+    def track_arrays(self, track: Track, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
+        """Track → xy `(T,K,2)` (NaN where unseen) and score `(T,K)` (0 where unseen)."""
+        k = self.predictor.joint_set.num_joints
+        xy, score = np.full((n_frames, k, 2), np.nan), np.zeros((n_frames, k))
+        for t, points in track.xy.items():
+            xy[t], score[t] = points, track.score[t]
+        return xy, score

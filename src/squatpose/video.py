@@ -1,0 +1,59 @@
+"""Video reading with clear errors: missing, unreadable, empty, or without a usable frame rate."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MAX_FPS = 1000.0
+
+
+class VideoError(ValueError):
+    """A video that cannot be analysed; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float
+    n_frames: int          # as the container reports it (may be approximate)
+    width: int
+    height: int
+
+
+def open_video(path: str | Path, fps: float | None = None) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video; `fps` overrides a missing or implausible container frame rate."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError(f"{path}: cannot open as a video (unsupported or corrupt file)")
+    width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if width <= 0 or height <= 0:
+        cap.release()
+        raise VideoError(f"{path}: the video has no readable frames")
+    container_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if fps is None:
+        if not (math.isfinite(container_fps) and 0 < container_fps <= MAX_FPS):
+            cap.release()
+            raise VideoError(f"{path}: the video reports an unusable frame rate ({container_fps}); "
+                             "pass --fps with the real frame rate")
+        fps = container_fps
+    elif not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        cap.release()
+        raise VideoError(f"--fps must be between 0 and {MAX_FPS:g}, got {fps}")
+    return cap, VideoInfo(str(path), float(fps), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), width, height)
+
+
+def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """Frames as RGB uint8 `(H,W,3)` until the stream ends (OpenCV applies rotation metadata)."""
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            return
+        yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
