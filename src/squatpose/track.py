@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .motion import MotionPrior
 from .person_box import detect_people, person_box_from_legs, window_boxes
 from .predict import Predictor
 
 log = logging.getLogger(__name__)
+
+MOTION_WEIGHT = 0.1  # rank bonus per doubling of motion density: enough to break ties with still look-alikes
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,8 @@ class TrackerConfig:
     lost_detect_every: int = 3     # while nobody is tracked, try detecting every N frames
     detect_every: int = 45         # look for other people every N frames
     new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
+    extra_person_score: float = 0.4  # stricter bar for a second person, against false detections
+    duplicate_iou: float = 0.5     # two tracks overlapping this much follow one person: keep the older
 
 
 @dataclass
@@ -37,6 +42,15 @@ class Track:
         return float(self.box[2] * self.box[3])
 
 
+def track_rank(track: Track, hips: list[int]) -> float:
+    """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)."""
+    frames = sorted(track.xy)
+    hips_y = np.array([track.xy[t][hips, 1].mean() for t in frames])
+    travel = (np.percentile(hips_y, 95) - np.percentile(hips_y, 5)) / max(track.box[3], 1.0)
+    mean_score = float(np.mean([track.score[t].mean() for t in frames]))
+    return len(frames) * mean_score * (0.5 + min(travel * 2.0, 1.0))
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     x1, y1 = max(a[0], b[0]), max(a[1], b[1])
     x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
@@ -45,11 +59,14 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def best_window(predictor: Predictor, image_rgb: np.ndarray) -> np.ndarray:
-    """The person-shaped window in which the model is most confident (the model as its own detector)."""
+def best_window(predictor: Predictor, image_rgb: np.ndarray, motion: MotionPrior | None = None) -> np.ndarray:
+    """The person-shaped window in which the model is most confident (the model as its own detector),
+    favouring windows where things move when a motion prior is given."""
     windows = window_boxes((image_rgb.shape[1], image_rgb.shape[0]))
-    pose = predictor.predict(image_rgb, windows)
-    return windows[int(pose.score.mean(axis=1).argmax())]
+    rank = predictor.predict(image_rgb, windows).score.mean(axis=1)
+    if motion is not None:
+        rank = rank + MOTION_WEIGHT * np.clip(np.log2([max(motion.ratio(w), 1e-3) for w in windows]), -2, 2)
+    return windows[int(rank.argmax())]
 
 
 def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray, config: TrackerConfig
@@ -73,8 +90,9 @@ class PersonTracker:
     """Follows every person it finds; `step()` once per frame in order."""
 
     def __init__(self, predictor: Predictor, config: TrackerConfig | None = None,
-                 user_box: np.ndarray | None = None) -> None:
+                 user_box: np.ndarray | None = None, motion: MotionPrior | None = None) -> None:
         self.predictor = predictor
+        self.motion = motion
         self.config = config or TrackerConfig()
         self.tracks: dict[int, Track] = {}
         self._next_id = 0
@@ -97,6 +115,7 @@ class PersonTracker:
             pose = self.predictor.predict(frame_rgb, np.stack([tr.box for tr in active]))
             for track, xy, score in zip(active, pose.xy, pose.score):
                 self._update(track, t, xy, score)
+            self._drop_duplicates()
         cfg = self.config
         interval = cfg.lost_detect_every if not self.active() else cfg.detect_every
         if t - self._last_detect >= interval:
@@ -115,25 +134,40 @@ class PersonTracker:
             track.active = False
             log.info("track %d lost at frame %d", track.track_id, t)
 
+    def _drop_duplicates(self) -> None:
+        active = sorted(self.active(), key=lambda tr: tr.track_id)
+        for i, older in enumerate(active):
+            for newer in active[i + 1:]:
+                if older.active and newer.active and iou(older.box, newer.box) > self.config.duplicate_iou:
+                    newer.active = False
+                    log.info("track %d merged into track %d", newer.track_id, older.track_id)
+
     def _detect(self, frame_rgb: np.ndarray, t: int) -> None:
         """Start tracks for people not yet followed: detector boxes, and while nobody is tracked, the best
         of the model's own scan over person-shaped windows."""
         candidates = [box for box, _ in detect_people(frame_rgb)[:3]]
         if not self.active():
-            candidates.append(best_window(self.predictor, frame_rgb))
+            candidates.append(best_window(self.predictor, frame_rgb, self.motion))
         for box in candidates:
             if any(iou(box, tr.box) > self.config.new_track_iou for tr in self.active()):
                 continue
             found = confirm_person(self.predictor, frame_rgb, box, self.config)
+            someone_tracked = bool(self.active())
+            if found is not None and someone_tracked and found[2].mean() < self.config.extra_person_score:
+                continue
+            if found is not None and any(iou(found[0], tr.box) > self.config.new_track_iou for tr in self.active()):
+                continue
             if found is not None:
                 track = self._new_track(found[0])
                 self._update(track, t, found[1], found[2])
                 log.info("track %d started at frame %d", track.track_id, t)
 
     def main_track(self) -> Track | None:
-        """The person seen in the most frames (ties: the larger box): the one exercising, usually."""
+        """The person exercising: seen often, confidently, and moving up and down (a squat moves the hips
+        by a good part of the body height; a bystander or a mirror image mostly does not)."""
         seen = [t for t in self.tracks.values() if t.xy]
-        return max(seen, key=lambda tr: (len(tr.xy), tr.box_area())) if seen else None
+        hips = [self.predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
+        return max(seen, key=lambda tr: track_rank(tr, hips)) if seen else None
 
     def track_arrays(self, track: Track, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Track → xy `(T,K,2)` (NaN where unseen) and score `(T,K)` (0 where unseen)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .motion import MotionPrior
 from .predict import Predictor
 from .track import PersonTracker, TrackerConfig
 from .tracks import JointTracks
@@ -40,7 +41,8 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     `on_frame(done, total)` is called after each frame (total is the container's estimate, maybe 0).
     """
     cap, info = open_video(video_path, fps)
-    tracker = PersonTracker(predictor, tracker_config, None if box is None else np.asarray(box, np.float64))
+    motion = MotionPrior.from_video(video_path) if box is None else None
+    tracker = PersonTracker(predictor, tracker_config, None if box is None else np.asarray(box, np.float64), motion)
     decode_s = pose_s = 0.0
     n_frames = 0
     frames = iter_frames_rgb(cap)
@@ -73,7 +75,7 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     people = sum(1 for t in tracker.tracks.values() if len(t.xy) >= max(5, 0.1 * n_frames))
     warnings = []
     if people > 1:
-        warnings.append(f"{people} people were seen; the analysis follows the one in view longest "
+        warnings.append(f"{people} people were seen; the analysis follows the one seen most and moving most "
                         f"(track {main.track_id}). Pass --box to choose another.")
     seen = len(main.xy) / n_frames
     if seen < 0.9:
