@@ -171,3 +171,21 @@ def test_real_penn_action_clips_are_one_repetition_each():
     assert len(clips) == 114
     assert len(wrong) <= 2, f"clips without exactly one repetition: {wrong}"  # measured: 0
     assert Counter(c.view for c in clips if counts[c.clip] == 1)["front"] >= 19
+
+
+def test_repetition_on_barely_found_joints_is_not_counted():
+    """A dip whose joints the model found only unreliably is listed as uncertain, not counted."""
+    import dataclasses
+
+    from squatpose.analysis.config import AnalysisConfig
+    from squatpose.analysis.synthetic import squat_tracks
+
+    tracks = squat_tracks(n_reps=1)
+    tracks.score[:] = np.where(tracks.score > 0, 0.5, 0.0)
+    assert analyze_tracks(tracks).reps == 1
+    strict = AnalysisConfig()
+    strict = dataclasses.replace(strict, reps=dataclasses.replace(strict.reps, min_confidence=0.6))
+    result = analyze_tracks(tracks, strict)
+    assert result.reps == 0
+    assert [r.flags[-1] for r in result.partial] == ["uncertain"]
+    assert any("not counted: the joints were found too unreliably" in f.text for f in result.feedback)

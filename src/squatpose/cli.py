@@ -114,13 +114,29 @@ def _add_export(sub) -> None:
     p.add_argument("--out", required=True, help="output .onnx file")
 
 
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="start the local web page: upload a squat video or photo, read the results",
+                       description="A local web app (FastAPI): upload a video or photo, watch the progress, read "
+                                   "the analysis. The JSON API behind it is documented at /docs. Results stay on "
+                                   "disk per job, so a restart loses nothing finished.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 lets anyone on "
+                        "the network upload and see all results)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000")
+    p.add_argument("--data-dir", default=None,
+                   help="where jobs and models/*.pt live (default ~/.local/share/squatpose/web)")
+    p.add_argument("--max-upload-mb", type=int, default=200, help="largest accepted upload (default 200)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="analyses run at the same time, each in its own process (default 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="squatpose", epilog=EPILOG,
         description="Lower-body pose estimation (hips, knees, ankles) and squat analysis.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export):
+    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_serve):
         add(sub)
     return parser
 
@@ -239,8 +255,15 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_serve(args) -> int:
+    from .web.server import serve
+
+    serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+    return 0
+
+
 COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "data": _cmd_data,
-            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export}
+            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "serve": _cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

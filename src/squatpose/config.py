@@ -114,8 +114,14 @@ def _convert(cls_or_type: Any, value: Any, where: str) -> Any:
         if len(args) != len(value):
             raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
         return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if cls_or_type is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+    if cls_or_type is float:
+        # YAML 1.1 reads "5e-4" (no dot) as a string: accept any number-like value for float fields.
+        try:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
     if cls_or_type in (int, str, bool) and not isinstance(value, cls_or_type):
         raise ConfigError(f"{where}: expected {cls_or_type.__name__}, got {value!r}")
     if cls_or_type is int and isinstance(value, bool):

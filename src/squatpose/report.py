@@ -18,10 +18,10 @@ from tqdm import tqdm
 from squatpose import atomic, viz
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.report_html import render_html
+from squatpose.video_writer import FrameWriter
 
 log = logging.getLogger(__name__)
 
-CODECS: tuple[str, ...] = ("avc1", "mp4v")  # H.264 plays in browsers; mp4v is the fallback
 
 
 def _fmt(values: np.ndarray, decimals: int = 3) -> np.ndarray:
@@ -81,16 +81,6 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
     return {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
 
 
-def _open_writer(path: Path, fps: float, size_wh: tuple[int, int]) -> tuple[cv2.VideoWriter, str]:
-    for codec in CODECS:
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size_wh)
-        if writer.isOpened():
-            return writer, codec
-        writer.release()
-        log.info("OpenCV cannot encode '%s' here; trying the next codec", codec)
-    raise RuntimeError(f"{path}: OpenCV could not open an mp4 writer with any of {CODECS}")
-
-
 def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
     """Rep counter, phase, knee angle (side views only) and depth for frame t."""
     knee = a.measures.knee_angle.value[t]
@@ -104,7 +94,7 @@ def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
 def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_path: Path,
                           progress: bool = True) -> str:
     """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
-    frame, write mp4 atomically; returns the codec used ('avc1' or 'mp4v')."""
+    frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v')."""
     cap = cv2.VideoCapture(str(video_path))
     if not cap.isOpened():
         raise ValueError(f"{video_path}: cannot open video")
@@ -116,7 +106,7 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
     xy = a.smoothed.xy * np.array([sx, sy])
     done = a.reps_done()
     tmp = atomic.partial_path(out_path)
-    writer, codec = _open_writer(tmp, fps, (w, h))
+    writer = FrameWriter(tmp, fps, (w, h))
     written = 0
     try:
         for t in tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress):
@@ -129,7 +119,7 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
             writer.write(frame)
             written += 1
     finally:
-        writer.release()
+        writer.close()
         cap.release()
     if written == 0:
         tmp.unlink(missing_ok=True)
@@ -137,7 +127,7 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
     if written != a.n_frames:
         log.warning("%s: %d frames read, tracks have %d", video_path, written, a.n_frames)
     atomic.commit(tmp, out_path)
-    return codec
+    return writer.codec
 
 
 def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,

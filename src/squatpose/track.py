@@ -19,7 +19,7 @@ MOTION_WEIGHT = 0.1  # rank bonus per doubling of motion density: enough to brea
 class TrackerConfig:
     min_score: float = 0.2         # mean joint score to accept a pose as "the person is here"
     joint_score: float = 0.3       # joints above this define the next frame's box
-    max_misses: int = 15           # frames a track may go unseen before it ends
+    max_missing_s: float = 2.0     # a track unsure this long ends (a deep squat can hide joints ~1 s)
     lost_detect_every: int = 3     # while nobody is tracked, try detecting every N frames
     detect_every: int = 45         # look for other people every N frames
     new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
@@ -90,8 +90,9 @@ class PersonTracker:
     """Follows every person it finds; `step()` once per frame in order."""
 
     def __init__(self, predictor: Predictor, config: TrackerConfig | None = None,
-                 user_box: np.ndarray | None = None, motion: MotionPrior | None = None) -> None:
+                 user_box: np.ndarray | None = None, motion: MotionPrior | None = None, fps: float = 30.0) -> None:
         self.predictor = predictor
+        self.max_misses = max(3, int(round((config or TrackerConfig()).max_missing_s * fps)))
         self.motion = motion
         self.config = config or TrackerConfig()
         self.tracks: dict[int, Track] = {}
@@ -123,16 +124,30 @@ class PersonTracker:
             self._detect(frame_rgb, t)
 
     def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
+        # Unsure poses are kept too (their scores let the analysis gate them); only sure ones move the box.
+        track.xy[t], track.score[t] = xy, score
         if score.mean() >= self.config.min_score:
-            track.xy[t], track.score[t], track.misses = xy, score, 0
+            track.misses = 0
             box = person_box_from_legs(xy, score, self.predictor.joint_set.names, self.config.joint_score)
             if box is not None:
                 track.box = box
             return
         track.misses += 1
-        if track.misses > self.config.max_misses:
+        if track.misses > self.max_misses:
             track.active = False
+            for lost in range(t - track.misses + 1, t + 1):  # the unsure tail was not this person
+                track.xy.pop(lost, None)
+                track.score.pop(lost, None)
             log.info("track %d lost at frame %d", track.track_id, t)
+
+    def _revive(self, box: np.ndarray) -> Track | None:
+        """A lost track whose last box overlaps `box`: the same person found again keeps their id."""
+        lost = [tr for tr in self.tracks.values() if not tr.active and iou(tr.box, box) > self.config.new_track_iou]
+        if not lost:
+            return None
+        track = max(lost, key=lambda tr: max(tr.xy, default=-1))
+        track.active, track.misses = True, 0
+        return track
 
     def _drop_duplicates(self) -> None:
         active = sorted(self.active(), key=lambda tr: tr.track_id)
@@ -158,9 +173,10 @@ class PersonTracker:
             if found is not None and any(iou(found[0], tr.box) > self.config.new_track_iou for tr in self.active()):
                 continue
             if found is not None:
-                track = self._new_track(found[0])
+                track = self._revive(found[0]) or self._new_track(found[0])
+                track.box = found[0]
                 self._update(track, t, found[1], found[2])
-                log.info("track %d started at frame %d", track.track_id, t)
+                log.info("track %d (re)started at frame %d", track.track_id, t)
 
     def main_track(self) -> Track | None:
         """The person exercising: seen often, confidently, and moving up and down (a squat moves the hips

@@ -42,7 +42,8 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     """
     cap, info = open_video(video_path, fps)
     motion = MotionPrior.from_video(video_path) if box is None else None
-    tracker = PersonTracker(predictor, tracker_config, None if box is None else np.asarray(box, np.float64), motion)
+    tracker = PersonTracker(predictor, tracker_config, None if box is None else np.asarray(box, np.float64), motion,
+                            fps=info.fps)
     decode_s = pose_s = 0.0
     n_frames = 0
     frames = iter_frames_rgb(cap)

@@ -138,6 +138,9 @@ def annotate_frame(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
     return draw_overlay_text(frame_bgr, lines)
 
 
+SHEET_TILE_HEIGHT = 320
+
+
 def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarray,
                   joint_names: Sequence[str], path: str | os.PathLike, stride: int = 4) -> Path:
     """Write a PNG grid: the model's input crop, then each joint's heatmap (K, h, w) blended over
@@ -145,13 +148,18 @@ def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarra
     (w * stride, h * stride) pixels (the codec's stride, 4 by default)."""
     k, h, w = heatmaps.shape
     size = (w * stride, h * stride)
+    zoom = max(1.0, SHEET_TILE_HEIGHT / size[1])  # small model inputs would make an unreadable sheet
+    tile_wh = (round(size[0] * zoom), round(size[1] * zoom))
     crop = cv2.cvtColor(cv2.warpAffine(image_rgb, np.asarray(matrix, np.float64), size,
                                        flags=cv2.INTER_LINEAR), cv2.COLOR_RGB2BGR)
+    crop = cv2.resize(crop, tile_wh, interpolation=cv2.INTER_LINEAR)
     tiles = [draw_overlay_text(crop.copy(), ["input"], (2, 2))]
     for name, hm in zip(joint_names, heatmaps):
-        heat = cv2.resize(np.clip(hm, 0, 1).astype(np.float32), size, interpolation=cv2.INTER_LINEAR)
-        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)
-        tile = cv2.addWeighted(crop, 0.45, colour, 0.55, 0)
+        heat = cv2.resize(np.clip(hm, 0, 1).astype(np.float32), tile_wh, interpolation=cv2.INTER_LINEAR)
+        colour = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET).astype(np.float32)
+        # Opacity follows the heat, so the picture stays visible where the model sees nothing.
+        alpha = (0.8 * heat / max(float(heat.max()), 1e-3))[..., None]
+        tile = (crop.astype(np.float32) * (1 - alpha) + colour * alpha).astype(np.uint8)
         tiles.append(draw_overlay_text(tile, [f"{name} {float(hm.max()):.2f}"], (2, 2)))
     cols = math.ceil(math.sqrt(k + 1))
     tiles += [np.zeros_like(crop)] * (cols * math.ceil((k + 1) / cols) - len(tiles))
@@ -224,7 +232,7 @@ def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | Non
         bars = ax.bar(labels, np.nan_to_num(values), color=colours)
         ax.bar_label(bars, labels=["n/a" if not np.isfinite(v) else f"{v:+.0f}°" for v in values])
         finite = values[np.isfinite(values)]
-        low, high = min(-10.0, *(finite - 5)), max(10.0, *(finite + 5))
+        low, high = min([-10.0, *(finite - 5)]), max([10.0, *(finite + 5)])
         ax.set_ylim(low, high)
         ax.axhline(0, color=BOTH_HEX, lw=1.5, ls="--", label="parallel (thigh horizontal)")
         ax.set_ylabel("thigh angle at the bottom (°)\n> 0 above parallel, < 0 below")

@@ -79,7 +79,9 @@ class DepthConfig:
 @dataclass(frozen=True)
 class RepConfig:
     """Hysteresis thresholds on the normalised depth signal (leg lengths) and duration limits;
-    onset_band: a repetition starts/ends where depth is within this of the standing level."""
+    onset_band: a repetition starts/ends where depth is within this of the standing level;
+    min_confidence: a repetition whose depth signal is less sure than this on average is listed
+    as uncertain and not counted (a count must not rest on joints the model barely found)."""
 
     standing_depth: float = 0.08
     start_depth: float = 0.12
@@ -88,9 +90,11 @@ class RepConfig:
     onset_band: float = 0.02
     min_duration_s: float = 0.5
     max_duration_s: float = 20.0
+    min_confidence: float = 0.15
 
     def __post_init__(self) -> None:
         _check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
+               min_confidence=0 <= self.min_confidence < 1,
                start_depth=self.start_depth <= self.min_depth, bottom_band=self.bottom_band > 0,
                onset_band=0 <= self.onset_band < self.standing_depth,
                min_duration_s=self.min_duration_s >= 0,

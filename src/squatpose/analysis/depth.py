@@ -123,7 +123,8 @@ def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
     closer) while a squat, which only shortens the 2D legs, leaves it alone."""
     samples = leg_samples(body)
     overall = _first_finite(np.stack([nanpercentile(c, cfg.leg_percentile) for c in samples]))
-    moving = feet_moving(body.ankle, float(np.nanmax(overall, initial=np.nan)), fps, cfg)
+    finite = overall[np.isfinite(overall)]
+    moving = feet_moving(body.ankle, float(finite.max()) if finite.size else float("nan"), fps, cfg)
     still = ~moving
     first = still & ~np.concatenate([[False], still[:-1]])
     segment_id = np.where(still, np.cumsum(first) - 1, -1)

@@ -102,9 +102,14 @@ def set_feedback(reps: list[Repetition], partial: list[Repetition], side_view: b
     n = len(reps)
     out = [Feedback(f"{n} completed repetition{'s' if n != 1 else ''}" if n else
                     "no completed repetition found", "count")]
-    if partial:
-        out.append(Feedback(f"{len(partial)} unfinished repetition at the end of the video was "
+    uncertain = [r for r in partial if "uncertain" in r.flags]
+    unfinished = [r for r in partial if "uncertain" not in r.flags]
+    if unfinished:
+        out.append(Feedback(f"{len(unfinished)} unfinished repetition at the end of the video was "
                             "not counted", "count"))
+    for rep in uncertain:
+        out.append(Feedback(f"a possible repetition at {rep.start_time:.1f}-{rep.end_time:.1f} s was not counted: "
+                            f"the joints were found too unreliably (confidence {rep.confidence:.2f})", "count"))
     if reps:
         out.append(_depth_sentence(reps, side_view))
         out.extend(_tempo_sentences(reps, cfg))

@@ -42,7 +42,12 @@ def _repetitions(count: RepCount, ctx: RepContext, cfg: AnalysisConfig, n_frames
     for number, (span, complete) in enumerate(spans, start=1):
         rep = measure_repetition(span, number, ctx, cfg.feedback.parallel_tolerance_deg, n_frames)
         flags, said = rep_feedback(rep, cfg.feedback)
-        rep = dataclasses.replace(rep, flags=flags + (() if complete else ("unfinished",)))
+        if complete and rep.confidence < cfg.reps.min_confidence:
+            complete, flags = False, flags + ("uncertain",)
+            rep = dataclasses.replace(rep, complete=False)
+        elif not complete:
+            flags = flags + ("unfinished",)
+        rep = dataclasses.replace(rep, flags=flags)
         (done if complete else unfinished).append(rep)
         sentences.extend(said if complete else [])
     return done, unfinished, sentences

@@ -1,0 +1,193 @@
+"""Jobs on disk: one folder per job under `<data dir>/jobs/<id>/`.
+
+    job.json       the record: kind, state (queued → running → done | failed), times, view, model, error
+    progress.json  written by the worker a few times per second: stage, done, total, fraction
+    input.<ext>    the upload, under a name the server chose
+    out/           the analysis outputs; only names in OUTPUT_FILES are ever served
+    cancel         present when the job was deleted while running (the worker stops, the folder goes)
+
+Every JSON file is replaced atomically, so a reader never sees half a file.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+JOB_ID = re.compile(r"[0-9a-f]{32}")
+STATES = ("queued", "running", "done", "failed")
+FINAL = ("done", "failed")
+INTERRUPTED = "interrupted by a server restart"
+VIEWS = ("auto", "side", "front", "back")
+BUILTIN_MODEL = "built-in"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ -]{0,120}\.pt")
+
+# name → media type: the only files the API serves from a job's out/ folder
+OUTPUT_FILES: dict[str, str] = {
+    "summary.json": "application/json", "keypoints.csv": "text/csv", "angles.csv": "text/csv",
+    "timeline.png": "image/png", "depth_per_rep.png": "image/png", "report.html": "text/html",
+    "annotated.mp4": "video/mp4", "annotated.webm": "video/webm",
+    "pose.jpg": "image/jpeg", "heatmaps.png": "image/png", "result.json": "application/json",
+}
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Replace `path` atomically (a temporary name unique to this process and thread, then rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any | None:
+    """The parsed file, or None when missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+def valid_job_id(job_id: str) -> bool:
+    return JOB_ID.fullmatch(job_id) is not None
+
+
+def display_name(name: str) -> str:
+    """The client's file name, for display only: no folders, no control characters, at most 120 chars."""
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:120] or "upload"
+
+
+class JobStore:
+    """The job folders under `root/jobs` and the uploads being received under `root/uploads`."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root).expanduser().resolve()
+        self.jobs_dir = self.root / "jobs"
+        self.uploads_dir = self.root / "uploads"
+        self.models_dir = self.root / "models"
+        for folder in (self.jobs_dir, self.uploads_dir, self.models_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def job_dir(self, job_id: str) -> Path | None:
+        """The folder of an existing job, or None (also for ids that are not server-made)."""
+        if not valid_job_id(job_id):
+            return None
+        folder = self.jobs_dir / job_id
+        return folder if (folder / "job.json").is_file() and not (folder / "cancel").exists() else None
+
+    def read(self, job_id: str) -> dict | None:
+        folder = self.job_dir(job_id)
+        return None if folder is None else read_json(folder / "job.json")
+
+    def update(self, job_id: str, **changes: Any) -> dict:
+        folder = self.jobs_dir / job_id
+        record = read_json(folder / "job.json") or {}
+        record.update(changes)
+        write_json(folder / "job.json", record)
+        return record
+
+    def create(self, upload: Path, kind: str, ext: str, *, view: str, model: str, upload_name: str,
+               size: int) -> dict:
+        """Move a received upload into a new job folder and write its record (state 'queued').
+        The folder appears under its final name only once complete."""
+        job_id = new_job_id()
+        staging = self.jobs_dir / f".{job_id}.new"
+        (staging / "out").mkdir(parents=True)
+        os.replace(upload, staging / f"input{ext}")
+        record = {"id": job_id, "kind": kind, "state": "queued", "input": f"input{ext}",
+                  "upload_name": display_name(upload_name), "size_bytes": size, "view": view,
+                  "model": model, "created": time.time(), "started": None, "finished": None,
+                  "error": None, "reps": None}
+        write_json(staging / "job.json", record)
+        write_json(staging / "progress.json", {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
+        os.replace(staging, self.jobs_dir / job_id)
+        return record
+
+    def list(self) -> list[dict]:
+        """All job records, newest first (jobs being deleted are left out)."""
+        records = []
+        for folder in self.jobs_dir.iterdir():
+            if valid_job_id(folder.name) and not (folder / "cancel").exists():
+                record = read_json(folder / "job.json")
+                if record is not None:
+                    records.append(record)
+        return sorted(records, key=lambda r: r.get("created") or 0, reverse=True)
+
+    def progress(self, job_id: str) -> dict | None:
+        folder = self.job_dir(job_id)
+        return None if folder is None else read_json(folder / "progress.json")
+
+    def output_path(self, job_id: str, name: str) -> Path | None:
+        """An output file of a job, only for names in OUTPUT_FILES, else None."""
+        folder = self.job_dir(job_id)
+        if folder is None or name not in OUTPUT_FILES:
+            return None
+        path = folder / "out" / name
+        return path if path.is_file() else None
+
+    def outputs(self, job_id: str) -> list[str]:
+        folder = self.job_dir(job_id)
+        if folder is None:
+            return []
+        return sorted(n for n in OUTPUT_FILES if (folder / "out" / n).is_file())
+
+    def delete(self, job_id: str) -> None:
+        folder = self.jobs_dir / job_id
+        if not valid_job_id(job_id):
+            return
+        trash = self.jobs_dir / f".{job_id}.{uuid.uuid4().hex[:8]}.deleted"
+        try:
+            os.replace(folder, trash)  # gone from listings at once, then removed
+        except FileNotFoundError:  # deleted meanwhile by another thread
+            return
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def recover(self) -> list[str]:
+        """At server start: jobs left queued or running by a server that died are marked failed;
+        half-made job folders and stale uploads are removed. Returns the ids marked failed."""
+        for leftover in list(self.uploads_dir.iterdir()) + [p for p in self.jobs_dir.iterdir() if p.name.startswith(".")]:
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
+        failed = []
+        for folder in self.jobs_dir.iterdir():
+            if (folder / "cancel").exists():
+                self.delete(folder.name)
+                continue
+            record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
+            if record is not None and record.get("state") not in FINAL:
+                self.update(folder.name, state="failed", error=INTERRUPTED, finished=time.time())
+                failed.append(folder.name)
+        if failed:
+            log.warning("marked %d interrupted job(s) as failed: %s", len(failed), ", ".join(failed))
+        return failed
+
+    def models(self) -> list[str]:
+        """Checkpoint file names in the models folder that may be chosen (`*.pt`, plain names)."""
+        return sorted(p.name for p in self.models_dir.glob("*.pt") if p.is_file() and MODEL_NAME.fullmatch(p.name))
+
+    def checkpoint_for(self, model: str) -> Path | None:
+        """The checkpoint path for a model choice: None for the built-in model; ValueError otherwise."""
+        if model == BUILTIN_MODEL:
+            return None
+        if model not in self.models():
+            raise ValueError(f"unknown model '{model}': choose '{BUILTIN_MODEL}' or one of {self.models()}")
+        return self.models_dir / model

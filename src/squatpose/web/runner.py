@@ -1,0 +1,136 @@
+"""Worker processes for the web app: a spawn process pool whose jobs report back through their
+folders, plus the lock that keeps one server per data folder."""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from squatpose.web import worker
+from squatpose.web.jobs import FINAL, JobStore, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+MAX_TORCH_THREADS = 4  # per worker process
+STOPPED = "interrupted: the server was stopped while it ran"
+CRASHED = "the analysis process stopped unexpectedly (out of memory?); try a shorter or smaller video"
+
+
+class DataDirLock:
+    """An exclusive lock on the data folder, so two servers never share (and 'recover') its jobs."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / "server.lock"
+        self._fh = None
+
+    def acquire(self) -> None:
+        try:
+            import fcntl
+        except ImportError:  # Windows: no lock, one server per folder is up to the user
+            return
+        self._fh = open(self.path, "a+")  # noqa: SIM115 - held open while serving
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self._fh.close()
+            self._fh = None
+            raise RuntimeError(f"{self.path.parent}: another squatpose server is using this data folder") from exc
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class Runner:
+    """The worker processes and the futures of the jobs submitted to them."""
+
+    def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None], str]) -> None:
+        self.store, self.workers, self.job_fn = store, max(1, workers), job_fn
+        self.futures: dict[str, Future] = {}
+        self.lock = threading.Lock()
+        self.pool: ProcessPoolExecutor | None = None
+        self.stopping = False
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # One core is left to the server and video decoding: oversubscribed PyTorch threads spin
+        # and can make a job 50x slower (measured on a busy 2-core machine); the model is small.
+        threads = max(1, min(MAX_TORCH_THREADS, (os.cpu_count() or 1) // self.workers - 1))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker.init_worker, initargs=(threads,))
+
+    def start(self, warm_up: bool = True) -> None:
+        """Start the workers; with warm_up, they import the analysis stack at once."""
+        with self.lock:
+            self.pool = self._new_pool()
+            if warm_up:
+                for _ in range(self.workers):
+                    self.pool.submit(worker.warm_up)
+
+    def stop(self) -> None:
+        """Stop at once: waiting jobs are dropped, running ones killed; both are marked failed
+        (interrupted) here or, if the server dies first, at the next start."""
+        with self.lock:
+            pool, self.pool, self.stopping = self.pool, None, True
+            busy = any(not f.done() for f in self.futures.values())
+        if pool is not None:
+            if busy:  # else the workers exit cleanly by themselves
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        self.stopping = False
+
+    def submit(self, job_id: str, checkpoint: Path | None) -> None:
+        with self.lock:
+            if self.pool is None:
+                raise RuntimeError("the server is not running its workers")
+            future = self.pool.submit(self.job_fn, str(self.store.jobs_dir / job_id),
+                                      None if checkpoint is None else str(checkpoint))
+            self.futures[job_id] = future
+        future.add_done_callback(lambda f: self._finished(job_id, f))
+
+    def cancel(self, job_id: str) -> bool:
+        """True when the job was still waiting and will not run."""
+        future = self.futures.get(job_id)
+        return future is not None and future.cancel()
+
+    def _finished(self, job_id: str, future: Future) -> None:
+        """Called in a pool thread when a job ends: clean up deleted jobs, record crashes."""
+        with self.lock:
+            self.futures.pop(job_id, None)
+        folder = self.store.jobs_dir / job_id
+        if (folder / "cancel").exists() or (future.cancelled() and not self.stopping):
+            self.store.delete(job_id)  # deleted by the user
+            return
+        error = None if future.cancelled() else future.exception()
+        if (error is None and not future.cancelled()) or not folder.is_dir():
+            return
+        record = read_json(folder / "job.json") or {}
+        if record.get("state") not in FINAL:
+            if self.stopping:  # still waiting or running when the server stopped
+                message = STOPPED
+            elif isinstance(error, BrokenProcessPool):
+                message = CRASHED
+            else:
+                message = f"the job could not run: {error}"
+            self.store.update(job_id, state="failed", error=message, finished=time.time())
+            write_json(folder / "progress.json", {"stage": "failed", "done": 0, "total": 0, "fraction": None})
+        if isinstance(error, BrokenProcessPool) and not self.stopping:
+            self._replace_broken_pool()
+
+    def _replace_broken_pool(self) -> None:
+        """A worker died (the pool is then unusable): swap in a new pool; called from the old
+        pool's manager thread, so the old one is not waited for."""
+        with self.lock:
+            old = self.pool
+            if old is None or not getattr(old, "_broken", False):
+                return
+            self.pool = self._new_pool()
+        log.warning("a worker process died; started new workers")
+        old.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,423 @@
+// squatpose web page: upload form, job list, job page (progress, then results). Uses only the JSON API.
+"use strict";
+
+const POLL_MS = 1000;
+const state = { config: null, file: null, timer: null, jobId: null };
+const $ = (id) => document.getElementById(id);
+
+// ---------- small helpers (text always goes through textContent, never innerHTML) ----------
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function num(value, digits = 1, suffix = "") {
+  if (value === null || value === undefined) return "—";
+  const text = Number(value).toFixed(digits);
+  return `${Number(text) === 0 ? text.replace("-", "") : text}${suffix}`; // no "-0"
+}
+
+function bytes(n) {
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
+  return `${n} bytes`;
+}
+
+function when(epoch) {
+  return epoch ? new Date(epoch * 1000).toLocaleString() : "";
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, options);
+  let body = null;
+  try { body = await response.json(); } catch { body = null; }
+  if (!response.ok) {
+    const detail = body && body.detail ? body.detail : response.statusText;
+    const error = new Error(typeof detail === "string" ? detail : JSON.stringify(detail));
+    error.status = response.status;
+    throw error;
+  }
+  return body;
+}
+
+function show(view) {
+  for (const id of ["upload-view", "job-view", "missing-view"]) $(id).hidden = id !== view;
+}
+
+function stopPolling() {
+  if (state.timer) clearTimeout(state.timer);
+  state.timer = null;
+}
+
+// ---------- routing: #/ (upload + list) and #/jobs/<id> ----------
+function route() {
+  stopPolling();
+  const match = location.hash.match(/^#\/jobs\/([0-9a-f]{32})$/);
+  if (match) openJob(match[1]);
+  else openHome();
+}
+
+// ---------- upload page ----------
+async function loadConfig() {
+  state.config = await api("/api/config");
+  const select = $("model");
+  select.replaceChildren();
+  for (const model of state.config.models) {
+    const label = model.name === "built-in" ? "built-in model" : model.name;
+    select.append(el("option", { value: model.name, disabled: !model.available },
+      model.available ? label : `${label} (not installed)`));
+  }
+  const firstAvailable = state.config.models.find((m) => m.available);
+  if (firstAvailable) select.value = firstAvailable.name;
+  $("drop-hint").textContent += `, up to ${bytes(state.config.max_upload_bytes)}`;
+}
+
+function pickFile(file) {
+  $("upload-error").hidden = true;
+  state.file = file || null;
+  $("file-name").textContent = file ? `${file.name} (${bytes(file.size)})` : "";
+  $("drop").classList.toggle("has-file", Boolean(file));
+  $("start").disabled = !file;
+  if (file && state.config && file.size > state.config.max_upload_bytes) {
+    uploadError(`This file is ${bytes(file.size)}; the limit is ${bytes(state.config.max_upload_bytes)}.`);
+    $("start").disabled = true;
+  }
+}
+
+function uploadError(message) {
+  $("upload-error").textContent = message;
+  $("upload-error").hidden = false;
+}
+
+function upload(event) {
+  event.preventDefault();
+  if (!state.file) return;
+  const form = new FormData();
+  form.append("view", $("view").value);
+  form.append("model", $("model").value);
+  form.append("file", state.file);
+  const request = new XMLHttpRequest(); // XHR, not fetch: it reports upload progress
+  request.open("POST", "/api/jobs");
+  request.responseType = "json";
+  request.upload.onprogress = (e) => {
+    if (e.lengthComputable) {
+      $("upload-bar").value = e.loaded / e.total;
+      $("upload-text").textContent = `Uploading… ${Math.round((100 * e.loaded) / e.total)}%`;
+    }
+  };
+  request.onload = () => {
+    $("upload-progress").hidden = true;
+    $("start").disabled = false;
+    if (request.status === 201) {
+      pickFile(null);
+      $("file").value = "";
+      location.hash = `#/jobs/${request.response.id}`;
+    } else {
+      const detail = request.response && request.response.detail;
+      uploadError(typeof detail === "string" ? detail : `Upload failed (HTTP ${request.status}).`);
+    }
+  };
+  request.onerror = () => {
+    $("upload-progress").hidden = true;
+    $("start").disabled = false;
+    uploadError("Upload failed: the server could not be reached or closed the connection.");
+  };
+  $("upload-error").hidden = true;
+  $("upload-progress").hidden = false;
+  $("upload-bar").value = 0;
+  $("start").disabled = true;
+  request.send(form);
+}
+
+async function openHome() {
+  show("upload-view");
+  document.title = "squatpose";
+  await refreshJobs();
+}
+
+function stateBadge(job) {
+  return el("span", { class: `badge ${job.state}`, text: job.state });
+}
+
+async function refreshJobs() {
+  let jobs = [];
+  try {
+    jobs = (await api("/api/jobs")).jobs;
+  } catch (error) {
+    $("no-jobs").textContent = `Could not load the list: ${error.message}`;
+    $("no-jobs").hidden = false;
+    return;
+  }
+  const body = $("jobs").querySelector("tbody");
+  body.replaceChildren(...jobs.map((job) => el("tr", {},
+    el("td", { text: when(job.created) }),
+    el("td", {}, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
+    el("td", { text: job.kind === "image" ? "photo" : "video" }),
+    el("td", { title: job.error || null }, stateBadge(job)),
+    el("td", { class: "num", text: job.reps ?? "" }),
+    el("td", { class: "row-actions" },
+      el("button", { type: "button", class: "small danger", "data-delete": job.id, text: "Delete" })))));
+  $("jobs").hidden = jobs.length === 0;
+  $("no-jobs").textContent = "None yet.";
+  $("no-jobs").hidden = jobs.length > 0;
+  if (jobs.some((job) => job.state === "queued" || job.state === "running")) {
+    state.timer = setTimeout(refreshJobs, 2 * POLL_MS);
+  }
+}
+
+async function deleteJob(id) {
+  if (!confirm("Delete this analysis and all its files?")) return false;
+  try {
+    await api(`/api/jobs/${id}`, { method: "DELETE" });
+  } catch (error) {
+    if (error.status !== 404) { alert(`Could not delete: ${error.message}`); return false; }
+  }
+  return true;
+}
+
+// ---------- job page ----------
+async function openJob(id) {
+  state.jobId = id;
+  show("job-view");
+  $("results").replaceChildren();
+  $("job-error").hidden = true;
+  $("job-progress").hidden = true;
+  $("job-title").textContent = "Analysis";
+  $("job-state").textContent = "";
+  await pollJob(id);
+}
+
+async function pollJob(id) {
+  if (state.jobId !== id) return;
+  let job;
+  try {
+    job = await api(`/api/jobs/${id}`);
+  } catch (error) {
+    if (error.status === 404 || error.status === 400) { show("missing-view"); return; }
+    $("progress-text").textContent = `Lost contact with the server (${error.message}); retrying…`;
+    state.timer = setTimeout(() => pollJob(id), 3 * POLL_MS);
+    return;
+  }
+  if (state.jobId !== id || location.hash !== `#/jobs/${id}`) return;
+  renderHead(job);
+  if (job.state === "queued" || job.state === "running") {
+    renderProgress(job);
+    state.timer = setTimeout(() => pollJob(id), POLL_MS);
+  } else if (job.state === "failed") {
+    $("job-progress").hidden = true;
+    $("job-error").replaceChildren(el("strong", { text: "The analysis failed. " }),
+      el("span", { id: "error-message", text: job.error || "unknown error" }),
+      el("p", { class: "small", text: "Check that the file plays, shows one person with hips, knees and ankles visible, and try again." }));
+    $("job-error").hidden = false;
+  } else {
+    $("job-progress").hidden = true;
+    $("results").replaceChildren(job.kind === "image" ? photoResults(job) : videoResults(job));
+  }
+}
+
+function renderHead(job) {
+  document.title = `${job.upload_name} — squatpose`;
+  $("job-title").textContent = job.upload_name;
+  $("job-state").className = `badge ${job.state}`;
+  $("job-state").textContent = job.state;
+  const view = job.view === "auto" ? "view detected automatically" : `${job.view} view`;
+  const model = job.model === "built-in" ? "built-in model" : `model ${job.model}`;
+  $("job-meta").textContent = `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
+    + `uploaded ${when(job.created)}${job.kind === "image" ? "" : ` · ${view}`} · ${model}`;
+}
+
+function renderProgress(job) {
+  const progress = job.progress || {};
+  const bar = $("progress-bar");
+  $("job-progress").hidden = false;
+  if (job.state === "queued") {
+    bar.removeAttribute("value");
+    $("progress-text").textContent = "Waiting for a free worker…";
+    return;
+  }
+  if (typeof progress.fraction === "number") bar.value = progress.fraction;
+  else bar.removeAttribute("value");
+  const elapsed = job.started ? ` · ${Math.max(0, Math.round(Date.now() / 1000 - job.started))} s` : "";
+  const frames = progress.total ? `: frame ${progress.done} of ${progress.total}`
+    : progress.done ? `: frame ${progress.done}` : "";
+  const stage = progress.stage || "working";
+  $("progress-text").textContent = `${stage.charAt(0).toUpperCase()}${stage.slice(1)}${frames}${elapsed}`;
+}
+
+function section(title, ...children) {
+  return el("section", { class: "card" }, el("h2", { text: title }), ...children);
+}
+
+function stat(label, value, id) {
+  return el("div", { class: "stat" }, el("div", { class: "stat-value", id, text: value }),
+    el("div", { class: "stat-label", text: label }));
+}
+
+function videoResults(job) {
+  const s = job.summary || {};
+  const files = job.files || {};
+  const view = s.view || {};
+  const parts = [];
+  parts.push(el("div", { class: "stats" },
+    stat("completed repetitions", String(s.reps ?? 0), "rep-count"),
+    stat(view.user_set ? "view (as chosen)" : "view (detected)", view.label || "—", "view-used"),
+    stat("seconds of video", num(s.duration_s, 1), null),
+    stat("unfinished at the end", String((s.partial || []).length), null)));
+  if ((s.warnings || []).length) {
+    parts.push(el("div", { class: "warn-box", id: "warnings" }, el("strong", { text: "Warnings" }),
+      el("ul", {}, s.warnings.map((w) => el("li", { text: w })))));
+  }
+  parts.push(section("Feedback", feedbackList(s.feedback || [])));
+  parts.push(section("Annotated video", videoPlayer(files, s.video_codec)));
+  if (files["timeline.png"]) {
+    parts.push(section("Knee angle and depth over time",
+      el("img", { id: "plot", class: "plot", src: files["timeline.png"], alt: "knee angle and depth over time, repetitions marked" }),
+      el("p", { class: "small muted", text: "Shaded spans are repetitions; triangles mark where each started and reached its bottom." })));
+  }
+  parts.push(section("Repetitions", repTable(s)));
+  if (files["depth_per_rep.png"] && (s.repetitions || []).length) {
+    parts.push(section("Depth per repetition",
+      el("img", { class: "plot narrow", src: files["depth_per_rep.png"], alt: "depth of each repetition" })));
+  }
+  parts.push(section("Downloads", downloads(files)));
+  return el("div", {}, parts);
+}
+
+function feedbackList(feedback) {
+  if (!feedback.length) return el("p", { class: "muted", text: "No feedback." });
+  return el("ul", { class: "feedback", id: "feedback" }, feedback.map((f) =>
+    el("li", {}, el("span", { class: `tag ${f.kind}`, text: f.rep ? `rep ${f.rep}` : "set" }), " ", f.text)));
+}
+
+function videoPlayer(files, codec) {
+  const sources = [];
+  if (files["annotated.webm"]) sources.push(el("source", { src: files["annotated.webm"], type: "video/webm" }));
+  if (files["annotated.mp4"]) sources.push(el("source", { src: files["annotated.mp4"], type: "video/mp4" }));
+  if (!sources.length) return el("p", { class: "muted", text: "No annotated video was written." });
+  const video = el("video", { id: "result-video", controls: true, playsinline: true, preload: "metadata" }, sources);
+  const mp4 = files["annotated.mp4"];
+  const unplayable = mp4 && codec && codec !== "h264" && !files["annotated.webm"];
+  const note = el("p", { class: "small muted" }, "If the video does not play here, ",
+    el("a", { href: mp4 || files["annotated.webm"], download: mp4 ? "annotated.mp4" : "annotated.webm", text: "download it" }),
+    unplayable ? ` (it is encoded as '${codec}', which most browsers do not play) and open it in a video player.` : ".");
+  video.addEventListener("error", () => note.classList.add("attention"), true);
+  return el("div", {}, video, note);
+}
+
+const REP_COLUMNS = [
+  ["number", "#", (r) => String(r.number)],
+  ["start_time", "time (s)", (r) => `${num(r.start_time, 1)}–${num(r.end_time, 1)}`],
+  ["descent_s", "down (s)", (r) => num(r.descent_s, 2)],
+  ["ascent_s", "up (s)", (r) => num(r.ascent_s, 2)],
+  ["depth", "depth", (r) => num(r.depth, 2)],
+  ["min_knee_angle", "min knee angle", (r) => num(r.min_knee_angle, 0, "°")],
+  ["thigh_angle_bottom", "thigh vs horizontal", (r) => num(r.thigh_angle_bottom, 0, "°")],
+  ["below_parallel", "below parallel", (r) => r.below_parallel === null ? "—" : r.below_parallel ? "yes" : "no"],
+  ["knee_angle_diff", "knee L−R", (r) => num(r.knee_angle_diff, 0, "°")],
+  ["hip_height_diff_pct", "hip height L−R", (r) => num(r.hip_height_diff_pct, 1, "%")],
+  ["fppa_max", "knee inward L / R", (r) => r.fppa_max ? `${num(r.fppa_max.left, 0, "°")} / ${num(r.fppa_max.right, 0, "°")}` : "—"],
+  ["max_trunk_lean", "trunk lean", (r) => num(r.max_trunk_lean, 0, "°")],
+  ["flags", "flags", (r) => (r.flags || []).join(", ").replaceAll("_", " ") || "—"],
+];
+
+function repTable(s) {
+  const reps = s.repetitions || [];
+  if (!reps.length) return el("p", { class: "muted", id: "no-reps", text: "No completed repetition was found." });
+  // leave out columns that this view cannot measure for any repetition; say why underneath
+  const blank = (v) => v === null || v === undefined || (typeof v === "object" && Object.values(v).every(blank));
+  const empty = (key) => key !== "flags" && reps.every((r) => blank(r[key]));
+  const columns = REP_COLUMNS.filter(([key]) => !empty(key));
+  const reasons = new Map();
+  for (const [key, label] of REP_COLUMNS.filter(([key]) => empty(key))) {
+    const note = reps.map((r) => (r.notes || {})[key]).find(Boolean);
+    reasons.set(label, note || "not measured");
+  }
+  const units = s.units || {};
+  const head = el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })));
+  const rows = reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
+    el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))));
+  const table = el("table", { class: "grid reps", id: "rep-table" }, el("thead", {}, head), el("tbody", {}, rows));
+  const foot = reasons.size ? el("div", { class: "small muted" }, el("p", { text: "Not shown for this video:" }),
+    el("ul", {}, [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` })))) : null;
+  return el("div", {}, el("div", { class: "scroll" }, table), foot);
+}
+
+const DOWNLOADS = [
+  ["report.html", "report (HTML)"], ["summary.json", "summary (JSON)"], ["angles.csv", "angles per frame (CSV)"],
+  ["keypoints.csv", "joints per frame (CSV)"], ["annotated.mp4", "annotated video (MP4)"],
+  ["timeline.png", "timeline plot (PNG)"], ["depth_per_rep.png", "depth plot (PNG)"],
+  ["pose.jpg", "photo with joints (JPEG)"], ["heatmaps.png", "heatmaps (PNG)"], ["result.json", "joints and angles (JSON)"],
+];
+
+function downloads(files) {
+  const links = DOWNLOADS.filter(([name]) => files[name]).map(([name, label]) =>
+    el("li", {}, el("a", { href: files[name], download: name, text: label }),
+      name === "report.html" ? el("span", {}, " · ", el("a", { href: files[name], target: "_blank", rel: "noopener", text: "open" })) : null));
+  return el("ul", { class: "downloads" }, links);
+}
+
+function photoResults(job) {
+  const r = job.result || {};
+  const files = job.files || {};
+  const parts = [];
+  if (files["pose.jpg"]) {
+    parts.push(section("Joints and knee angles",
+      el("img", { id: "pose-image", class: "photo", src: files["pose.jpg"], alt: "the photo with the joints and knee angles drawn" })));
+  }
+  const angles = r.angles || {};
+  parts.push(section("Knee angles", el("table", { class: "grid", id: "angle-table" },
+    el("thead", {}, el("tr", {}, ["knee", "angle (180° = straight)", "bend", "confidence"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, Object.entries(angles).map(([name, a]) => el("tr", {},
+      el("td", { text: name.replace("_knee", "").replaceAll("_", " ") }),
+      a ? [el("td", { class: "num", text: num(a.angle, 0, "°") }), el("td", { class: "num", text: num(a.flexion, 0, "°") }),
+        el("td", { class: "num", text: num(a.confidence, 2) })]
+        : el("td", { colspan: "3", class: "muted", text: "not measurable: hip, knee or ankle not found confidently" }))))),
+    el("p", { class: "small muted", text: "A single photo does not tell the camera view; from the front or back the 2D angle understates how far the knee bends." })));
+  const joints = r.joints || {};
+  parts.push(section("Joints", el("table", { class: "grid" },
+    el("thead", {}, el("tr", {}, ["joint", "x", "y", "confidence"].map((h) => el("th", { text: h })))),
+    el("tbody", {}, Object.entries(joints).map(([name, j]) => el("tr", {}, el("td", { text: name.replaceAll("_", " ") }),
+      el("td", { class: "num", text: num(j.x, 0) }), el("td", { class: "num", text: num(j.y, 0) }),
+      el("td", { class: "num", text: num(j.score, 2) })))))));
+  if (files["heatmaps.png"]) {
+    parts.push(el("details", { class: "card" }, el("summary", { text: "What the model saw (heatmaps)" }),
+      el("img", { class: "plot", src: files["heatmaps.png"], alt: "heatmap of each joint" })));
+  }
+  parts.push(section("Downloads", downloads(files)));
+  return el("div", {}, parts);
+}
+
+// ---------- wiring ----------
+function init() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (e) => pickFile(e.target.files[0]));
+  for (const name of ["dragenter", "dragover"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.add("dragging"); });
+  }
+  for (const name of ["dragleave", "drop"]) {
+    drop.addEventListener(name, (e) => { e.preventDefault(); drop.classList.remove("dragging"); });
+  }
+  drop.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) pickFile(e.dataTransfer.files[0]); });
+  $("upload-form").addEventListener("submit", upload);
+  $("jobs").addEventListener("click", async (e) => {
+    const id = e.target.getAttribute("data-delete");
+    if (id && await deleteJob(id)) { stopPolling(); refreshJobs(); }
+  });
+  $("delete-job").addEventListener("click", async () => {
+    if (state.jobId && await deleteJob(state.jobId)) location.hash = "#/";
+  });
+  window.addEventListener("hashchange", route);
+  loadConfig().catch((error) => uploadError(`Could not reach the server: ${error.message}`));
+  route();
+}
+
+document.addEventListener("DOMContentLoaded", init);

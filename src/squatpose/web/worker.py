@@ -1,0 +1,185 @@
+"""What runs in a worker process: one job (video analysis or photo pose), progress written to the
+job folder, the final state written to job.json. Never runs in the server's event loop."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from squatpose.web.jobs import read_json, write_json
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.25  # at most four progress writes per second
+BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
+_predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
+
+
+class Cancelled(Exception):
+    """The job was deleted while it ran."""
+
+
+def init_worker(threads: int) -> None:
+    """Process-pool initializer: share the CPU between the workers; log to stderr."""
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
+
+
+def warm_up() -> bool:
+    """Import the analysis stack now, so the first job does not pay for it."""
+    import squatpose.api  # noqa: F401
+    import squatpose.image_predict  # noqa: F401
+
+    return True
+
+
+class Progress:
+    """Writes progress.json (throttled) and raises Cancelled when the job was deleted."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.stage_name = "starting"
+        self._last = 0.0
+
+    def stage(self, name: str, done: int = 0, total: int = 0) -> None:
+        self.stage_name = name
+        self._write(done, total)
+
+    def frame(self, done: int, total: int) -> None:
+        """on_frame callback: done of total frames (total 0 when unknown)."""
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_INTERVAL_S or (total and done >= total):
+            self._write(done, total)
+
+    def _write(self, done: int, total: int) -> None:
+        self._last = time.monotonic()
+        if (self.folder / "cancel").exists():
+            raise Cancelled()
+        fraction = min(1.0, done / total) if total else None
+        write_json(self.folder / "progress.json",
+                   {"stage": self.stage_name, "done": done, "total": total, "fraction": fraction,
+                    "updated": time.time()})
+
+
+def scrub(message: str, folder: Path, input_name: str, kind: str) -> str:
+    """An error message without the server's paths: the upload becomes 'the uploaded video', other
+    files are named relative to the job or data folder, the home folder becomes ~."""
+    message = message.replace(str(folder / input_name), f"the uploaded {'photo' if kind == 'image' else 'video'}")
+    for base, name in ((folder, "the job folder"), (folder.parent.parent, "the data folder")):
+        message = message.replace(str(base) + os.sep, "").replace(str(base), name)  # models/x.pt, not /home/...
+    home = os.path.expanduser("~")
+    return message.replace(home, "~") if len(home) > 1 else message
+
+
+def _predictor(checkpoint: str | None):  # noqa: ANN202 - Predictor, imported lazily
+    from squatpose.predict import Predictor, default_checkpoint
+
+    path = Path(checkpoint) if checkpoint else default_checkpoint()
+    key = (str(path), path.stat().st_mtime)
+    if key not in _predictors:
+        _predictors.clear()  # one model per worker at a time
+        _predictors[key] = Predictor.from_checkpoint(path)
+    return _predictors[key]
+
+
+def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
+    """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    tmp = dest.with_name(f".{dest.stem}.partial{dest.suffix}")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+    written = 0
+    try:
+        if not cap.isOpened() or not writer.isOpened():
+            log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
+            return False
+        progress.stage("preparing the video for the browser", 0, total)
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            writer.write(frame)
+            written += 1
+            progress.frame(written, total)
+    finally:
+        writer.release()
+        cap.release()
+        if not written:
+            tmp.unlink(missing_ok=True)
+    if written:
+        os.replace(tmp, dest)
+    return written > 0
+
+
+def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
+    from squatpose.api import analyze
+
+    out = folder / "out"
+    progress.stage("loading the model")
+    predictor = _predictor(checkpoint)
+    progress.stage("finding the joints in each frame")
+
+    def on_frame(done: int, total: int) -> None:
+        progress.frame(done, total)
+        if total and done >= total:
+            progress.stage("measuring and writing the results", done, total)
+
+    analyze(folder / record["input"], out, view=record["view"], predictor=predictor, progress=False,
+            on_frame=on_frame)
+    summary = read_json(out / "summary.json") or {}
+    codec = summary.get("video_codec")
+    if codec != BROWSER_CODEC and (out / "annotated.mp4").is_file():
+        browser_copy(out / "annotated.mp4", out / "annotated.webm", progress)
+    return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
+
+
+def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
+    from squatpose.image_predict import predict_image
+
+    out = folder / "out"
+    progress.stage("finding the joints")
+    info = predict_image(folder / record["input"], out, checkpoint=checkpoint)
+    stem = Path(record["input"]).stem
+    os.replace(out / f"{stem}_pose.jpg", out / "pose.jpg")
+    os.replace(out / f"{stem}_heatmaps.png", out / "heatmaps.png")
+    result = {k: info[k] for k in ("box", "box_source", "joints", "angles") if k in info}
+    write_json(out / "result.json", result)
+    return {}
+
+
+def run_job(job_dir: str, checkpoint: str | None) -> str:
+    """Run the job in `job_dir`; returns its final state ('done', 'failed' or 'cancelled').
+    Expected errors (bad video, no person, unreadable photo) become a readable message in job.json."""
+    folder = Path(job_dir)
+    record = read_json(folder / "job.json") or {}
+    progress = Progress(folder)
+    extra: dict = {}
+    try:
+        progress.stage("starting")
+        record.update(state="running", started=time.time())
+        write_json(folder / "job.json", record)
+        run = _run_video if record["kind"] == "video" else _run_image
+        extra = run(folder, record, checkpoint, progress)
+    except Cancelled:
+        log.info("job %s was deleted while running", folder.name)
+        return "cancelled"
+    except (ValueError, OSError, RuntimeError) as exc:
+        state, error = "failed", scrub(str(exc), folder, record.get("input", ""), record.get("kind", ""))
+        log.info("job %s failed: %s", folder.name, error)
+    except Exception as exc:  # anything else is a bug: keep the message, log the traceback
+        log.exception("job %s crashed", folder.name)
+        state = "failed"
+        error = f"unexpected error ({type(exc).__name__}): " + scrub(str(exc), folder, record.get("input", ""), "")
+    else:
+        state, error = "done", None
+    record.update(extra, state=state, error=error, finished=time.time())
+    write_json(folder / "job.json", record)
+    write_json(folder / "progress.json", {"stage": state, "done": 0, "total": 0, "fraction": 1.0 if state == "done" else None})
+    return state

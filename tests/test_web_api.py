@@ -1,0 +1,361 @@
+"""The web app's JSON API (FastAPI TestClient): uploads, jobs in worker processes, outputs, bad input,
+deletion and restarts. Jobs run the real analysis on a short real clip (skipped without shared data)."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import shared_or_skip
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from squatpose.web.jobs import INTERRUPTED, JobStore, read_json, write_json  # noqa: E402
+from squatpose.web.server import create_app  # noqa: E402
+from squatpose.web.sniff import sniff  # noqa: E402
+
+JOB_TIMEOUT_S = 150
+
+
+def cut_clip(dest: Path, n_frames: int, step: int, size_wh: tuple[int, int]) -> Path:
+    """Every `step`-th of the first n_frames frames of squat_13.mp4, resized, written by OpenCV."""
+    source = shared_or_skip("squat_videos", "squat_13.mp4")
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps / step, size_wh)
+    for i in range(n_frames):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % step == 0:
+            writer.write(cv2.resize(frame, size_wh, interpolation=cv2.INTER_AREA))
+    writer.release()
+    cap.release()
+    return dest
+
+
+def still_frame(dest: Path, index: int = 0) -> Path:
+    """One frame of squat_13.mp4 as a JPEG."""
+    cap = cv2.VideoCapture(str(shared_or_skip("squat_videos", "squat_13.mp4")))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    cv2.imwrite(str(dest), cv2.resize(frame, (640, 360)))
+    return dest
+
+
+def upload(client: TestClient, path: Path, name: str | None = None, **fields: str):
+    with open(path, "rb") as fh:
+        return client.post("/api/jobs", files={"file": (name or path.name, fh, "application/octet-stream")},
+                           data=fields)
+
+
+def wait_for(client: TestClient, job_id: str, timeout: float = JOB_TIMEOUT_S) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] in ("done", "failed"):
+            return job
+        time.sleep(0.25)
+    raise AssertionError(f"job {job_id} did not finish within {timeout} s: {job}")
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("web_media")
+    return {"clip": cut_clip(root / "clip.mp4", n_frames=40, step=2, size_wh=(320, 180)),
+            "photo": still_frame(root / "photo.jpg")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One app (one worker process) shared by the tests that run jobs."""
+    data = tmp_path_factory.mktemp("web_data")
+    (data / "models").mkdir()
+    (data / "models" / "mine.pt").write_bytes(b"not really a checkpoint")
+    with TestClient(create_app(data, workers=1)) as client:
+        yield client, data
+
+
+@pytest.fixture(scope="module")
+def finished_video(server, media) -> dict:
+    client, _ = server
+    response = upload(client, media["clip"], name="my squat.mp4", view="auto")
+    assert response.status_code == 201, response.text
+    return wait_for(client, response.json()["id"])
+
+
+# ---------- content sniffing (no server) ----------
+
+@pytest.mark.parametrize("head, kind, ext", [
+    (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00", "video", ".mp4"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "video", ".mov"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm", "video", ".webm"),
+    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x88matroska", "video", ".mkv"),
+    (b"RIFF\x10\x00\x00\x00AVI LIST", "video", ".avi"),
+    (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "image", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image", ".png"),
+    (b"BM\x36\x00\x0c\x00\x00\x00\x00\x00\x36\x00\x00\x00", "image", ".bmp"),
+    (b"RIFF\x10\x00\x00\x00WEBPVP8 ", "image", ".webp"),
+])
+def test_sniff_recognises_supported_types(head: bytes, kind: str, ext: str) -> None:
+    found = sniff(head)
+    assert found is not None and (found.kind, found.ext) == (kind, ext)
+
+
+@pytest.mark.parametrize("head", [b"just some text, not a video at all", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+                                  b"GIF89a\x01\x00\x01\x00\x80\x00\x00", b"\x00\x00\x00\x18ftypavif\x00\x00", b"short"])
+def test_sniff_rejects_other_content(head: bytes) -> None:
+    assert sniff(head) is None
+
+
+# ---------- the worker side, in this process ----------
+
+def test_worker_stops_a_deleted_job(tmp_path) -> None:
+    from squatpose.web import worker
+
+    store = JobStore(tmp_path)
+    upload_file = store.uploads_dir / "x.part"
+    upload_file.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
+    record = store.create(upload_file, "video", ".mp4", view="auto", model="built-in", upload_name="a.mp4", size=112)
+    folder = store.jobs_dir / record["id"]
+    (folder / "cancel").touch()
+    assert worker.run_job(str(folder), None) == "cancelled"
+    assert store.read(record["id"]) is None and store.list() == []
+
+
+def test_error_messages_lose_server_paths(tmp_path) -> None:
+    from squatpose.web.worker import scrub
+
+    folder = tmp_path / "data" / "jobs" / ("a" * 32)
+    message = f"{folder / 'input.mp4'}: cannot open; {tmp_path / 'data' / 'models' / 'm.pt'}: bad; {folder}"
+    assert scrub(message, folder, "input.mp4", "video") == "the uploaded video: cannot open; models/m.pt: bad; the job folder"
+
+
+# ---------- the API ----------
+
+def test_page_config_and_openapi(server) -> None:
+    client, _ = server
+    page = client.get("/")
+    assert page.status_code == 200 and "Analyse a squat" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert client.get("/static/app.js").status_code == 200
+    config = client.get("/api/config").json()
+    assert [m["name"] for m in config["models"]] == ["built-in", "mine.pt"]
+    assert config["views"] == ["auto", "side", "front", "back"]
+    assert config["max_upload_bytes"] == 200 * 2**20
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/jobs"]["post"]["requestBody"]["content"]
+    assert "file" in body["multipart/form-data"]["schema"]["properties"]
+    assert {"get", "delete"} <= set(spec["paths"]["/api/jobs/{job_id}"])
+
+
+def test_builtin_weights_path_matches_predictor() -> None:
+    from squatpose.predict import DEFAULT_WEIGHTS
+    from squatpose.web.server import BUILTIN_WEIGHTS
+
+    assert BUILTIN_WEIGHTS.name == DEFAULT_WEIGHTS and BUILTIN_WEIGHTS.parent.name == "weights"
+
+
+def test_video_job_runs_to_results(server, finished_video) -> None:
+    client, data = server
+    job = finished_video
+    assert job["state"] == "done", job["error"]
+    assert job["kind"] == "video" and job["upload_name"] == "my squat.mp4" and job["input"] == "input.mp4"
+    summary = job["summary"]
+    assert isinstance(summary["reps"], int) and job["reps"] == summary["reps"]
+    assert summary["n_frames"] == 20 and summary["source"] == "input.mp4"
+    assert job["progress"]["fraction"] == 1.0
+    files = job["files"]
+    for name in ("summary.json", "keypoints.csv", "angles.csv", "timeline.png", "annotated.mp4", "report.html"):
+        assert files[name] == f"/api/jobs/{job['id']}/files/{name}"
+    if summary["video_codec"] != "h264":  # browsers do not play mp4v: the server adds a WebM copy
+        assert "annotated.webm" in files
+    served = client.get(files["summary.json"])
+    assert served.headers["content-type"].startswith("application/json") and served.json() == summary
+    png = client.get(files["timeline.png"])
+    assert png.headers["content-type"] == "image/png" and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert client.get(files["report.html"]).headers["content-security-policy"].startswith("default-src 'none'")
+    video = client.get(files["annotated.mp4"], headers={"Range": "bytes=0-99"})
+    assert video.status_code == 206 and len(video.content) == 100
+    listed = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert listed[job["id"]]["state"] == "done" and listed[job["id"]]["reps"] == summary["reps"]
+    assert not any((data / "uploads").iterdir())  # nothing left half-received
+
+
+def test_photo_job(server, media) -> None:
+    client, _ = server
+    response = upload(client, media["photo"], name="still.jpeg")
+    assert response.status_code == 201 and response.json()["kind"] == "image"
+    job = wait_for(client, response.json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert {"pose.jpg", "heatmaps.png", "result.json"} <= set(job["files"])
+    assert set(job["result"]["joints"]) == {"left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"}
+    jpeg = client.get(job["files"]["pose.jpg"])
+    assert jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:3] == b"\xff\xd8\xff"
+
+
+def test_wrong_type_by_content_is_415(server, tmp_path) -> None:
+    client, data = server
+    fake = tmp_path / "clip.mp4"
+    fake.write_text("this is a text file with a video name\n" * 10)
+    before = {p.name for p in (data / "jobs").iterdir()}
+    with open(fake, "rb") as fh:
+        response = client.post("/api/jobs", files={"file": ("clip.mp4", fh, "video/mp4")})
+    assert response.status_code == 415 and "content" in response.json()["detail"]
+    assert {p.name for p in (data / "jobs").iterdir()} == before
+    assert not any((data / "uploads").iterdir())
+
+
+@pytest.mark.parametrize("fields, status", [({"view": "upside-down"}, 422), ({"model": "../../etc/passwd.pt"}, 422),
+                                            ({"model": "missing.pt"}, 422)])
+def test_bad_form_fields(server, media, fields: dict, status: int) -> None:
+    client, _ = server
+    assert upload(client, media["photo"], **fields).status_code == status
+
+
+def test_not_multipart_or_no_file(server) -> None:
+    client, _ = server
+    assert client.post("/api/jobs", content=b"\xff\xd8\xff" * 10, headers={"content-type": "image/jpeg"}).status_code == 415
+    assert client.post("/api/jobs", data={"view": "side"}, files={"other": ("x", b"y")}).status_code == 400
+
+
+def test_too_large_is_413_while_streaming(tmp_path) -> None:
+    with TestClient(create_app(tmp_path / "data", max_upload_mb=0.01, warm_up=False)) as client:
+        payload = b"\xff\xd8\xff\xe0" + bytes(20_000)  # a 'JPEG' over the 10 kB limit
+        assert client.post("/api/jobs", files={"file": ("a.jpg", payload)}).status_code == 413
+        # no Content-Length (chunked): the limit holds while the body streams in
+        boundary = "testboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n"
+                "Content-Type: image/jpeg\r\n\r\n").encode()
+
+        def body():
+            yield head
+            for _ in range(40):
+                yield bytes(1000)
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        response = client.post("/api/jobs", content=body(),
+                               headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+        assert response.status_code == 413 and "limit" in response.json()["detail"]
+        assert not any((tmp_path / "data" / "uploads").iterdir())
+        assert client.get("/api/jobs").json()["jobs"] == []
+
+
+@pytest.mark.parametrize("path", [
+    "/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/%2e%2e", "/api/jobs/ABCDEF0123456789ABCDEF0123456789",
+    "/api/jobs/0123456789abcdef0123456789abcde", "/api/jobs/0123456789abcdef0123456789abcdef0",
+    "/api/jobs/..%2F..%2Fetc/files/passwd", "/api/jobs/%2e%2e/files/summary.json"])
+def test_bad_job_ids_are_rejected(server, path: str) -> None:
+    client, _ = server
+    assert client.get(path).status_code in (400, 404)
+    assert client.delete(path).status_code in (400, 404, 405)
+
+
+def test_unknown_job_is_404(server) -> None:
+    client, _ = server
+    missing = "0123456789abcdef0123456789abcdef"
+    assert client.get(f"/api/jobs/{missing}").status_code == 404
+    assert client.get(f"/api/jobs/{missing}/files/summary.json").status_code == 404
+    assert client.delete(f"/api/jobs/{missing}").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["job.json", "input.mp4", "progress.json", "..%2Fjob.json", "%2e%2e%2fjob.json",
+                                  "..%2F..%2F..%2Fserver.lock", "%2E%2E%5Cjob.json", "summary.json%00.png"])
+def test_file_names_outside_the_allow_list_are_404(server, finished_video, name: str) -> None:
+    client, _ = server
+    response = client.get(f"/api/jobs/{finished_video['id']}/files/{name}")
+    assert response.status_code == 404
+    assert b'"state"' not in response.content  # job.json never leaks
+
+
+def test_corrupt_video_fails_readably_and_next_job_runs(server, media, tmp_path) -> None:
+    client, data = server
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 40)
+    response = upload(client, corrupt)
+    assert response.status_code == 201  # it looks like an MP4; the analysis finds out it is not
+    job = wait_for(client, response.json()["id"])
+    assert job["state"] == "failed"
+    assert "the uploaded video" in job["error"] and ("corrupt" in job["error"] or "frames" in job["error"])
+    assert str(data) not in job["error"] and "/" not in job["error"]
+    assert job["files"] == {} and job["summary"] is None
+    following = upload(client, media["photo"])
+    assert wait_for(client, following.json()["id"])["state"] == "done"
+
+
+def test_bad_checkpoint_fails_readably(server, media) -> None:
+    client, data = server
+    job = wait_for(client, upload(client, media["photo"], model="mine.pt").json()["id"])
+    assert job["state"] == "failed" and job["model"] == "mine.pt"
+    assert job["error"].startswith("models/mine.pt:") and str(data) not in job["error"]
+
+
+def test_delete_finished_and_running_jobs(server, media) -> None:
+    client, data = server
+    photo = upload(client, media["photo"]).json()
+    wait_for(client, photo["id"])
+    assert client.delete(f"/api/jobs/{photo['id']}").json() == {"deleted": photo["id"], "pending": False}
+    assert client.get(f"/api/jobs/{photo['id']}").status_code == 404
+    assert not (data / "jobs" / photo["id"]).exists()
+    assert photo["id"] not in {j["id"] for j in client.get("/api/jobs").json()["jobs"]}
+    # a job deleted while queued or running stops and its folder goes
+    running = upload(client, media["clip"]).json()
+    deleted = client.delete(f"/api/jobs/{running['id']}")
+    assert deleted.status_code in (200, 202)
+    assert running["id"] not in {j["id"] for j in client.get("/api/jobs").json()["jobs"]}
+    end = time.monotonic() + 60
+    while (data / "jobs" / running["id"]).exists() and time.monotonic() < end:
+        time.sleep(0.2)
+    assert not (data / "jobs" / running["id"]).exists()
+
+
+def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(finished_video, server, tmp_path) -> None:
+    _, data = server
+    # the finished job's folder, as a server that stopped would have left it, plus one left running
+    restarted = tmp_path / "restarted"
+    shutil.copytree(data / "jobs" / finished_video["id"], restarted / "jobs" / finished_video["id"])
+    store = JobStore(restarted)
+    running_id = "f" * 32
+    (store.jobs_dir / running_id / "out").mkdir(parents=True)
+    write_json(store.jobs_dir / running_id / "job.json", {**finished_video, "id": running_id, "state": "running",
+                                                           "summary": None, "created": 1.0})
+    (store.uploads_dir / "123-456.part").write_bytes(b"half an upload")
+    with TestClient(create_app(restarted, warm_up=False)) as client:
+        jobs = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+        assert jobs[finished_video["id"]]["state"] == "done"
+        assert client.get(f"/api/jobs/{finished_video['id']}").json()["summary"] == finished_video["summary"]
+        assert jobs[running_id]["state"] == "failed" and jobs[running_id]["error"] == INTERRUPTED
+        assert not any(store.uploads_dir.iterdir())
+        # a second server on the same folder refuses to start
+        with pytest.raises(RuntimeError, match="another squatpose server"):
+            with TestClient(create_app(restarted, warm_up=False)):
+                pass
+    assert read_json(store.jobs_dir / running_id / "job.json")["state"] == "failed"
+    assert json.loads((store.jobs_dir / finished_video["id"] / "job.json").read_text())["state"] == "done"
+
+
+def test_stopping_the_server_keeps_unfinished_jobs_as_failed(media, tmp_path) -> None:
+    with TestClient(create_app(tmp_path / "data", warm_up=False)) as client:
+        ids = [upload(client, media["clip"]).json()["id"] for _ in range(2)]  # one starts, one waits
+    store = JobStore(tmp_path / "data")
+    for job_id in ids:
+        record = read_json(store.jobs_dir / job_id / "job.json")
+        assert record["state"] == "failed" and record["error"].startswith("interrupted"), record
+
+
+def test_host_header_is_checked_when_configured(tmp_path) -> None:
+    app = create_app(tmp_path / "data", allowed_hosts=["127.0.0.1", "localhost", "::1"], warm_up=False)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/config").status_code == 200
+        for host in ("localhost", "[::1]:8000"):
+            assert client.get("/api/config", headers={"host": host}).status_code == 200
+        for host in ("evil.example:8000", "127.0.0.1.evil.example", "[::2]:8000"):
+            assert client.get("/api/config", headers={"host": host}).status_code == 400

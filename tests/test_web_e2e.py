@@ -1,0 +1,170 @@
+"""End to end: the real server (uvicorn in a subprocess) driven by headless Chromium through Playwright.
+Uploads a real squat clip, follows the progress, checks the results page against summary.json.
+Screenshots go to /tmp/web_screens/. Skipped without shared data, /usr/bin/chromium or Playwright."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import shared_or_skip
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENS = Path("/tmp/web_screens")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+RESULT_TIMEOUT_MS = 150_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int = 1) -> Path:
+    """All of squat_13.mp4 (2 completed repetitions in 5.4 s), downscaled (and every `step`-th frame)
+    to keep the CPU analysis short, written by OpenCV."""
+    source = shared_or_skip("squat_videos", "squat_13.mp4")
+    cap = cv2.VideoCapture(str(source))
+    fps = (cap.get(cv2.CAP_PROP_FPS) or 30.0) / step
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            writer.write(cv2.resize(frame, size_wh, interpolation=cv2.INTER_AREA))
+        index += 1
+    writer.release()
+    cap.release()
+    return dest
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    """`squatpose.web.server.serve` in a subprocess on a free port with a temporary data folder."""
+    pytest.importorskip("uvicorn")
+    data = tmp_path_factory.mktemp("e2e_data")
+    port = free_port()
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
+            "from squatpose.web.server import serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
+    log_path = data.parent / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", code, str(port), str(data / "web")],
+                                   stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited early:\n{log_path.read_text()[-3000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1200, "height": 900})
+        yield context.new_page()
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def analysed(base_url, page, tmp_path_factory) -> dict:
+    """Upload the clip through the page, follow the progress, wait for the results; screenshots of
+    each step. Returns the job id and its summary.json as the API serves it."""
+    clip = downscaled_clip(tmp_path_factory.mktemp("e2e_clip") / "squat 13.mp4")
+    page.goto(base_url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    page.set_input_files("#file", str(clip))
+    assert "squat 13.mp4" in page.text_content("#file-name")
+    page.screenshot(path=str(SCREENS / "1_upload.png"), full_page=True)
+
+    page.click("#start")
+    page.wait_for_url("**/#/jobs/*")
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.wait_for_function("""() => /frame \\d+ of \\d+/.test(document.getElementById('progress-text').textContent)
+                              || document.getElementById('rep-count') !== null""", timeout=RESULT_TIMEOUT_MS)
+    page.screenshot(path=str(SCREENS / "2_progress.png"), full_page=True)
+
+    page.wait_for_selector("#rep-count, #error-message", timeout=RESULT_TIMEOUT_MS)
+    if page.locator("#error-message").count():
+        pytest.fail(f"the analysis failed: {page.text_content('#error-message')}")
+    summary = page.request.get(f"{base_url}/api/jobs/{job_id}/files/summary.json").json()
+    return {"id": job_id, "summary": summary}
+
+
+def test_results_page_shows_the_analysis(analysed, page) -> None:
+    summary = analysed["summary"]
+    assert page.text_content("#rep-count").strip() == str(summary["reps"])
+    assert page.locator("#rep-table tbody tr").count() == summary["reps"]
+    assert page.locator("#feedback li").count() == len(summary["feedback"])
+    assert page.locator("#warnings li").count() == len(summary["warnings"])
+
+    # the plot is loaded and the annotated video can be played by the browser
+    page.wait_for_function("() => document.getElementById('plot').complete", timeout=10_000)
+    assert page.evaluate("() => document.getElementById('plot').naturalWidth") > 0
+    assert page.locator("#result-video").is_visible()
+    page.wait_for_function("() => document.getElementById('result-video').readyState >= 1", timeout=20_000)
+    video_wh = page.evaluate("() => { const v = document.getElementById('result-video'); return [v.videoWidth, v.videoHeight]; }")
+    assert video_wh == [640, 360]
+    page.screenshot(path=str(SCREENS / "3_results.png"), full_page=True)
+
+
+@pytest.mark.xfail(strict=False, reason="the provisional built-in model/tracker does not yet find both "
+                                        "repetitions of squat_13 (0 or 1 found on 2026-11-29)")
+def test_full_clip_has_two_repetitions(analysed) -> None:
+    assert analysed["summary"]["reps"] == 2
+
+
+def test_bad_uploads_show_readable_errors(base_url, page, tmp_path, analysed) -> None:
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video\n" * 20)
+    page.goto(base_url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    page.set_input_files("#file", str(text))
+    page.click("#start")
+    page.wait_for_selector("#upload-error:not([hidden])")
+    assert "not a supported video" in page.text_content("#upload-error")
+
+    corrupt = tmp_path / "broken.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + bytes(range(256)) * 40)
+    page.set_input_files("#file", str(corrupt))
+    page.click("#start")
+    page.wait_for_selector("#error-message", timeout=60_000)
+    message = page.text_content("#error-message")
+    assert message.startswith("the uploaded video:") and os.sep + "tmp" not in message
+    page.screenshot(path=str(SCREENS / "4_error.png"), full_page=True)
+
+    # delete it from its page; it leaves the list
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#delete-job")
+    page.wait_for_url(f"{base_url}/#/")
+    page.wait_for_selector("#jobs tbody tr")
+    assert page.locator(f"#jobs a[href='#/jobs/{job_id}']").count() == 0
+    page.screenshot(path=str(SCREENS / "5_list.png"), full_page=True)
