@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -34,9 +35,14 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".onnx.tmp")
     os.close(fd)
     try:
-        torch.onnx.export(loaded.model.eval(), (dummy,), tmp, input_names=["image"], output_names=["heatmaps"],
-                          dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}}, opset_version=OPSET,
-                          dynamo=False)
+        with warnings.catch_warnings():
+            # The tracer's notes on static shapes are expected: only the batch axis varies.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Constant folding")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(loaded.model.eval(), (dummy,), tmp, input_names=["image"], output_names=["heatmaps"],
+                              dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+                              opset_version=OPSET, dynamo=False)
         _add_metadata(tmp, loaded)
         os.replace(tmp, out_path)
     finally:

@@ -10,7 +10,7 @@ from .analysis.angles import knee_angles_for_image
 from .data import read_image_rgb
 from .person_box import detect_people
 from .predict import PoseBatch, Predictor
-from .track import TrackerConfig, best_window, confirm_person
+from .track import TrackerConfig, best_windows, confirm_person
 from .viz import draw_pose_with_angles, heatmap_sheet
 
 def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[float] | None
@@ -21,10 +21,10 @@ def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[fl
         box_arr = np.asarray(box, np.float64)
         return predictor.predict(image_rgb, box_arr[None], return_heatmaps=True), box_arr, "user box"
     candidates = [(b, "people detector") for b, _ in detect_people(image_rgb)[:3]]
-    candidates.append((best_window(predictor, image_rgb), "window scan"))
+    candidates += [(window, "window scan") for window in best_windows(predictor, image_rgb)]
     best = None
     for candidate, source in candidates:
-        found = confirm_person(predictor, image_rgb, candidate, TrackerConfig(min_score=0.0))
+        found = confirm_person(predictor, image_rgb, candidate, TrackerConfig(start_score=0.0))
         if found is not None and (best is None or found[2].mean() > best[1][2].mean()):
             best = (source, found)
     source, (used_box, _, _) = best

@@ -41,7 +41,7 @@ def whole_image_box(image_rgb: np.ndarray) -> np.ndarray:
 
 
 def window_boxes(image_wh: tuple[int, int], aspect_wh: float = 0.75,
-                 heights: tuple[float, ...] = (1.0, 0.65)) -> np.ndarray:
+                 heights: tuple[float, ...] = (1.0, 0.65, 0.45)) -> np.ndarray:
     """Overlapping person-shaped windows `(N,4)` over the image, for finding someone the detector missed.
 
     The model itself scores each window (mean joint confidence); the best one is refined from its joints.
@@ -77,7 +77,7 @@ def person_box_from_legs(xy: np.ndarray, score: np.ndarray, joint_names: tuple[s
 
     The model is most sure of itself on whole-person crops (the boxes it was mostly trained on), so a
     video tracker should not shrink to the legs: the box reaches `torso_ratio` leg lengths above the
-    hips. Leg length = the longest confident thigh + shin; None with fewer than 3 confident joints.
+    hips. Leg length = the longest confident thigh + shin; None without one whole confident leg.
     """
     box = box_from_joints(xy, score, min_score)
     if box is None:
@@ -92,6 +92,6 @@ def person_box_from_legs(xy: np.ndarray, score: np.ndarray, joint_names: tuple[s
             legs.append(np.linalg.norm(points[1] - points[0]) + np.linalg.norm(points[2] - points[1]))
     hips = [index[n] for n in ("left_hip", "right_hip") if n in index and confident[index[n]]]
     if not legs or not hips:
-        return box
+        return None  # a box of the legs alone would crop the person to their shins
     top = min(float(xy[hips, 1].min()) - torso_ratio * max(legs), box[1])
     return np.array([box[0], top, box[2], box[1] + box[3] - top])

@@ -17,13 +17,16 @@ MOTION_WEIGHT = 0.1  # rank bonus per doubling of motion density: enough to brea
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    min_score: float = 0.2         # mean joint score to accept a pose as "the person is here"
+    min_score: float = 0.2         # mean joint score to accept a pose as "the person is still here"
+    start_score: float = 0.35      # ... and to start following someone new (false finds score lower)
+    box_follow: float = 0.7        # weight of the new box against the previous one (damps jumps)
+    max_box_change: float = 2.5    # a new box more than this many times larger/smaller is not trusted
     joint_score: float = 0.3       # joints above this define the next frame's box
     max_missing_s: float = 2.0     # a track unsure this long ends (a deep squat can hide joints ~1 s)
     lost_detect_every: int = 3     # while nobody is tracked, try detecting every N frames
     detect_every: int = 45         # look for other people every N frames
     new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
-    extra_person_score: float = 0.4  # stricter bar for a second person, against false detections
+    max_people: int = 3            # people followed at once (each costs one crop per frame)
     duplicate_iou: float = 0.5     # two tracks overlapping this much follow one person: keep the older
 
 
@@ -43,12 +46,14 @@ class Track:
 
 
 def track_rank(track: Track, hips: list[int]) -> float:
-    """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)."""
+    """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)
+    × box height: the exerciser moves up and down and is usually the largest person in view (a mirror
+    image or a bystander further back is smaller)."""
     frames = sorted(track.xy)
     hips_y = np.array([track.xy[t][hips, 1].mean() for t in frames])
     travel = (np.percentile(hips_y, 95) - np.percentile(hips_y, 5)) / max(track.box[3], 1.0)
     mean_score = float(np.mean([track.score[t].mean() for t in frames]))
-    return len(frames) * mean_score * (0.5 + min(travel * 2.0, 1.0))
+    return len(frames) * mean_score * (0.5 + min(travel * 2.0, 1.0)) * track.box[3]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -59,14 +64,25 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def best_window(predictor: Predictor, image_rgb: np.ndarray, motion: MotionPrior | None = None) -> np.ndarray:
-    """The person-shaped window in which the model is most confident (the model as its own detector),
-    favouring windows where things move when a motion prior is given."""
+def best_windows(predictor: Predictor, image_rgb: np.ndarray, motion: MotionPrior | None = None,
+                 avoid: list[np.ndarray] | None = None, n: int = 1, avoid_iou: float = 0.3) -> list[np.ndarray]:
+    """The `n` person-shaped windows, not overlapping each other, in which the model is most confident
+    (the model as its own detector), favouring windows where things move when a motion prior is given;
+    windows overlapping the boxes in `avoid` (people already followed) are skipped."""
     windows = window_boxes((image_rgb.shape[1], image_rgb.shape[0]))
+    windows = np.array([w for w in windows if all(iou(w, box) <= avoid_iou for box in avoid or [])])
+    if not len(windows):
+        return []
     rank = predictor.predict(image_rgb, windows).score.mean(axis=1)
     if motion is not None:
         rank = rank + MOTION_WEIGHT * np.clip(np.log2([max(motion.ratio(w), 1e-3) for w in windows]), -2, 2)
-    return windows[int(rank.argmax())]
+    chosen: list[np.ndarray] = []
+    for i in np.argsort(-rank):
+        if len(chosen) == n:
+            break
+        if all(iou(windows[i], c) <= avoid_iou for c in chosen):
+            chosen.append(windows[i])
+    return chosen
 
 
 def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray, config: TrackerConfig
@@ -81,7 +97,7 @@ def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray,
         if again.score.mean() < pose.score.mean():
             break
         pose, box = again, refined
-    if pose.score[0].mean() < config.min_score:
+    if pose.score[0].mean() < config.start_score:
         return None
     return box, pose.xy[0], pose.score[0]
 
@@ -129,8 +145,9 @@ class PersonTracker:
         if score.mean() >= self.config.min_score:
             track.misses = 0
             box = person_box_from_legs(xy, score, self.predictor.joint_set.names, self.config.joint_score)
-            if box is not None:
-                track.box = box
+            if box is not None and self._plausible(track.box, box):
+                a = self.config.box_follow
+                track.box = a * box + (1 - a) * track.box
             return
         track.misses += 1
         if track.misses > self.max_misses:
@@ -139,6 +156,10 @@ class PersonTracker:
                 track.xy.pop(lost, None)
                 track.score.pop(lost, None)
             log.info("track %d lost at frame %d", track.track_id, t)
+
+    def _plausible(self, old: np.ndarray, new: np.ndarray) -> bool:
+        ratio = (new[2] * new[3]) / max(old[2] * old[3], 1e-6)
+        return 1 / self.config.max_box_change <= ratio <= self.config.max_box_change
 
     def _revive(self, box: np.ndarray) -> Track | None:
         """A lost track whose last box overlaps `box`: the same person found again keeps their id."""
@@ -161,15 +182,14 @@ class PersonTracker:
         """Start tracks for people not yet followed: detector boxes, and while nobody is tracked, the best
         of the model's own scan over person-shaped windows."""
         candidates = [box for box, _ in detect_people(frame_rgb)[:3]]
-        if not self.active():
-            candidates.append(best_window(self.predictor, frame_rgb, self.motion))
+        candidates += best_windows(self.predictor, frame_rgb, self.motion, avoid=[tr.box for tr in self.active()],
+                                   n=self.config.max_people)
         for box in candidates:
             if any(iou(box, tr.box) > self.config.new_track_iou for tr in self.active()):
                 continue
+            if len(self.active()) >= self.config.max_people:
+                break
             found = confirm_person(self.predictor, frame_rgb, box, self.config)
-            someone_tracked = bool(self.active())
-            if found is not None and someone_tracked and found[2].mean() < self.config.extra_person_score:
-                continue
             if found is not None and any(iou(found[0], tr.box) > self.config.new_track_iou for tr in self.active()):
                 continue
             if found is not None:

@@ -103,16 +103,19 @@ def _half_window_means(x: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def feet_moving(ankle: np.ndarray, leg_px: float, fps: float, cfg: DepthConfig) -> np.ndarray:
-    """(T,) True where an ankle's mean position moves more than `walk_displacement` leg lengths
-    between the two halves of a `walk_window_s` window centred on the frame. ankle: (T, 2, 2)."""
+    """(T,) True where the feet's mean position moves more than `walk_displacement` leg lengths
+    between the two halves of a `walk_window_s` window centred on the frame. ankle: (T, 2, 2).
+
+    The feet's position is the midpoint of the ankles, in frames where both are seen: a pose model
+    swapping left and right, or one ankle wobbling while hidden at the bottom of a squat, barely
+    moves the midpoint, while walking moves both feet."""
     h = max(1, int(round(cfg.walk_window_s * fps / 2)))
-    moving = np.zeros(len(ankle), dtype=bool)
     if not np.isfinite(leg_px):
-        return moving
-    for side in range(ankle.shape[1]):
-        before, after, ok = _half_window_means(ankle[:, side], h)
-        moving |= ok & (np.linalg.norm(after - before, axis=-1) > cfg.walk_displacement * leg_px)
-    return moving
+        return np.zeros(len(ankle), dtype=bool)
+    both = np.isfinite(ankle).all(axis=-1).all(axis=-1)
+    feet = np.where(both[:, None], ankle.mean(axis=1), np.nan)
+    before, after, ok = _half_window_means(feet, h)
+    return ok & (np.linalg.norm(after - before, axis=-1) > cfg.walk_displacement * leg_px)
 
 
 def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
