@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, *,
             keypoints: str | Path | None = None, checkpoint: str | Path | None = None, view: str = "auto",
-            box: list[float] | None = None, fps: float | None = None, backend: str = "torch",
+            box: list[float] | None = None, fps: float | None = None, backend: str = "auto",
             config: AnalysisConfig | None = None, predictor: Predictor | None = None,
             progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> SquatAnalysis:
     """Analyse a squat set. Give a `video` (the built-in model or `checkpoint` finds the joints) or

@@ -51,7 +51,8 @@ def _add_predict(sub) -> None:
     p.add_argument("--box", default=None, help="person box x,y,w,h in pixels (default: found automatically)")
     p.add_argument("--out", default=".", help="output folder (default: current folder)")
     p.add_argument("--flip-test", action="store_true")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                   help="inference engine (default auto: ONNX Runtime when installed, else PyTorch)")
 
 
 def _add_data(sub) -> None:
@@ -79,8 +80,9 @@ def _add_analysis_options(p) -> None:
                    help="camera view; auto detects it from the joints (default)")
     p.add_argument("--box", default=None, help="x,y,w,h of the person in the first frame (default: found)")
     p.add_argument("--fps", type=float, default=None, help="frame rate, when the video's own is missing or wrong")
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch",
-                   help="inference engine; onnx (ONNX Runtime) is faster on CPU")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                   help="inference engine: onnx (ONNX Runtime, ~3× faster on a CPU), torch, or auto "
+                        "(onnx when installed; default)")
     p.add_argument("--config", default=None, help="YAML with analysis thresholds (smoothing, reps, feedback)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -32,7 +32,7 @@ def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[fl
 
 
 def predict_image(image_path: str | Path, out_dir: str | Path, *, checkpoint: str | None = None,
-                  box: list[float] | None = None, flip_test: bool = False, backend: str = "torch") -> dict:
+                  box: list[float] | None = None, flip_test: bool = False, backend: str = "auto") -> dict:
     """Writes `<stem>_pose.jpg` and `<stem>_heatmaps.png` into out_dir; returns joints and angles as a dict."""
     image_path, out_dir = Path(image_path), Path(out_dir)
     if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):

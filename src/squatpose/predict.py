@@ -27,6 +27,16 @@ def default_checkpoint() -> Path:
     return path
 
 
+def onnx_available() -> bool:
+    """Whether the optional ONNX packages (the `onnx` extra) are installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class HeatmapRunner(Protocol):
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Normalised input `(B,3,h,w)` float32 → heatmaps `(B,K,H,W)` float32."""
@@ -85,9 +95,12 @@ class PoseBatch:
 
 
 class Predictor:
-    """Runs a pose model on person boxes of an image; reuses its input buffer across calls."""
+    """Runs a pose model on person boxes of an image; reuses its input buffer across calls.
 
-    def __init__(self, loaded: LoadedModel, *, backend: str = "torch", onnx_path: str | Path | None = None,
+    backend "auto" uses ONNX Runtime (about 3× faster on a CPU; the model is exported once into the
+    user's cache) when the `onnx` extra is installed, else PyTorch."""
+
+    def __init__(self, loaded: LoadedModel, *, backend: str = "auto", onnx_path: str | Path | None = None,
                  flip_test: bool = False, box_padding: float = 1.25, threads: int | None = None) -> None:
         self.loaded = loaded
         self.codec = loaded.codec
@@ -96,6 +109,8 @@ class Predictor:
         self.box_padding = box_padding
         self.mean = np.asarray(loaded.input_mean, np.float32)
         self.inv_std = 1.0 / np.asarray(loaded.input_std, np.float32)
+        if backend == "auto":
+            backend = "onnx" if onnx_available() else "torch"
         if backend == "torch":
             if threads:
                 torch.set_num_threads(threads)
@@ -106,7 +121,8 @@ class Predictor:
                 onnx_path = export_onnx_cached(loaded)
             self.runner = OnnxRunner(onnx_path, threads)
         else:
-            raise ValueError(f"unknown backend {backend!r}; choose torch or onnx")
+            raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
+        self.backend = backend
         self._buffer = np.zeros((0, 3, loaded.codec.input_wh[1], loaded.codec.input_wh[0]), np.float32)
 
     @classmethod

@@ -23,8 +23,8 @@ class TrackerConfig:
     max_box_change: float = 2.5    # a new box more than this many times larger/smaller is not trusted
     joint_score: float = 0.3       # joints above this define the next frame's box
     max_missing_s: float = 2.0     # a track unsure this long ends (a deep squat can hide joints ~1 s)
-    lost_detect_every: int = 3     # while nobody is tracked, try detecting every N frames
-    detect_every: int = 45         # look for other people every N frames
+    lost_detect_s: float = 0.25    # while nobody is tracked, look for someone this often (a scan costs ~65 crops)
+    detect_s: float = 1.5          # look for other people this often
     new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
     max_people: int = 3            # people followed at once (each costs one crop per frame)
     duplicate_iou: float = 0.5     # two tracks overlapping this much follow one person: keep the older
@@ -108,9 +108,12 @@ class PersonTracker:
     def __init__(self, predictor: Predictor, config: TrackerConfig | None = None,
                  user_box: np.ndarray | None = None, motion: MotionPrior | None = None, fps: float = 30.0) -> None:
         self.predictor = predictor
-        self.max_misses = max(3, int(round((config or TrackerConfig()).max_missing_s * fps)))
+        cfg = config or TrackerConfig()
+        self.max_misses = max(3, int(round(cfg.max_missing_s * fps)))
+        self.lost_detect_every = max(1, int(round(cfg.lost_detect_s * fps)))
+        self.detect_every = max(1, int(round(cfg.detect_s * fps)))
         self.motion = motion
-        self.config = config or TrackerConfig()
+        self.config = cfg
         self.tracks: dict[int, Track] = {}
         self._next_id = 0
         self._last_detect = -10**9
@@ -134,7 +137,7 @@ class PersonTracker:
                 self._update(track, t, xy, score)
             self._drop_duplicates()
         cfg = self.config
-        interval = cfg.lost_detect_every if not self.active() else cfg.detect_every
+        interval = self.lost_detect_every if not self.active() else self.detect_every
         if t - self._last_detect >= interval:
             self._last_detect = t
             self._detect(frame_rgb, t)

@@ -57,7 +57,9 @@ class DepthConfig:
     two halves of a window mark walking (no reps counted there).
     bend_knee_angle / bend_thigh_ratio: a repetition needs a visibly bent knee at the bottom: 2D
     knee angle <= bend_knee_angle (side-like views) or 2D thigh/shin length ratio <= this fraction
-    of its standing value (front-like views, where the thigh points at the camera)."""
+    of its standing value (front-like views, where the thigh points at the camera); the other leg
+    need only pass the looser bend_other_knee_angle / bend_other_thigh_ratio (a pose model often
+    straightens a leg hidden behind the other)."""
 
     leg_percentile: float = 95.0
     leg_window_s: float = 4.0
@@ -66,6 +68,8 @@ class DepthConfig:
     walk_displacement: float = 0.25
     bend_knee_angle: float = 140.0
     bend_thigh_ratio: float = 0.75
+    bend_other_knee_angle: float = 155.0
+    bend_other_thigh_ratio: float = 0.85
 
     def __post_init__(self) -> None:
         _check("depth", leg_percentile=50 <= self.leg_percentile <= 100,
@@ -73,7 +77,9 @@ class DepthConfig:
                knee_weight_side=0 <= self.knee_weight_side <= 1,
                walk_window_s=self.walk_window_s > 0, walk_displacement=self.walk_displacement > 0,
                bend_knee_angle=0 < self.bend_knee_angle <= 180,
-               bend_thigh_ratio=0 < self.bend_thigh_ratio <= 1)
+               bend_thigh_ratio=0 < self.bend_thigh_ratio <= 1,
+               bend_other_knee_angle=self.bend_knee_angle <= self.bend_other_knee_angle <= 180,
+               bend_other_thigh_ratio=self.bend_thigh_ratio <= self.bend_other_thigh_ratio <= 1)
 
 
 @dataclass(frozen=True)

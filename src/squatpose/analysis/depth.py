@@ -155,7 +155,8 @@ def _hip_drop(body: Body, geom: LegGeometry) -> np.ndarray:
 
 
 def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
-    """(T,) True where every measurable knee is visibly bent in 2D (True if none is measurable).
+    """(T,) True where one knee is clearly and the other at least somewhat bent in 2D (True if none is
+    measurable).
 
     Scale-free, so a person who only changes size in the image (walking towards or away from the
     camera) never looks bent: side-like views show a small 2D knee angle, front-like views a thigh
@@ -166,8 +167,11 @@ def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
     standing = nanpercentile(ratio, 90)
     with np.errstate(invalid="ignore"):
         bent = (knee_angle.lr <= cfg.bend_knee_angle) | (ratio <= cfg.bend_thigh_ratio * standing)
+        # The second leg need only be somewhat bent: a pose model often straightens a hidden leg.
+        some = (knee_angle.lr <= cfg.bend_other_knee_angle) | (ratio <= cfg.bend_other_thigh_ratio * standing)
     measurable = np.isfinite(knee_angle.lr) | np.isfinite(ratio)
-    return (bent | ~measurable).all(axis=1)
+    one_clearly = (bent & measurable).any(axis=1) | ~measurable.any(axis=1)
+    return one_clearly & (some | ~measurable).all(axis=1)
 
 
 def depth_signal(body: Body, geom: LegGeometry, knee_angle: Measure, side_view: bool,
