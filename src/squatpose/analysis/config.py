@@ -35,17 +35,20 @@ class MeasureConfig:
 
 @dataclass(frozen=True)
 class ViewConfig:
-    """Side vs front: horizontal hip-knee offset at depth (leg lengths), or stance width."""
+    """Side vs front: horizontal hip-knee offset at depth (leg lengths), or stance width;
+    front_min_width: a standing stance this wide means front/back whatever the thigh offset (on
+    Penn Action 90 % of side views stand narrower than 0.42, 75 % of front/back views wider)."""
 
     deep_depth: float = 0.25
     min_deep_frames: int = 5
     side_min_thigh_offset: float = 0.2
     side_max_width: float = 0.25
+    front_min_width: float = 0.45
 
     def __post_init__(self) -> None:
         _check("view", deep_depth=0 < self.deep_depth < 1, min_deep_frames=self.min_deep_frames >= 1,
                side_min_thigh_offset=self.side_min_thigh_offset > 0,
-               side_max_width=self.side_max_width > 0)
+               side_max_width=self.side_max_width > 0, front_min_width=self.front_min_width >= self.side_max_width)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ flexion and thigh/shin angles are foreshortened. Detection, in order of preferen
    lengths: large in side views (the thigh swings towards horizontal across the image), small in
    front/back views (the knee travels towards or away from the camera);
 2. without squats, the standing stance width (hips or ankles apart, in leg lengths): small in
-   side views, where the legs overlap.
+   side views, where the legs overlap. A thigh offset saying "side" with a clearly wide standing
+   stance (knees pushed out in a front/back squat) is overruled: the view is then front/back.
 On the 114 Penn Action squat clips the detected view agrees with the labelled one for 93.
 """
 from __future__ import annotations
@@ -73,7 +74,11 @@ def resolve_view(requested: str, body: Body, geom: LegGeometry, cfg: ViewConfig)
     if requested not in VIEW_CHOICES:
         raise ValueError(f"view must be one of {VIEW_CHOICES}, got {requested!r}")
     thigh, width = view_evidence(body, geom, cfg)
-    if thigh is not None:
+    if thigh is not None and thigh >= cfg.side_min_thigh_offset and width is not None and width > cfg.front_min_width:
+        # Knees pushed out in a wide front/back squat also move sideways in the image; a side view
+        # needs the legs to overlap when standing as well. When the two disagree, claim less.
+        detected, method = "front", "thigh offset at depth, overruled by the standing stance width"
+    elif thigh is not None:
         detected, method = ("side" if thigh >= cfg.side_min_thigh_offset else "front"), "thigh offset at depth"
     elif width is not None:
         detected, method = ("side" if width <= cfg.side_max_width else "front"), "standing stance width"
