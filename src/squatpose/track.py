@@ -28,6 +28,7 @@ class TrackerConfig:
     new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
     max_people: int = 3            # people followed at once (each costs one crop per frame)
     duplicate_iou: float = 0.5     # two tracks overlapping this much follow one person: keep the older
+    duplicate_joint_gap: float = 0.1  # ... as do two whose joints are this close (fraction of box height)
 
 
 @dataclass
@@ -135,7 +136,7 @@ class PersonTracker:
             pose = self.predictor.predict(frame_rgb, np.stack([tr.box for tr in active]))
             for track, xy, score in zip(active, pose.xy, pose.score):
                 self._update(track, t, xy, score)
-            self._drop_duplicates()
+            self._drop_duplicates(t)
         cfg = self.config
         interval = self.lost_detect_every if not self.active() else self.detect_every
         if t - self._last_detect >= interval:
@@ -173,13 +174,23 @@ class PersonTracker:
         track.active, track.misses = True, 0
         return track
 
-    def _drop_duplicates(self) -> None:
+    def _drop_duplicates(self, t: int) -> None:
+        """Two tracks on one person (overlapping boxes, or the same joints found from a sub-window):
+        keep the older."""
         active = sorted(self.active(), key=lambda tr: tr.track_id)
         for i, older in enumerate(active):
             for newer in active[i + 1:]:
-                if older.active and newer.active and iou(older.box, newer.box) > self.config.duplicate_iou:
+                if older.active and newer.active and self._same_person(older, newer, t):
                     newer.active = False
                     log.info("track %d merged into track %d", newer.track_id, older.track_id)
+
+    def _same_person(self, a: Track, b: Track, t: int) -> bool:
+        if iou(a.box, b.box) > self.config.duplicate_iou:
+            return True
+        if t not in a.xy or t not in b.xy:
+            return False
+        gap = np.nanmean(np.linalg.norm(a.xy[t] - b.xy[t], axis=-1))
+        return bool(gap < self.config.duplicate_joint_gap * min(a.box[3], b.box[3]))
 
     def _detect(self, frame_rgb: np.ndarray, t: int) -> None:
         """Start tracks for people not yet followed: detector boxes, and while nobody is tracked, the best
@@ -200,6 +211,13 @@ class PersonTracker:
                 track.box = found[0]
                 self._update(track, t, found[1], found[2])
                 log.info("track %d (re)started at frame %d", track.track_id, t)
+
+    def people_seen(self, main: Track, share: float = 0.25) -> int:
+        """Tracks ranked at least `share` of the main one: other people who were really in view (a
+        brief or unsure find, such as a poster or a piece of equipment, ranks far lower)."""
+        hips = [self.predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
+        best = track_rank(main, hips)
+        return sum(1 for tr in self.tracks.values() if tr.xy and track_rank(tr, hips) >= share * best)
 
     def main_track(self) -> Track | None:
         """The person exercising: seen often, confidently, and moving up and down (a squat moves the hips

@@ -73,7 +73,7 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
                             "(is the whole body in view? try --box x,y,w,h)")
     xy, score = tracker.track_arrays(main, n_frames)
     tracks = JointTracks(info.fps, predictor.joint_set.names, xy, score, (info.width, info.height))
-    people = sum(1 for t in tracker.tracks.values() if len(t.xy) >= max(5, 0.1 * n_frames))
+    people = tracker.people_seen(main)
     warnings = []
     if people > 1:
         warnings.append(f"{people} people were seen; the analysis follows the one seen most and moving most "
