@@ -137,7 +137,6 @@ class PersonTracker:
             for track, xy, score in zip(active, pose.xy, pose.score):
                 self._update(track, t, xy, score)
             self._drop_duplicates(t)
-        cfg = self.config
         interval = self.lost_detect_every if not self.active() else self.detect_every
         if t - self._last_detect >= interval:
             self._last_detect = t

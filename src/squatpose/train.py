@@ -22,7 +22,7 @@ from .joints import get_joint_set
 from .loss import get_loss
 from .models import build_model
 from .predict import TorchRunner
-from .training_setup import (DistInfo, load_specs, make_optimizer, make_schedule, make_train_loader,
+from .training_setup import (load_specs, make_optimizer, make_schedule, make_train_loader,
                              setup_distributed)
 
 log = logging.getLogger(__name__)
