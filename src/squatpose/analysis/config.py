@@ -64,7 +64,7 @@ class DepthConfig:
     need only pass the looser bend_other_knee_angle / bend_other_thigh_ratio (a pose model often
     straightens a leg hidden behind the other)."""
 
-    leg_percentile: float = 95.0
+    leg_percentile: float = 85.0
     leg_window_s: float = 4.0
     knee_weight_side: float = 0.5
     walk_window_s: float = 1.0
