@@ -1,8 +1,6 @@
 """Self-describing checkpoints: everything predict/eval/analyze need is inside the file."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import atomic
 from .codec import HeatmapCodec
 from .joints import JointSet, get_joint_set
 from .models import MODELS, build_model
@@ -48,14 +47,13 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
+    tmp = atomic.partial_path(path)
     try:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    atomic.commit(tmp, path)
 
 
 def make_checkpoint(model: nn.Module, model_name: str, joint_set: JointSet, codec: HeatmapCodec,

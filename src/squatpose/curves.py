@@ -9,6 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import atomic  # noqa: E402
+from .viz import figure_png  # noqa: E402
+
 
 def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:
     rows = [json.loads(line) for line in Path(metrics_path).read_text().splitlines() if line.strip()]
@@ -27,7 +30,6 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:
     if ax_pck.lines:
         ax_pck.legend(fontsize=8)
     fig.tight_layout()
-    tmp = Path(str(out_path) + ".tmp.png")
-    fig.savefig(tmp, dpi=100)
+    png = figure_png(fig, dpi=100)
     plt.close(fig)
-    tmp.replace(out_path)
+    atomic.write_bytes(out_path, png)

@@ -11,6 +11,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from . import atomic
 from .codec import HeatmapCodec
 from .data import PersonRecord, PoseDataset
 from .joints import JointSet
@@ -95,6 +96,4 @@ def coco_results(records: list[PersonRecord], xy: np.ndarray, scores: np.ndarray
 def write_results(path: str | Path, results: list[dict]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(results))
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(results))

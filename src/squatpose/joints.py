@@ -56,10 +56,6 @@ class JointSet:
     def sigmas(self) -> np.ndarray:
         return np.array([COCO_SIGMAS[i] for i in self.coco_indices], dtype=np.float64)
 
-    @property
-    def edge_indices(self) -> tuple[tuple[int, int], ...]:
-        return tuple((self.names.index(a), self.names.index(b)) for a, b in self.edges)
-
     def index(self, joint_name: str) -> int:
         return self.names.index(joint_name)
 

@@ -35,11 +35,6 @@ def detect_people(image_rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
     return sorted(found, key=lambda item: item[1] * np.sqrt(item[0][2] * item[0][3]), reverse=True)
 
 
-def whole_image_box(image_rgb: np.ndarray) -> np.ndarray:
-    h, w = image_rgb.shape[:2]
-    return np.array([0.0, 0.0, float(w), float(h)])
-
-
 def window_boxes(image_wh: tuple[int, int], aspect_wh: float = 0.75,
                  heights: tuple[float, ...] = (1.0, 0.65, 0.45)) -> np.ndarray:
     """Overlapping person-shaped windows `(N,4)` over the image, for finding someone the detector missed.

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import atomic
 from .data import AnnotationError, read_coco_json
 from .joints import COCO_NAMES, JointSet
 
@@ -44,9 +45,7 @@ def make_subset(annotations: str | Path, out: str | Path, joint_set: JointSet, *
     subset["annotations"] = persons
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(subset))
-    tmp.replace(out)
+    atomic.write_text(out, json.dumps(subset))
     return {"persons": len(persons), "images": len(subset["images"])}
 
 

@@ -42,9 +42,6 @@ class Track:
     misses: int = 0
     active: bool = True
 
-    def box_area(self) -> float:
-        return float(self.box[2] * self.box[3])
-
 
 def track_rank(track: Track, hips: list[int]) -> float:
     """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)

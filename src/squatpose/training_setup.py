@@ -83,7 +83,7 @@ def load_specs(specs: tuple[DatasetSpec, ...], joint_set: JointSet, min_joints: 
     return records
 
 
-def _seed_worker(worker_id: int) -> None:
+def _seed_worker(_worker_id: int) -> None:
     import cv2
     cv2.setNumThreads(1)  # workers share 2 cores with the model; OpenCV threads would oversubscribe
     np.random.seed(torch.initial_seed() % 2**32)

@@ -78,7 +78,4 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     if people > 1:
         warnings.append(f"{people} people were seen; the analysis follows the one seen most and moving most "
                         f"(track {main.track_id}). Pass --box to choose another.")
-    seen = len(main.xy) / n_frames
-    if seen < 0.9:
-        warnings.append(f"the person was found in only {seen:.0%} of the frames")
     return VideoTracks(tracks, info, n_frames, max(people, 1), warnings, {"decode": decode_s, "pose": pose_s})
