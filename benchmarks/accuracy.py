@@ -13,10 +13,10 @@ import json
 import math
 from pathlib import Path
 
-from squatpose.checkpoint import load_model
-from squatpose.data import load_records
-from squatpose.evaluate import predict_records, score_predictions
-from squatpose.predict import TorchRunner, default_checkpoint
+from squatpose.pose.checkpoint import load_model
+from squatpose.pose.data.dataset import load_records
+from squatpose.pose.evaluation.evaluate import predict_records, score_predictions
+from squatpose.pose.predictor import TorchRunner, default_checkpoint
 
 SETS = {
     "PARSE": ("parse/parse.json", "parse/images", 1),

@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from squatpose.checkpoint import load_model
-from squatpose.data import load_records, read_image_rgb
-from squatpose.evaluate import predict_records
-from squatpose.predict import TorchRunner, default_checkpoint
-from squatpose.viz import draw_overlay_text, draw_skeleton
+from squatpose.pose.checkpoint import load_model
+from squatpose.pose.data.dataset import load_records, read_image_rgb
+from squatpose.pose.evaluation.evaluate import predict_records
+from squatpose.pose.predictor import TorchRunner, default_checkpoint
+from squatpose.report.viz import draw_overlay_text, draw_skeleton
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = {"parse": ("parse/parse.json", "parse/images"),

@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from penn_action import PennClip, load_penn_action
 
 from squatpose.analysis import AnalysisConfig, analyze_tracks
 from squatpose.analysis.angles import compute_measures
 from squatpose.analysis.body import Body
-from squatpose.penn_action import PennClip, load_penn_action
-from squatpose.smoothing import leg_scale, second_difference_jitter
-from squatpose.tracks import LOWER_BODY, JointTracks
+from squatpose.analysis.smoothing import leg_scale, second_difference_jitter
+from squatpose.analysis.tracks import LOWER_BODY, JointTracks
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 VIEW_GROUPS = {"side": ("left", "right"), "front": ("front",), "back": ("back",)}

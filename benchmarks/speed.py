@@ -17,9 +17,14 @@ import numpy as np
 import torch
 
 from squatpose.api import analyze
-from squatpose.checkpoint import load_model
-from squatpose.export import export_onnx
-from squatpose.predict import OnnxRunner, Predictor, TorchRunner, default_checkpoint
+from squatpose.pose.checkpoint import load_model
+from squatpose.pose.export import export_onnx
+from squatpose.pose.predictor import (
+    OnnxRunner,
+    Predictor,
+    TorchRunner,
+    default_checkpoint,
+)
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squat_videos" / "squat_13.mp4"
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from squatpose.api import analyze
-from squatpose.predict import Predictor
+from squatpose.pose.predictor import Predictor
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squat_videos"
 

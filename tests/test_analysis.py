@@ -4,12 +4,17 @@ import json
 
 import numpy as np
 import pytest
+from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
-from squatpose.analysis import AnalysisConfig, analyze_tracks, config_from_dict, load_analysis_config
+from squatpose.analysis import (
+    AnalysisConfig,
+    analyze_tracks,
+    config_from_dict,
+    load_analysis_config,
+)
 from squatpose.analysis.angles import thigh_angle
 from squatpose.analysis.config import DepthConfig
-from squatpose.analysis.synthetic import render, squat_motion, squat_phase, squat_tracks
-from squatpose.tracks import JointTracks
+from squatpose.analysis.tracks import JointTracks
 
 FPS = 30.0
 

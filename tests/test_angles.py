@@ -1,11 +1,17 @@
 import numpy as np
 import pytest
 
-from squatpose.analysis.angles import (Measure, angle_to_vertical, compute_measures,
-                                       frontal_plane_projection_angle, interior_angle,
-                                       knee_angles_for_image, thigh_angle)
+from squatpose.analysis.angles import (
+    Measure,
+    angle_to_vertical,
+    compute_measures,
+    frontal_plane_projection_angle,
+    interior_angle,
+    knee_angles_for_image,
+    thigh_angle,
+)
 from squatpose.analysis.body import ANALYSIS_JOINTS, Body
-from squatpose.tracks import JointTracks
+from squatpose.analysis.tracks import JointTracks
 
 P = np.array  # image pixels, y down
 

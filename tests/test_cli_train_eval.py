@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from squatpose.checkpoint import CheckpointError, load_model, read_checkpoint
 from squatpose.cli import main
+from squatpose.pose.checkpoint import CheckpointError, load_model, read_checkpoint
 
 
 def _config(tmp_path, tiny_coco, model="dilated_cnn"):

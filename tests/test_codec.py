@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from squatpose.codec import HeatmapCodec
+from squatpose.pose.codec import HeatmapCodec
 
 
 @pytest.mark.parametrize("input_wh,sigma", [((192, 256), 2.0), ((96, 128), 1.5), ((96, 128), 1.0)])

@@ -1,6 +1,6 @@
 import pytest
 
-from squatpose.config import ConfigError, config_to_dict, load_config
+from squatpose.pose.training.config import ConfigError, config_to_dict, load_config
 
 
 def test_yaml_and_overrides(tmp_path):

@@ -3,14 +3,18 @@ import json
 
 import numpy as np
 import pytest
+from conftest import shared_or_skip
 
-from squatpose.codec import HeatmapCodec
-from squatpose.config import AugmentConfig
-from squatpose.data import AnnotationError, LoadReport, PoseDataset, load_records
 from squatpose.geometry import apply_affine, invert_affine
 from squatpose.joints import get_joint_set
-
-from conftest import shared_or_skip
+from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.data.dataset import (
+    AnnotationError,
+    LoadReport,
+    PoseDataset,
+    load_records,
+)
+from squatpose.pose.training.config import AugmentConfig
 
 LOWER6 = get_joint_set("lower6")
 CODEC = HeatmapCodec((96, 128), 4, 1.5)

@@ -3,13 +3,17 @@ import json
 
 import numpy as np
 import pytest
-
-from squatpose.checkpoint import load_model
-from squatpose.cli import main
-from squatpose.export import export_onnx
-from squatpose.predict import OnnxRunner, Predictor, TorchRunner, default_checkpoint
-
 from conftest import shared_or_skip
+
+from squatpose.cli import main
+from squatpose.pose.checkpoint import load_model
+from squatpose.pose.export import export_onnx
+from squatpose.pose.predictor import (
+    OnnxRunner,
+    Predictor,
+    TorchRunner,
+    default_checkpoint,
+)
 
 pytest.importorskip("onnxruntime")
 

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from squatpose.geometry import (apply_affine, box_to_center_size, crop_affine, invert_affine, points_box,
-                                warp_image)
+from squatpose.geometry import (
+    apply_affine,
+    box_to_center_size,
+    crop_affine,
+    invert_affine,
+    points_box,
+    warp_image,
+)
 
 
 def test_box_is_padded_to_aspect_without_stretching():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from squatpose.loss import get_loss, masked_mse, visible_mse
+from squatpose.pose.training.loss import get_loss, masked_mse, visible_mse
 
 
 def _case():

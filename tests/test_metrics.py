@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from squatpose.joints import COCO_NAMES, get_joint_set
-from squatpose.metrics import bbox_norm, format_pck_table, oks, oks_ap, pck, torso_norm
+from squatpose.pose.evaluation.metrics import (
+    bbox_norm,
+    format_pck_table,
+    oks,
+    oks_ap,
+    pck,
+    torso_norm,
+)
 
 LOWER6 = get_joint_set("lower6")
 NAMES = LOWER6.names  # left_hip, right_hip, left_knee, right_knee, left_ankle, right_ankle

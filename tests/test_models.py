@@ -1,4 +1,4 @@
-"""Tests for squatpose.models: shapes, gradients, input checks, weight loading, receptive field, ONNX."""
+"""Tests for squatpose.pose.models: shapes, gradients, input checks, weight loading, receptive field, ONNX."""
 from __future__ import annotations
 
 import warnings
@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from squatpose.models import MODELS, build_model, count_parameters
-from squatpose.models.common import receptive_field
-from squatpose.models.efflite0 import EfficientNetLite0Backbone, SameConv2d
-from squatpose.models.resnet18 import ResNet18Backbone
+from squatpose.pose.models import MODELS, build_model, count_parameters
+from squatpose.pose.models.common import receptive_field
+from squatpose.pose.models.efflite0 import EfficientNetLite0Backbone, SameConv2d
+from squatpose.pose.models.resnet18 import ResNet18Backbone
 
 NAMES = list(MODELS)
 

@@ -2,12 +2,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from penn_action import load_penn_action
+from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
-from squatpose.analysis.synthetic import render, squat_motion, squat_phase, squat_tracks
-from squatpose.penn_action import load_penn_action
-from squatpose.smoothing import (OneEuroFilter, SmoothingParams, leg_scale,
-                                 second_difference_jitter, smooth_tracks)
-from squatpose.tracks import LOWER_BODY, JointTracks
+from squatpose.analysis.smoothing import (
+    OneEuroFilter,
+    SmoothingParams,
+    leg_scale,
+    second_difference_jitter,
+    smooth_tracks,
+)
+from squatpose.analysis.tracks import LOWER_BODY, JointTracks
 
 PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 FPS = 30.0

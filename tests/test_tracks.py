@@ -4,8 +4,13 @@ import math
 import numpy as np
 import pytest
 
-from squatpose.tracks import (LOWER_BODY, JointTracks, load_keypoints_json, save_keypoints_json,
-                              tracks_from_dict)
+from squatpose.analysis.tracks import (
+    LOWER_BODY,
+    JointTracks,
+    load_keypoints_json,
+    save_keypoints_json,
+    tracks_from_dict,
+)
 
 
 def _tracks(t: int = 4, names=LOWER_BODY, fps: float = 30.0) -> JointTracks:

@@ -4,13 +4,12 @@ import json
 import cv2
 import numpy as np
 import pytest
+from conftest import shared_or_skip
 
 from squatpose.api import analyze
 from squatpose.cli import main
-from squatpose.video import VideoError, open_video
-from squatpose.video_pose import NoPersonError
-
-from conftest import shared_or_skip
+from squatpose.video.extract import NoPersonError
+from squatpose.video.io import VideoError, open_video
 
 
 def _write_video(path, frames, fps=30.0):
@@ -79,7 +78,7 @@ def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, tmp_path, cap
 
 def test_keypoints_input_matches_video_tracks(real_clip, tmp_path):
     """Tracks exported from one run analyse to the same count through `--keypoints`."""
-    from squatpose.tracks import save_keypoints_json
+    from squatpose.analysis.tracks import save_keypoints_json
 
     result = analyze(real_clip, None, progress=False)
     tracks_path = save_keypoints_json(result.raw, tmp_path / "tracks.json")

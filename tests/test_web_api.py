@@ -9,7 +9,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from conftest import shared_or_skip
 
 pytest.importorskip("fastapi")
@@ -158,7 +157,7 @@ def test_page_config_and_openapi(server) -> None:
 
 
 def test_builtin_weights_path_matches_predictor() -> None:
-    from squatpose.predict import DEFAULT_WEIGHTS
+    from squatpose.pose.predictor import DEFAULT_WEIGHTS
     from squatpose.web.server import BUILTIN_WEIGHTS
 
     assert BUILTIN_WEIGHTS.name == DEFAULT_WEIGHTS and BUILTIN_WEIGHTS.parent.name == "weights"

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-
 from conftest import shared_or_skip
 
 CHROMIUM = Path("/usr/bin/chromium")

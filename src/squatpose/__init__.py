@@ -12,6 +12,6 @@ __version__ = "0.1.0"
 
 def analyze(*args: Any, **kwargs: Any):
     """Analyse a squat video or joint tracks; forwards to `squatpose.api.analyze` (imported on first use)."""
-    from .api import analyze as _analyze
+    from squatpose.api import analyze as _analyze
 
     return _analyze(*args, **kwargs)

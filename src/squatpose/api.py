@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .analysis.config import AnalysisConfig
-from .analysis.pipeline import analyze_tracks
-from .analysis.result import SquatAnalysis
-from .predict import Predictor
-from .report import write_outputs
-from .tracks import load_keypoints_json
-from .video_pose import extract_tracks
+from squatpose.analysis.config import AnalysisConfig
+from squatpose.analysis.pipeline import analyze_tracks
+from squatpose.analysis.result import SquatAnalysis
+from squatpose.analysis.tracks import load_keypoints_json
+from squatpose.pose.predictor import Predictor
+from squatpose.report.files import write_outputs
+from squatpose.video.extract import extract_tracks
 
 log = logging.getLogger(__name__)
 

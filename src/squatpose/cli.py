@@ -144,9 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_train(args) -> int:
-    from .config import load_config
-    from .overfit import overfit_one_batch
-    from .train import fit
+    from squatpose.pose.training.config import load_config
+    from squatpose.pose.training.loop import fit
+    from squatpose.pose.training.overfit import overfit_one_batch
 
     config = load_config(args.config, args.overrides)
     if args.overfit_batch:
@@ -162,9 +162,14 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from .evaluate import coco_results, predict_records, score_predictions, write_results
-    from .data import LoadReport, load_records
-    from .predict import Predictor
+    from squatpose.pose.data.dataset import LoadReport, load_records
+    from squatpose.pose.evaluation.evaluate import (
+        coco_results,
+        predict_records,
+        score_predictions,
+        write_results,
+    )
+    from squatpose.pose.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=args.backend)
     loaded = predictor.loaded
@@ -187,7 +192,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from .image_predict import predict_image
+    from squatpose.photo import predict_image
 
     box = [float(v) for v in args.box.split(",")] if args.box else None
     result = predict_image(args.image, args.out, checkpoint=args.checkpoint, box=box,
@@ -197,8 +202,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_data(args) -> int:
-    from .joints import get_joint_set
-    from .subsets import format_stats, label_stats, make_subset
+    from squatpose.joints import get_joint_set
+    from squatpose.pose.data.subsets import format_stats, label_stats, make_subset
 
     joint_set = get_joint_set(args.joint_set)
     if args.data_command == "subset":
@@ -212,8 +217,8 @@ def _cmd_data(args) -> int:
 
 
 def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
-    from .analysis.config import load_analysis_config
-    from .api import analyze
+    from squatpose.analysis.config import load_analysis_config
+    from squatpose.api import analyze
 
     source = Path(video or keypoints)
     out = Path(args.out) if args.out else Path(f"{source.stem}_squat")
@@ -239,7 +244,7 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from .demo import sample_clip
+    from squatpose.demo import sample_clip
 
     video = args.video or str(sample_clip())
     if args.out is None:
@@ -248,9 +253,9 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .checkpoint import load_model
-    from .export import export_onnx
-    from .predict import default_checkpoint
+    from squatpose.pose.checkpoint import load_model
+    from squatpose.pose.export import export_onnx
+    from squatpose.pose.predictor import default_checkpoint
 
     path = export_onnx(load_model(args.checkpoint or default_checkpoint()), args.out)
     print(f"ONNX model: {path}")
@@ -258,7 +263,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_serve(args) -> int:
-    from .web.server import serve
+    from squatpose.web.server import serve
 
     serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
     return 0

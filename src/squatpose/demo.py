@@ -13,7 +13,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from .export import cache_dir
+from squatpose.pose.export import cache_dir
 
 log = logging.getLogger(__name__)
 

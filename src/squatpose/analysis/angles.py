@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from squatpose.analysis.body import SIDES, Body
-from squatpose.tracks import JointTracks
+from squatpose.analysis.tracks import JointTracks
 
 
 def interior_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

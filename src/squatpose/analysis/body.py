@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from squatpose.tracks import JointTracks
+from squatpose.analysis.tracks import JointTracks
 
 PARTS: tuple[str, ...] = ("shoulder", "hip", "knee", "ankle")
 SIDES: tuple[str, ...] = ("left", "right")

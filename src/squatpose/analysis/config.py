@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from squatpose.smoothing import SmoothingParams
+from squatpose.analysis.smoothing import SmoothingParams
 
 
 def _check(section: str, **conditions: bool) -> None:

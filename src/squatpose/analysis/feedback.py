@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from squatpose.analysis.config import FeedbackConfig
-from squatpose.analysis.repetition import Repetition
+from squatpose.analysis.rep_measures import Repetition
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,20 @@ import numpy as np
 from squatpose.analysis.angles import Measures, angle_to_vertical, compute_measures
 from squatpose.analysis.body import Body
 from squatpose.analysis.config import AnalysisConfig
-from squatpose.analysis.depth import (DepthSignal, LegGeometry, depth_signal, leg_geometry,
-                                      nanpercentile)
+from squatpose.analysis.depth import (
+    DepthSignal,
+    LegGeometry,
+    depth_signal,
+    leg_geometry,
+    nanpercentile,
+)
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
-from squatpose.analysis.repetition import RepContext, Repetition, measure_repetition
-from squatpose.analysis.reps import RepCount, count_reps
+from squatpose.analysis.rep_counter import RepCount, count_reps
+from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repetition
 from squatpose.analysis.result import SquatAnalysis
+from squatpose.analysis.smoothing import SmoothResult, smooth_tracks
+from squatpose.analysis.tracks import LOWER_BODY, JointTracks
 from squatpose.analysis.view import ViewInfo, resolve_view
-from squatpose.smoothing import SmoothResult, smooth_tracks
-from squatpose.tracks import LOWER_BODY, JointTracks
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from squatpose.analysis.angles import Measures
 from squatpose.analysis.config import AnalysisConfig, config_to_dict
 from squatpose.analysis.depth import DepthSignal
 from squatpose.analysis.feedback import Feedback
-from squatpose.analysis.repetition import Repetition
+from squatpose.analysis.rep_measures import Repetition
+from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.view import ViewInfo
-from squatpose.tracks import JointTracks
 
 UNITS = {
     "time": "seconds from the first frame", "frames": "0-based frame index",

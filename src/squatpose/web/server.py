@@ -24,7 +24,15 @@ from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
 from squatpose.web import worker
-from squatpose.web.jobs import BUILTIN_MODEL, OUTPUT_FILES, VIEWS, JobStore, new_job_id, read_json, valid_job_id
+from squatpose.web.jobs import (
+    BUILTIN_MODEL,
+    OUTPUT_FILES,
+    VIEWS,
+    JobStore,
+    new_job_id,
+    read_json,
+    valid_job_id,
+)
 from squatpose.web.runner import DataDirLock, Runner
 from squatpose.web.sniff import HEAD_BYTES, sniff
 from squatpose.web.upload import UploadError, receive

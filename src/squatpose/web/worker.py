@@ -31,7 +31,7 @@ def init_worker(threads: int) -> None:
 def warm_up() -> bool:
     """Import the analysis stack now, so the first job does not pay for it."""
     import squatpose.api  # noqa: F401
-    import squatpose.image_predict  # noqa: F401
+    import squatpose.photo  # noqa: F401
 
     return True
 
@@ -75,7 +75,7 @@ def scrub(message: str, folder: Path, input_name: str, kind: str) -> str:
 
 
 def _predictor(checkpoint: str | None):  # noqa: ANN202 - Predictor, imported lazily
-    from squatpose.predict import Predictor, default_checkpoint
+    from squatpose.pose.predictor import Predictor, default_checkpoint
 
     path = Path(checkpoint) if checkpoint else default_checkpoint()
     key = (str(path), path.stat().st_mtime)
@@ -141,7 +141,7 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
 
 
 def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
-    from squatpose.image_predict import predict_image
+    from squatpose.photo import predict_image
 
     out = folder / "out"
     progress.stage("finding the joints")

@@ -1,0 +1,139 @@
+"""Synthetic joint tracks of squats and walking, with known geometry, for tests and demos.
+
+Motion is generated in a 3D body frame in leg lengths (forward, lateral, up; ankle on the floor at
+up = 0) and rendered orthographically (side view) or with optional perspective (front view).
+Thigh and shin are each half a leg; knees are placed by two-link inverse kinematics, bending
+forward (plus an optional inward shift for knee valgus).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from squatpose.analysis.body import ANALYSIS_JOINTS
+from squatpose.analysis.tracks import JointTracks
+
+THIGH = SHIN = 0.5
+TRUNK = 0.55
+HIP_HALF_WIDTH = 0.1
+
+
+@dataclass(frozen=True)
+class WorldMotion:
+    """Per frame, per side (left, right): hip, ankle (T, 2, 3) as (forward, lateral, up) in leg
+    lengths; lean: (T,) trunk lean from vertical, rad; valgus: (T,) inward knee shift, leg lengths."""
+
+    hip: np.ndarray
+    ankle: np.ndarray
+    lean: np.ndarray
+    valgus: np.ndarray
+
+    def __add__(self, other: WorldMotion) -> WorldMotion:
+        return WorldMotion(*(np.concatenate([a, b]) for a, b in
+                             zip((self.hip, self.ankle, self.lean, self.valgus),
+                                 (other.hip, other.ankle, other.lean, other.valgus))))
+
+
+def squat_phase(n_reps: int, fps: float, descent_s: float = 1.2, bottom_s: float = 0.3,
+                ascent_s: float = 1.0, rest_s: float = 1.0, lead_s: float = 1.0) -> np.ndarray:
+    """(T,) squat phase in [0, 1] (0 standing, 1 bottom) with cosine-shaped descents/ascents."""
+    def ramp(seconds: float, rising: bool) -> np.ndarray:
+        s = np.linspace(0, 1, max(2, int(round(seconds * fps))), endpoint=False)
+        r = 0.5 - 0.5 * np.cos(np.pi * s)
+        return r if rising else 1 - r
+
+    rep = np.concatenate([ramp(descent_s, True), np.ones(int(round(bottom_s * fps))),
+                          ramp(ascent_s, False), np.zeros(int(round(rest_s * fps)))])
+    return np.concatenate([np.zeros(int(round(lead_s * fps)))] + [rep] * n_reps)
+
+
+def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: float = 0.15,
+                 forward: float = 0.0, valgus: float = 0.0) -> WorldMotion:
+    """Squat following `phase` (T,): hips go down to `bottom_hip_height` and back 0.25 leg."""
+    t = len(phase)
+    sides = np.array([1.0, -1.0])  # left is +lateral
+    hip = np.zeros((t, 2, 3))
+    hip[..., 0] = forward - 0.25 * phase[:, None]
+    hip[..., 1] = HIP_HALF_WIDTH * sides
+    hip[..., 2] = (0.999 - (0.999 - bottom_hip_height) * phase)[:, None]
+    ankle = np.zeros((t, 2, 3))
+    ankle[..., 0] = forward
+    ankle[..., 1] = stance * sides
+    return WorldMotion(hip, ankle, np.radians(10 + 35 * phase), valgus * phase)
+
+
+def walk_motion(duration_s: float, fps: float, speed: float = 1.2, forward: float = 0.0,
+                step: float = 0.6) -> WorldMotion:
+    """Walking forward at `speed` leg lengths/s: feet alternate stance (60 %) and swing."""
+    t = np.arange(int(round(duration_s * fps))) / fps
+    cycle = step / (0.6 * speed)
+    hip = np.zeros((len(t), 2, 3))
+    hip[..., 0] = (forward + speed * t)[:, None]
+    hip[..., 1] = HIP_HALF_WIDTH * np.array([1.0, -1.0])
+    hip[..., 2] = 0.92
+    ankle = np.zeros_like(hip)
+    for side, offset in enumerate((0.0, 0.5)):
+        ph = (t / cycle + offset) % 1.0
+        stance = ph < 0.6
+        rel = np.where(stance, step / 2 - step * ph / 0.6, -step / 2 + step * (ph - 0.6) / 0.4)
+        ankle[:, side, 0] = hip[:, side, 0] + rel
+        ankle[:, side, 1] = hip[:, side, 1]
+        ankle[:, side, 2] = np.where(stance, 0.0, 0.08 * np.sin(np.pi * (ph - 0.6) / 0.4))
+    return WorldMotion(hip, ankle, np.full(len(t), np.radians(5)), np.zeros(len(t)))
+
+
+def _knees(motion: WorldMotion) -> np.ndarray:
+    """(T, 2, 3) knee positions by two-link IK, bending forward, shifted inward by `valgus`."""
+    hip, ankle = motion.hip, motion.ankle
+    d = np.clip(np.linalg.norm(ankle - hip, axis=-1, keepdims=True), 1e-6, THIGH + SHIN - 1e-6)
+    u = (ankle - hip) / np.linalg.norm(ankle - hip, axis=-1, keepdims=True)
+    along = (THIGH ** 2 - SHIN ** 2 + d ** 2) / (2 * d)
+    fwd = np.array([1.0, 0.0, 0.0]) - u[..., :1] * u
+    fwd /= np.linalg.norm(fwd, axis=-1, keepdims=True)
+    knee = hip + along * u + np.sqrt(np.maximum(THIGH ** 2 - along ** 2, 0)) * fwd
+    knee[..., 1] -= np.sign(hip[..., 1]) * motion.valgus[:, None]
+    return knee
+
+
+def render(motion: WorldMotion, view: str = "side", fps: float = 30.0, leg_px: float = 300.0,
+           origin: tuple[float, float] = (320.0, 420.0), noise_px: float = 0.0,
+           far_leg_score: float = 0.9, camera_distance: float | None = None,
+           camera_height: float = 1.0, seed: int = 0) -> JointTracks:
+    """Project `motion` to image pixels (y down) as shoulder/hip/knee/ankle tracks.
+
+    side: the person faces +x; the right leg is the far one (score far_leg_score). front: the
+    person faces the camera (their left at image right); camera_distance (leg lengths from the
+    camera to forward = 0, optional) adds perspective for walking towards the camera along
+    +forward, with the camera `camera_height` leg lengths above the floor.
+    """
+    knee = _knees(motion)
+    shoulder = motion.hip.copy()
+    shoulder[..., 0] += TRUNK * np.sin(motion.lean)[:, None]
+    shoulder[..., 2] += TRUNK * np.cos(motion.lean)[:, None]
+    shoulder[..., 1] *= 1.8
+    pts = np.stack([shoulder, motion.hip, knee, motion.ankle], axis=1)  # (T, 4, 2, 3)
+    scale = np.full(pts.shape[:3], leg_px)
+    if view == "side":
+        img = np.stack([origin[0] + pts[..., 0] * leg_px, origin[1] - pts[..., 2] * leg_px], -1)
+        score = np.broadcast_to(np.array([1.0, far_leg_score]), pts.shape[:3]).copy()
+    elif view == "front":
+        if camera_distance is not None:
+            scale = leg_px * camera_distance / (camera_distance - pts[..., 0])
+        horizon = origin[1] - camera_height * leg_px
+        img = np.stack([origin[0] + pts[..., 1] * scale,
+                        horizon + (camera_height - pts[..., 2]) * scale], -1)
+        score = np.ones(pts.shape[:3])
+    else:
+        raise ValueError(f"view must be 'side' or 'front', got {view!r}")
+    img += np.random.default_rng(seed).normal(0.0, noise_px, img.shape)
+    t = len(img)
+    return JointTracks(fps, ANALYSIS_JOINTS, img.reshape(t, -1, 2), score.reshape(t, -1),
+                       (int(2 * origin[0]), int(origin[1] + 60)))
+
+
+def squat_tracks(n_reps: int = 3, view: str = "side", fps: float = 30.0, noise_px: float = 0.0,
+                 seed: int = 0, **phase_kw: float) -> JointTracks:
+    """Convenience: `n_reps` parallel-depth squats rendered in `view`."""
+    return render(squat_motion(squat_phase(n_reps, fps, **phase_kw)), view, fps,
+                  noise_px=noise_px, seed=seed)

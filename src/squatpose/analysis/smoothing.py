@@ -1,0 +1,203 @@
+"""Confidence-gated One Euro smoothing of joint tracks, with a left/right leg consistency check.
+
+One Euro filter: Casiez, Roussel & Vogel, "1€ Filter: A Simple Speed-based Low-pass Filter for
+Noisy Input in Interactive Systems", CHI 2012. Each point is low-pass filtered with a cutoff that
+grows with its (filtered) speed: cutoff = min_cutoff + beta * |speed|. Slow motion is smoothed
+hard (little jitter), fast motion lightly (little lag).
+
+Positions are filtered in units of the person's leg length (see `leg_scale`), so `beta` does not
+depend on image resolution or distance to the camera: speed is in leg lengths per second.
+
+Gating: a joint whose score is below `min_score` is not fed to the filter; its last estimate is
+held for up to `max_hold_frames` frames (score decaying linearly), then it becomes missing and its
+filter restarts from the next confident observation.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from squatpose.analysis.tracks import JointTracks
+
+log = logging.getLogger(__name__)
+
+LEG_PARTS: tuple[str, ...] = ("hip", "knee", "ankle")
+
+
+@dataclass(frozen=True)
+class SmoothingParams:
+    """One Euro and gating parameters (the `smoothing` section of the analysis config).
+
+    min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
+    min_score: joints below are not fed. max_hold_frames: frames an estimate is held.
+    swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
+    swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
+    """
+
+    min_cutoff: float = 1.0
+    beta: float = 5.0
+    d_cutoff: float = 1.0
+    min_score: float = 0.3
+    max_hold_frames: int = 5
+    swap_ratio: float = 0.5
+    swap_min_dist: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("min_cutoff", "d_cutoff"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"smoothing.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("beta", "min_score", "max_hold_frames", "swap_ratio", "swap_min_dist"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"smoothing.{name} must be >= 0, got {getattr(self, name)}")
+        if self.swap_ratio >= 1:
+            raise ValueError(f"smoothing.swap_ratio must be < 1, got {self.swap_ratio}")
+
+
+@dataclass(frozen=True)
+class SmoothResult:
+    """tracks: smoothed (T, K); held: (T, K) estimate held (not observed) at that frame;
+    swapped: (T,) legs were relabelled left<->right; scale: pixels per leg length used."""
+
+    tracks: JointTracks
+    held: np.ndarray
+    swapped: np.ndarray
+    scale: float
+
+
+def _alpha(cutoff: np.ndarray, te: np.ndarray) -> np.ndarray:
+    """Exponential smoothing factor for a first-order low-pass at `cutoff` Hz, step `te` s."""
+    tau = 1.0 / (2.0 * np.pi * cutoff)
+    return 1.0 / (1.0 + tau / te)
+
+
+class OneEuroFilter:
+    """One Euro filter over K points of dimension D, advanced one frame at a time.
+
+    State (per point): estimate (K, D), filtered velocity (K, D), time of the last observation,
+    alive flag and number of frames held since the last observation.
+    """
+
+    def __init__(self, n_points: int, dims: int, params: SmoothingParams) -> None:
+        self.params = params
+        self.est = np.full((n_points, dims), np.nan)
+        self.vel = np.zeros((n_points, dims))
+        self.t_last = np.zeros(n_points)
+        self.alive = np.zeros(n_points, dtype=bool)
+        self.hold = np.zeros(n_points, dtype=np.int64)
+
+    def step(self, t: float, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Feed observations x (K, D) where ok (K,) at time t; returns a copy of the estimate."""
+        p = self.params
+        new = ok & ~self.alive
+        upd = ok & self.alive
+        if upd.any():
+            te = np.maximum(t - self.t_last[upd], 1e-6)[:, None]
+            raw_vel = (x[upd] - self.est[upd]) / te
+            self.vel[upd] += _alpha(np.float64(p.d_cutoff), te) * (raw_vel - self.vel[upd])
+            cutoff = p.min_cutoff + p.beta * np.linalg.norm(self.vel[upd], axis=-1, keepdims=True)
+            self.est[upd] += _alpha(cutoff, te) * (x[upd] - self.est[upd])
+        self.est[new] = x[new]
+        self.vel[new] = 0.0
+        self.alive |= new
+        self.t_last[ok] = t
+        self.hold[ok] = 0
+        gap = ~ok & self.alive
+        self.hold[gap] += 1
+        expired = gap & (self.hold > p.max_hold_frames)
+        self.alive[expired] = False
+        self.est[expired] = np.nan
+        return self.est.copy()
+
+
+def leg_pairs(joint_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (left, right) of the leg joints present on both sides, e.g. left_knee/right_knee."""
+    pairs = [(joint_names.index(f"left_{p}"), joint_names.index(f"right_{p}")) for p in LEG_PARTS
+             if f"left_{p}" in joint_names and f"right_{p}" in joint_names]
+    arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1]
+
+
+def leg_scale(tracks: JointTracks, min_score: float) -> float:
+    """Robust leg length in pixels: 95th percentile of thigh + shin over confident frames.
+
+    Falls back to the 95th percentile of the confident joints' bounding-box diagonal, then to the
+    frame height, then 1.
+    """
+    names = tracks.joint_names
+    xy = np.where((tracks.score >= min_score)[..., None], tracks.xy, np.nan)
+    sides = [[names.index(f"{s}_{p}") for p in LEG_PARTS] for s in ("left", "right")
+             if all(f"{s}_{p}" in names for p in LEG_PARTS)]
+    if sides:
+        leg = xy[:, np.array(sides)]  # (T, S, 3, 2)
+        length = np.linalg.norm(np.diff(leg, axis=2), axis=-1).sum(axis=2)
+        if np.isfinite(length).sum() >= 3:
+            return float(np.nanpercentile(length, 95))
+    rows = np.isfinite(xy[..., 0]).sum(axis=1) >= 2
+    if rows.sum() >= 3:
+        span = np.nanmax(xy[rows], axis=1) - np.nanmin(xy[rows], axis=1)
+        return float(np.percentile(np.linalg.norm(span, axis=-1), 95))
+    return float(tracks.frame_wh[1]) if tracks.frame_wh else 1.0
+
+
+def _should_swap(obs: np.ndarray, ok: np.ndarray, est: np.ndarray, alive: np.ndarray,
+                 left: np.ndarray, right: np.ndarray, params: SmoothingParams) -> bool:
+    """Compare keeping vs swapping left/right leg labels against the previous estimate.
+
+    obs, est: (K, 2) in leg lengths; ok, alive: (K,). Only pairs seen on both sides now and
+    estimated on both sides before take part.
+    """
+    both = ok[left] & ok[right] & alive[left] & alive[right]
+    if not both.any():
+        return False
+    lo, ro, le, re = obs[left][both], obs[right][both], est[left][both], est[right][both]
+    keep = np.linalg.norm(lo - le, axis=-1).sum() + np.linalg.norm(ro - re, axis=-1).sum()
+    swap = np.linalg.norm(lo - re, axis=-1).sum() + np.linalg.norm(ro - le, axis=-1).sum()
+    per_joint = keep / (2 * both.sum())
+    return bool(per_joint > params.swap_min_dist and swap < params.swap_ratio * keep)
+
+
+def smooth_tracks(tracks: JointTracks, params: SmoothingParams,
+                  scale: float | None = None) -> SmoothResult:
+    """One Euro smoothing of all joints of `tracks` (T, K, 2), gated by score, legs kept consistent.
+
+    scale: pixels per leg length for the filter units; estimated with `leg_scale` when None.
+    """
+    scale = float(scale) if scale else leg_scale(tracks, params.min_score)
+    obs = tracks.xy / scale
+    score = tracks.score.copy()
+    ok = (score >= params.min_score) & (score > 0)
+    left, right = leg_pairs(tracks.joint_names)
+    perm = np.arange(tracks.n_joints)
+    perm[left], perm[right] = right, left
+    filt = OneEuroFilter(tracks.n_joints, 2, params)
+    est = np.full_like(obs, np.nan)
+    swapped = np.zeros(tracks.n_frames, dtype=bool)
+    held = np.zeros(score.shape, dtype=bool)
+    last_score = np.zeros(tracks.n_joints)
+    for t in range(tracks.n_frames):
+        if params.swap_ratio > 0 and left.size and _should_swap(
+                obs[t], ok[t], filt.est, filt.alive, left, right, params):
+            obs[t], ok[t], score[t] = obs[t, perm], ok[t, perm], score[t, perm]
+            swapped[t] = True
+        est[t] = filt.step(t / tracks.fps, obs[t], ok[t])
+        last_score = np.where(ok[t], score[t], last_score)
+        held[t] = filt.alive & ~ok[t]
+        score[t] = np.where(ok[t], score[t], 0.0)
+        score[t, held[t]] = last_score[held[t]] * (1 - filt.hold[held[t]] / (params.max_hold_frames + 1))
+    if swapped.any():
+        log.info("legs relabelled left<->right in %d of %d frames", swapped.sum(), tracks.n_frames)
+    out = JointTracks(tracks.fps, tracks.joint_names, est * scale, score, tracks.frame_wh)
+    return SmoothResult(out, held, swapped, scale)
+
+
+def second_difference_jitter(xy: np.ndarray) -> float:
+    """Mean |x[t+1] - 2 x[t] + x[t-1]| over joints and frames with three valid neighbours.
+
+    xy: (T, K, 2). Returns pixels per frame^2 (NaN when no valid triple). A constant-velocity
+    track scores 0; white noise of standard deviation s per axis scores
+    sqrt(6) * sqrt(pi / 2) * s = 3.07 s (Rayleigh mean).
+    """
+    d2 = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=-1)
+    return float(np.nanmean(d2)) if np.isfinite(d2).any() else float("nan")

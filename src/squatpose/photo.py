@@ -1,0 +1,56 @@
+"""`squatpose predict`: one image → joints, a drawn pose and a per-joint heatmap sheet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from squatpose.analysis.angles import knee_angles_for_image
+from squatpose.pose.data.dataset import read_image_rgb
+from squatpose.pose.predictor import PoseBatch, Predictor
+from squatpose.report.viz import draw_pose_with_angles, heatmap_sheet
+from squatpose.video.person_box import detect_people
+from squatpose.video.tracker import TrackerConfig, best_windows, confirm_person
+
+
+def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[float] | None
+                       ) -> tuple[PoseBatch, np.ndarray, str]:
+    """Pose of the main person; the box is the user's, else the most confident of the people detector's
+    boxes and the model's own window scan, refined from the joints."""
+    if box is not None:
+        box_arr = np.asarray(box, np.float64)
+        return predictor.predict(image_rgb, box_arr[None], return_heatmaps=True), box_arr, "user box"
+    candidates = [(b, "people detector") for b, _ in detect_people(image_rgb)[:3]]
+    candidates += [(window, "window scan") for window in best_windows(predictor, image_rgb)]
+    best = None
+    for candidate, source in candidates:
+        found = confirm_person(predictor, image_rgb, candidate, TrackerConfig(start_score=0.0))
+        if found is not None and (best is None or found[2].mean() > best[1][2].mean()):
+            best = (source, found)
+    source, (used_box, _, _) = best
+    return predictor.predict(image_rgb, used_box[None], return_heatmaps=True), used_box, source + ", refined"
+
+
+def predict_image(image_path: str | Path, out_dir: str | Path, *, checkpoint: str | None = None,
+                  box: list[float] | None = None, flip_test: bool = False, backend: str = "auto") -> dict:
+    """Writes `<stem>_pose.jpg` and `<stem>_heatmaps.png` into out_dir; returns joints and angles as a dict."""
+    image_path, out_dir = Path(image_path), Path(out_dir)
+    if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
+        raise ValueError(f"--box must be x,y,w,h with positive w and h, got {box}")
+    image = read_image_rgb(str(image_path))
+    predictor = Predictor.from_checkpoint(checkpoint, flip_test=flip_test, backend=backend)
+    pose, used_box, source = locate_and_predict(predictor, image, box)
+    names = predictor.joint_set.names
+    xy, score = pose.xy[0], pose.score[0]
+    angles = knee_angles_for_image(xy, score, names)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    drawn = draw_pose_with_angles(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), xy, score, names)
+    pose_path, sheet_path = out_dir / f"{image_path.stem}_pose.jpg", out_dir / f"{image_path.stem}_heatmaps.png"
+    if not cv2.imwrite(str(pose_path), drawn):
+        raise OSError(f"{pose_path}: cannot write image")
+    heatmap_sheet(image, pose.heatmaps[0], pose.matrices[0], names, sheet_path)
+    return {"image": str(image_path), "box": [round(float(v), 1) for v in used_box], "box_source": source,
+            "joints": {n: {"x": round(float(p[0]), 1), "y": round(float(p[1]), 1), "score": round(float(s), 3)}
+                       for n, p, s in zip(names, xy, score)},
+            "angles": angles, "outputs": {"pose": str(pose_path), "heatmaps": str(sheet_path)}}

@@ -1,0 +1,131 @@
+"""Self-describing checkpoints: everything predict/eval/analyze need is inside the file."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from squatpose import atomic
+from squatpose.joints import JointSet, get_joint_set
+from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.models import MODELS, build_model
+
+FORMAT = "squatpose-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that can't be used; the message names the file."""
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    model_name: str
+    joint_set: JointSet
+    codec: HeatmapCodec
+    input_mean: tuple[float, float, float]
+    input_std: tuple[float, float, float]
+    meta: dict = field(default_factory=dict)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """Strip DDP (`module.`) and torch.compile (`_orig_mod.`) wrappers."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def atomic_save(obj: Any, path: str | Path) -> None:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = atomic.partial_path(path)
+    try:
+        torch.save(obj, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    atomic.commit(tmp, path)
+
+
+def make_checkpoint(model: nn.Module, model_name: str, joint_set: JointSet, codec: HeatmapCodec,
+                    **extra: Any) -> dict:
+    model = unwrap(model)
+    return {
+        "format": FORMAT, "version": VERSION,
+        "model": {"name": model_name},
+        "joint_set": joint_set.name,
+        "codec": codec.to_dict(),
+        "input_norm": {"mean": list(model.INPUT_MEAN), "std": list(model.INPUT_STD)},
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **extra,
+    }
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load and validate the checkpoint dict (no model built)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a squatpose checkpoint (no format={FORMAT!r} field)")
+    missing = [k for k in ("model", "joint_set", "codec", "input_norm", "state_dict") if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"{path}: checkpoint lacks {missing}")
+    if ckpt["model"]["name"] not in MODELS:
+        raise CheckpointError(f"{path}: unknown architecture {ckpt['model']['name']!r}")
+    return ckpt
+
+
+def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_model: str | None = None
+               ) -> LoadedModel:
+    """Build the model described by a checkpoint and load its weights (eval mode, CPU)."""
+    ckpt = read_checkpoint(path)
+    name, joint_set = ckpt["model"]["name"], get_joint_set(ckpt["joint_set"])
+    if expect_joint_set and joint_set.name != expect_joint_set:
+        raise CheckpointError(f"{path}: checkpoint is for joint set {joint_set.name!r}, expected {expect_joint_set!r}")
+    if expect_model and name != expect_model:
+        raise CheckpointError(f"{path}: checkpoint is a {name!r} model, expected {expect_model!r}")
+    model = build_model(name, joint_set.num_joints)
+    load_state(model, ckpt["state_dict"], path)
+    model.eval()
+    norm = ckpt["input_norm"]
+    return LoadedModel(model, name, joint_set, HeatmapCodec.from_dict(ckpt["codec"]),
+                       tuple(norm["mean"]), tuple(norm["std"]),
+                       {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt})
+
+
+def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
+    """Strict load with an error that names the file and the first mismatching keys."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected {unexpected[:3]}, "
+            f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
+    model.load_state_dict(state_dict)
+
+
+RELEASE_KEYS = ("format", "version", "model", "joint_set", "codec", "input_norm", "state_dict", "metrics",
+                "config", "epoch")
+
+
+def save_release(src: str | Path, dst: str | Path) -> Path:
+    """Copy a training checkpoint without optimiser state: the file that ships as a model."""
+    ckpt = read_checkpoint(src)
+    atomic_save({k: ckpt[k] for k in RELEASE_KEYS if k in ckpt}, dst)
+    return Path(dst)

@@ -1,0 +1,195 @@
+"""COCO-format person keypoint records and the top-down crop dataset."""
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from squatpose.geometry import apply_affine, box_to_center_size, crop_affine, warp_image
+from squatpose.joints import JointSet
+from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
+from squatpose.pose.training.config import AugmentConfig
+
+log = logging.getLogger(__name__)
+
+
+class AnnotationError(ValueError):
+    """A keypoint annotation file that cannot be used; the message names the file."""
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    """One annotated person: image, GT box, keypoints of the joint set `(K,3)` and all 17 `(17,3)`."""
+
+    image_path: str
+    image_id: int
+    ann_id: int
+    bbox: np.ndarray
+    keypoints: np.ndarray
+    keypoints17: np.ndarray
+    area: float
+    image_wh: tuple[int, int]
+
+
+@dataclass
+class LoadReport:
+    """Counts of persons kept and skipped (with reasons) while reading annotation files."""
+
+    kept: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(self.skipped.items()))
+        return f"{self.kept} persons kept" + (f"; skipped: {reasons}" if reasons else "")
+
+
+def read_coco_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise AnnotationError(f"{path}: annotation file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise AnnotationError(f"{path}: not valid JSON ({exc})") from None
+    for key in ("images", "annotations"):
+        if not isinstance(data, dict) or not isinstance(data.get(key), list):
+            raise AnnotationError(f"{path}: not a COCO keypoints file (no '{key}' list)")
+    return data
+
+
+def _person_keypoints(ann: dict, path: Path) -> np.ndarray:
+    kps = ann.get("keypoints")
+    if kps is None:
+        raise AnnotationError(f"{path}: annotation id {ann.get('id')} has no 'keypoints'")
+    arr = np.asarray(kps, dtype=np.float64)
+    if arr.size != 17 * 3:
+        raise AnnotationError(f"{path}: annotation id {ann.get('id')} has {arr.size} keypoint values, "
+                              "expected 51 (17 COCO keypoints × x,y,v)")
+    arr = arr.reshape(17, 3)
+    arr[~np.isfinite(arr).all(axis=1)] = 0.0
+    return arr
+
+
+def load_records(annotations: str | Path, images_root: str | Path, joint_set: JointSet, *,
+                 min_joints: int = 1, include_crowd: bool = False,
+                 report: LoadReport | None = None) -> list[PersonRecord]:
+    """Read one COCO person_keypoints JSON into person records, skipping (and counting) unusable ones."""
+    path, images_root = Path(annotations), Path(images_root)
+    data = read_coco_json(path)
+    report = report if report is not None else LoadReport()
+    images = {img["id"]: img for img in data["images"]}
+    records: list[PersonRecord] = []
+    for ann in data["annotations"]:
+        if ann.get("category_id", 1) != 1:
+            continue
+        image = images.get(ann.get("image_id"))
+        if image is None:
+            report.skipped["image id not in 'images'"] += 1
+            continue
+        if ann.get("iscrowd", 0) and not include_crowd:
+            report.skipped["crowd"] += 1
+            continue
+        kps17 = _person_keypoints(ann, path)
+        kps = joint_set.from_coco(kps17)
+        if int((kps[:, 2] > 0).sum()) < min_joints:
+            report.skipped[f"fewer than {min_joints} labelled joints"] += 1
+            continue
+        bbox = np.asarray(ann.get("bbox", [0, 0, 0, 0]), dtype=np.float64)
+        wh = (int(image.get("width", 0)), int(image.get("height", 0)))
+        if bbox.size != 4 or not np.isfinite(bbox).all() or bbox[2] <= 1 or bbox[3] <= 1:
+            report.skipped["zero-size or malformed box"] += 1
+            continue
+        if wh[0] > 0 and (bbox[0] >= wh[0] or bbox[1] >= wh[1] or bbox[0] + bbox[2] <= 0 or bbox[1] + bbox[3] <= 0):
+            report.skipped["box outside the image"] += 1
+            continue
+        image_path = images_root / image["file_name"]
+        if not image_path.is_file():
+            report.skipped["image file missing"] += 1
+            log.warning("%s: image %s is missing; person %s skipped", path, image_path, ann.get("id"))
+            continue
+        records.append(PersonRecord(str(image_path), int(image["id"]), int(ann.get("id", -1)), bbox, kps,
+                                    kps17, float(ann.get("area", bbox[2] * bbox[3])), wh))
+    report.kept += len(records)
+    return records
+
+
+def read_image_rgb(path: str) -> np.ndarray:
+    """Read an image as RGB uint8 `(H,W,3)`; a clear error naming the file when it can't be decoded."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise OSError(f"{path}: cannot read image (missing, empty or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def normalize_image(crop_rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+    """RGB uint8 crop `(h,w,3)` → float tensor `(3,h,w)` normalised as the model expects."""
+    array = (crop_rgb.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(array.transpose(2, 0, 1).copy())
+
+
+class PoseDataset(Dataset):
+    """Top-down crops with heatmap targets. `augment=None` gives the deterministic evaluation crop."""
+
+    def __init__(self, records: list[PersonRecord], codec: HeatmapCodec, joint_set: JointSet,
+                 input_mean: tuple[float, ...], input_std: tuple[float, ...], *,
+                 box_padding: float = 1.25, augment: AugmentConfig | None = None, seed: int = 0) -> None:
+        if not records:
+            raise ValueError("the dataset has no person records")
+        self.records = records
+        self.codec = codec
+        self.joint_set = joint_set
+        self.mean, self.std = input_mean, input_std
+        self.box_padding = box_padding
+        self.augment = augment
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def crop_params(self, index: int, epoch: int = 0) -> CropParams:
+        record = self.records[index]
+        w, h = self.codec.input_wh
+        center, size = box_to_center_size(record.bbox, w / h, self.box_padding)
+        if self.augment is None:
+            return CropParams(center, size, 0.0, False)
+        rng = np.random.default_rng((self.seed, epoch, index))
+        return sample_crop(rng, record, center, size, self.joint_set, w / h, self.box_padding, self.augment)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        """`index`, or `(epoch, index)` from the training sampler (the epoch seeds augmentation)."""
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        record = self.records[index]
+        try:
+            image = read_image_rgb(record.image_path)
+        except OSError as exc:
+            # A corrupt file found mid-training is skipped (counted by the loop), not a worker crash.
+            log.warning("%s; using another person instead", exc)
+            sample = self[(epoch, (index + 1) % len(self))]
+            sample["substituted"] = sample["substituted"] + 1
+            return sample
+        params = self.crop_params(index, epoch)
+        matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
+        crop = warp_image(image, matrix, self.codec.input_wh)
+        keypoints = record.keypoints
+        if params.flip:
+            keypoints = keypoints[list(self.joint_set.flip_perm)]
+        points_in = apply_affine(keypoints[:, :2], matrix)
+        heatmaps, weights = self.codec.encode(points_in, (keypoints[:, 2] > 0).astype(np.float32))
+        if self.augment is not None and self.augment.color_jitter > 0:
+            rng = np.random.default_rng((self.seed, epoch, index, 1))
+            crop = color_jitter(crop, rng, self.augment.color_jitter)
+        return {
+            "image": normalize_image(crop, self.mean, self.std),
+            "heatmaps": torch.from_numpy(heatmaps),
+            "weights": torch.from_numpy(weights),
+            "index": index,
+            "matrix": torch.from_numpy(matrix),
+            "substituted": 0,
+        }

@@ -1,0 +1,81 @@
+"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+
+from squatpose.pose.checkpoint import LoadedModel
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "squatpose"
+
+
+def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
+    """Write `(B,3,h,w)` normalised input → `(B,K,h/4,w/4)` heatmaps, batch dynamic; atomic write.
+
+    The joint set, codec and input normalisation go into the ONNX metadata so the file describes itself.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    w, h = loaded.codec.input_wh
+    dummy = torch.zeros(1, 3, h, w)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            # The tracer's notes on static shapes are expected: only the batch axis varies.
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", message="Constant folding")
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            torch.onnx.export(loaded.model.eval(), (dummy,), tmp, input_names=["image"], output_names=["heatmaps"],
+                              dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+                              opset_version=OPSET, dynamo=False)
+        _add_metadata(tmp, loaded)
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out_path
+
+
+def _add_metadata(path: str, loaded: LoadedModel) -> None:
+    import onnx
+
+    model = onnx.load(path)
+    meta = {"model": loaded.model_name, "joint_set": loaded.joint_set.name, "codec": json.dumps(loaded.codec.to_dict()),
+            "input_mean": json.dumps(list(loaded.input_mean)), "input_std": json.dumps(list(loaded.input_std))}
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, path)
+
+
+def weights_fingerprint(loaded: LoadedModel) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([loaded.model_name, loaded.joint_set.name, loaded.codec.to_dict()]).encode())
+    for name, tensor in sorted(loaded.model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def export_onnx_cached(loaded: LoadedModel) -> Path:
+    """The ONNX file for these exact weights, exported once into the user's cache."""
+    path = cache_dir() / "onnx" / f"{loaded.model_name}-{weights_fingerprint(loaded)}.onnx"
+    if not path.is_file():
+        log.info("exporting the model to ONNX once: %s", path)
+        export_onnx(loaded, path)
+    return path

@@ -1,0 +1,163 @@
+"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from squatpose.geometry import (
+    apply_affine,
+    box_to_center_size,
+    crop_affine,
+    invert_affine,
+    warp_image,
+)
+from squatpose.pose.checkpoint import LoadedModel, load_model
+from squatpose.pose.codec import HeatmapCodec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WEIGHTS = "default.pt"
+
+
+def default_checkpoint() -> Path:
+    """Path of the built-in model shipped inside the package."""
+    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_WEIGHTS))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: this install has no built-in model; pass --checkpoint PATH")
+    return path
+
+
+def onnx_available() -> bool:
+    """Whether the optional ONNX packages (the `onnx` extra) are installed."""
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class HeatmapRunner(Protocol):
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Normalised input `(B,3,h,w)` float32 → heatmaps `(B,K,H,W)` float32."""
+
+
+class TorchRunner:
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model.eval()
+
+    @torch.inference_mode()
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        param = next(self.model.parameters())
+        return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
+
+
+class OnnxRunner:
+    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+        import onnxruntime as ort  # optional dependency: only needed for --backend onnx
+
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+
+
+def run_with_flip(runner: HeatmapRunner, batch: np.ndarray, flip_perm: tuple[int, ...] | None) -> np.ndarray:
+    """Heatmaps `(B,K,H,W)`; with `flip_perm`, averaged with those of the mirrored input (flip test)."""
+    heatmaps = runner(batch)
+    if flip_perm is None:
+        return heatmaps
+    flipped = runner(np.ascontiguousarray(batch[..., ::-1]))
+    return 0.5 * (heatmaps + HeatmapCodec.flip(flipped, flip_perm))
+
+
+def heatmaps_to_image(codec: HeatmapCodec, heatmaps: np.ndarray, matrices: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Heatmaps `(B,K,H,W)` + image→crop matrices `(B,2,3)` → points `(B,K,2)` image px, scores `(B,K)`."""
+    points_in, scores = codec.decode(heatmaps)
+    inverse = np.stack([invert_affine(m) for m in matrices])
+    return apply_affine(points_in, inverse), scores
+
+
+@dataclass
+class PoseBatch:
+    """Keypoints `(N,K,2)` in image pixels and their scores `(N,K)` (heatmap peak, ~0..1)."""
+
+    xy: np.ndarray
+    score: np.ndarray
+    heatmaps: np.ndarray | None = None   # (N,K,H,W) when asked for
+    matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
+
+
+class Predictor:
+    """Runs a pose model on person boxes of an image; reuses its input buffer across calls.
+
+    backend "auto" uses ONNX Runtime (about 3× faster on a CPU; the model is exported once into the
+    user's cache) when the `onnx` extra is installed, else PyTorch."""
+
+    def __init__(self, loaded: LoadedModel, *, backend: str = "auto", onnx_path: str | Path | None = None,
+                 flip_test: bool = False, box_padding: float = 1.25, threads: int | None = None) -> None:
+        self.loaded = loaded
+        self.codec = loaded.codec
+        self.joint_set = loaded.joint_set
+        self.flip_perm = loaded.joint_set.flip_perm if flip_test else None
+        self.box_padding = box_padding
+        self.mean = np.asarray(loaded.input_mean, np.float32)
+        self.inv_std = 1.0 / np.asarray(loaded.input_std, np.float32)
+        if backend == "auto":
+            backend = "onnx" if onnx_available() else "torch"
+        if backend == "torch":
+            if threads:
+                torch.set_num_threads(threads)
+            self.runner: HeatmapRunner = TorchRunner(loaded.model)
+        elif backend == "onnx":
+            if onnx_path is None:
+                from squatpose.pose.export import export_onnx_cached
+                onnx_path = export_onnx_cached(loaded)
+            self.runner = OnnxRunner(onnx_path, threads)
+        else:
+            raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
+        self.backend = backend
+        self._buffer = np.zeros((0, 3, loaded.codec.input_wh[1], loaded.codec.input_wh[0]), np.float32)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> "Predictor":
+        return cls(load_model(checkpoint or default_checkpoint()), **kwargs)
+
+    def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
+        w, h = self.codec.input_wh
+        mats = []
+        for box in np.asarray(boxes_xywh, np.float64).reshape(-1, 4):
+            center, size = box_to_center_size(box, w / h, self.box_padding)
+            mats.append(crop_affine(center, size, self.codec.input_wh))
+        return np.stack(mats) if mats else np.zeros((0, 2, 3))
+
+    def predict(self, image_rgb: np.ndarray, boxes_xywh: np.ndarray, return_heatmaps: bool = False) -> PoseBatch:
+        """Image `(H,W,3)` RGB uint8 and boxes `(N,4)` `[x,y,w,h]` → PoseBatch of N persons."""
+        matrices = self.crop_matrices(boxes_xywh)
+        n = len(matrices)
+        if n == 0:
+            k = self.joint_set.num_joints
+            return PoseBatch(np.zeros((0, k, 2)), np.zeros((0, k)))
+        if len(self._buffer) < n:
+            self._buffer = np.zeros((n,) + self._buffer.shape[1:], np.float32)
+        batch = self._buffer[:n]
+        for i, matrix in enumerate(matrices):
+            crop = warp_image(image_rgb, matrix, self.codec.input_wh)
+            batch[i] = ((crop.astype(np.float32) - self.mean) * self.inv_std).transpose(2, 0, 1)
+        heatmaps = run_with_flip(self.runner, batch, self.flip_perm)
+        xy, score = heatmaps_to_image(self.codec, heatmaps, matrices)
+        if return_heatmaps:
+            return PoseBatch(xy, score, heatmaps.copy(), matrices)
+        return PoseBatch(xy, score)

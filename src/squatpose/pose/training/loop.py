@@ -1,0 +1,189 @@
+"""fit(): the training loop. Setup lives in setup.py, validation in evaluation/evaluate.py."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from squatpose.joints import get_joint_set
+from squatpose.pose.checkpoint import (
+    atomic_save,
+    load_state,
+    make_checkpoint,
+    read_checkpoint,
+    unwrap,
+)
+from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.evaluation.evaluate import predict_records, score_predictions
+from squatpose.pose.models import build_model
+from squatpose.pose.predictor import TorchRunner
+from squatpose.pose.training.config import Config, config_to_dict
+from squatpose.pose.training.curves import plot_curves
+from squatpose.pose.training.loss import get_loss
+from squatpose.pose.training.setup import (
+    load_specs,
+    make_optimizer,
+    make_schedule,
+    make_train_loader,
+    setup_distributed,
+)
+
+log = logging.getLogger(__name__)
+
+
+class TrainingState:
+    """Everything a resumed run needs besides the weights."""
+
+    def __init__(self) -> None:
+        self.epoch, self.batch_in_epoch, self.step, self.best = 0, 0, 0, -math.inf
+
+    def to_dict(self) -> dict:
+        return dict(epoch=self.epoch, batch_in_epoch=self.batch_in_epoch, step=self.step, best=self.best)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+def build_for_training(config: Config, device: torch.device):
+    joint_set = get_joint_set(config.data.joint_set)
+    codec = HeatmapCodec(tuple(config.codec.input_wh), config.codec.stride, config.codec.sigma)
+    model = build_model(config.model.name, joint_set.num_joints, pretrained=config.model.pretrained)
+    if config.train.init_from:
+        ckpt = read_checkpoint(config.train.init_from)
+        load_state(model, ckpt["state_dict"], config.train.init_from)
+        log.info("initialised weights from %s", config.train.init_from)
+    model.to(device)
+    if config.train.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return model, joint_set, codec
+
+
+def validate(model, config: Config, val_sets, joint_set, codec) -> dict:
+    """PCK/OKS on each validation set in image pixels; `score` is what picks the best checkpoint."""
+    runner = TorchRunner(unwrap(model))
+    out, scores = {}, []
+    for name, records in val_sets:
+        xy, conf = predict_records(runner, records, codec, joint_set, model.INPUT_MEAN, model.INPUT_STD,
+                                   flip_test=config.train.val_flip_test, box_padding=config.data.box_padding)
+        result = score_predictions(name, records, xy, conf, joint_set)
+        out[name] = result.to_dict()
+        scores.append(0.5 * (result.pck_box.pooled[0.05] + result.pck_box.pooled[0.1]))
+        log.info("\n%s", result.tables())
+    model.train()
+    out["score"] = float(np.mean(scores)) if scores else float("nan")
+    return out
+
+
+def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
+    """Train, validating each epoch; writes last.pt, best.pt, metrics.jsonl, curves.png, config.yaml."""
+    out_dir = Path(out_dir)
+    dist_info = setup_distributed()
+    seed_everything(config.train.seed + dist_info.rank)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    torch.set_flush_denormal(True)  # freshly initialised layers produce denormals that are slow on CPU
+    model, joint_set, codec = build_for_training(config, dist_info.device)
+    train_records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train")
+    val_sets = [(Path(s.annotations).stem, load_specs((s,), joint_set, 1, False, "val")) for s in config.data.val]
+    loader, sampler = make_train_loader(config, train_records, codec, joint_set, model.INPUT_MEAN,
+                                        model.INPUT_STD, dist_info)
+    steps_per_epoch = min(sampler.batches_per_epoch(), config.train.max_steps_per_epoch or 10**9)
+    optimizer = make_optimizer(model, config.train)
+    schedule = make_schedule(optimizer, config.train, steps_per_epoch * config.train.epochs)
+    state = TrainingState()
+    if resume and (out_dir / "last.pt").exists():
+        _resume(out_dir / "last.pt", model, optimizer, schedule, state)
+    if dist_info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    net = DistributedDataParallel(model) if dist_info.world > 1 else model
+    loss_fn = get_loss(config.train.loss)
+    save = _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info)
+    while state.epoch < config.train.epochs:
+        train_loss = _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch,
+                                  config, dist_info, save)
+        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+        if not dist_info.is_main:
+            continue
+        metrics = validate(model, config, val_sets, joint_set, codec) if val_sets else {"score": -state.epoch}
+        record = {"epoch": state.epoch, "step": state.step, "train_loss": train_loss,
+                  "lr": optimizer.param_groups[0]["lr"], **metrics}
+        with open(out_dir / "metrics.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if metrics["score"] > state.best:
+            state.best = metrics["score"]
+            save("best.pt", metrics)
+        save("last.pt", metrics)
+        plot_curves(out_dir / "metrics.jsonl", out_dir / "curves.png")
+    if dist_info.world > 1:
+        torch.distributed.destroy_process_group()
+    return out_dir / "best.pt"
+
+
+def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch, config, dist_info,
+                 save) -> float:
+    sampler.set_epoch(state.epoch, state.batch_in_epoch)
+    device = dist_info.device
+    use_amp = config.train.amp and device.type == "cuda"
+    last_save, total, count = time.monotonic(), 0.0, 0
+    bar = tqdm(total=steps_per_epoch, initial=state.batch_in_epoch, desc=f"epoch {state.epoch + 1}",
+               unit="batch", disable=not dist_info.is_main, dynamic_ncols=True)
+    for batch in loader:
+        if state.batch_in_epoch >= steps_per_epoch:
+            break
+        images = batch["image"].to(device, non_blocking=True)
+        if config.train.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+            pred = net(images)
+        loss = loss_fn(pred, batch["heatmaps"].to(device), batch["weights"].to(device))
+        if not torch.isfinite(loss):
+            ids = [loader.dataset.records[i].ann_id for i in batch["index"].tolist()]
+            raise FloatingPointError(f"loss became {loss.item()} at step {state.step} (annotation ids {ids[:8]}...); "
+                                     "the last checkpoint is untouched — lower the learning rate or check the data")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        state.step += 1
+        state.batch_in_epoch += 1
+        total, count = total + loss.item(), count + 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{total / count:.2e}", lr=f"{optimizer.param_groups[0]['lr']:.1e}",
+                        skipped=int(batch["substituted"].sum()))
+        if time.monotonic() - last_save > 60 * config.train.checkpoint_minutes:
+            save("last.pt", None)
+            last_save = time.monotonic()
+    bar.close()
+    return total / max(count, 1)
+
+
+def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info):
+    def save(name: str, metrics: dict | None) -> None:
+        if not dist_info.is_main:
+            return
+        ckpt = make_checkpoint(model, config.model.name, joint_set, codec, config=config_to_dict(config),
+                               epoch=state.epoch, metrics=metrics, train_state=state.to_dict(),
+                               optimizer=optimizer.state_dict(), schedule=schedule.state_dict())
+        atomic_save(ckpt, out_dir / name)
+    return save
+
+
+def _resume(path: Path, model, optimizer, schedule, state: TrainingState) -> None:
+    ckpt = read_checkpoint(path)
+    load_state(model, ckpt["state_dict"], path)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    schedule.load_state_dict(ckpt["schedule"])
+    for key, value in ckpt["train_state"].items():
+        setattr(state, key, value)
+    log.info("resumed from %s at epoch %d, batch %d", path, state.epoch + 1, state.batch_in_epoch)

@@ -1,0 +1,166 @@
+"""Write a SquatAnalysis to files: summary.json, keypoints.csv, angles.csv, PNG plots, an annotated
+video (when the source video is given) and a self-contained report.html.
+
+Every file is written atomically (temporary name, then rename) and summary.json comes last, so a
+crash never leaves output that looks complete.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from squatpose import atomic
+from squatpose.analysis.result import SquatAnalysis
+from squatpose.report import viz
+from squatpose.report.html import render_html
+from squatpose.report.video_writer import FrameWriter
+
+log = logging.getLogger(__name__)
+
+
+
+def _fmt(values: np.ndarray, decimals: int = 3) -> np.ndarray:
+    """Numbers as strings, '' for NaN."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values), np.char.mod(f"%.{decimals}f", values), "")
+
+
+def _csv(columns: dict[str, np.ndarray]) -> str:
+    """CSV text from equal-length string columns."""
+    rows = zip(*columns.values())
+    return "\n".join([",".join(columns)] + [",".join(r) for r in rows]) + "\n"
+
+
+def _frame_columns(a: SquatAnalysis) -> dict[str, np.ndarray]:
+    return {"frame": np.arange(a.n_frames).astype(str), "time": _fmt(a.times, 4)}
+
+
+def keypoints_csv(a: SquatAnalysis) -> str:
+    """One row per frame: x, y, score of every joint, raw then smoothed (suffix _smooth)."""
+    cols = _frame_columns(a)
+    for suffix, tracks in (("", a.raw), ("_smooth", a.smoothed)):
+        for k, name in enumerate(tracks.joint_names):
+            cols[f"{name}_x{suffix}"] = _fmt(tracks.xy[:, k, 0], 2)
+            cols[f"{name}_y{suffix}"] = _fmt(tracks.xy[:, k, 1], 2)
+            cols[f"{name}_score{suffix}"] = _fmt(tracks.score[:, k], 3)
+    return _csv(cols)
+
+
+def angles_csv(a: SquatAnalysis) -> str:
+    """One row per frame: phase, depth and every measure per side, combined and its confidence."""
+    cols = _frame_columns(a)
+    cols.update(phase=a.phases.astype(str), moving=a.moving.astype(int).astype(str),
+                depth=_fmt(a.depth.depth), depth_conf=_fmt(a.depth.conf),
+                depth_source=a.depth.source.astype(str))
+    for name, m in a.measures.named().items():
+        cols[f"{name}_left"] = _fmt(m.lr[:, 0], 2)
+        cols[f"{name}_right"] = _fmt(m.lr[:, 1], 2)
+        cols[name] = _fmt(m.value, 2)
+        cols[f"{name}_conf"] = _fmt(m.conf)
+    return _csv(cols)
+
+
+def plots(a: SquatAnalysis) -> dict[str, bytes]:
+    """PNG bytes of the timeline and the per-repetition depth chart."""
+    reps = a.repetitions
+    markers = {"start": np.array([r.start_time for r in reps + a.partial]),
+               "bottom": np.array([r.bottom_time for r in reps + a.partial]),
+               "end": np.array([r.end_time for r in reps])}
+    end = (a.n_frames - 1) / a.fps
+    timeline = viz.timeline_figure(
+        a.times, a.measures.knee_angle.lr, a.measures.knee_angle.value, a.depth.depth, markers,
+        [(r.start_time, r.end_time) for r in reps], [(r.start_time, end) for r in a.partial],
+        a.moving, a.view.is_side)
+    bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle_bottom for r in reps],
+                                 [r.depth for r in reps], a.view.is_side)
+    return {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
+
+
+def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
+    """Rep counter, phase, knee angle (side views only) and depth for frame t."""
+    knee = a.measures.knee_angle.value[t]
+    depth = a.depth.depth[t]
+    lines = [f"reps {done[t]}", f"{a.phases[t]}"]
+    if a.view.is_side:
+        lines.append(f"knee {knee:.0f} deg" if np.isfinite(knee) else "knee -")
+    return lines + [f"depth {depth:.2f}" if np.isfinite(depth) else "depth -"]
+
+
+def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_path: Path,
+                          progress: bool = True) -> str:
+    """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
+    frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v')."""
+    cap = cv2.VideoCapture(str(video_path))
+    if not cap.isOpened():
+        raise ValueError(f"{video_path}: cannot open video")
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    fps = cap.get(cv2.CAP_PROP_FPS) or a.fps
+    sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
+    if (sx, sy) != (1.0, 1.0):
+        log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
+    xy = a.smoothed.xy * np.array([sx, sy])
+    done = a.reps_done()
+    tmp = atomic.partial_path(out_path)
+    writer = FrameWriter(tmp, fps, (w, h))
+    written = 0
+    try:
+        for t in tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
+                               _overlay_lines(a, t, done), a.config.measures.min_score,
+                               knee_angles=a.view.is_side)
+            writer.write(frame)
+            written += 1
+    finally:
+        writer.close()
+        cap.release()
+    if written == 0:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"{video_path}: no frame could be read")
+    if written != a.n_frames:
+        log.warning("%s: %d frames read, tracks have %d", video_path, written, a.n_frames)
+    atomic.commit(tmp, out_path)
+    return writer.codec
+
+
+def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
+                  video_path: str | os.PathLike | None = None, source_name: str | None = None,
+                  progress: bool = True) -> dict[str, Path]:
+    """Write all outputs into out_dir (created if needed); returns {name: path}.
+
+    names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'annotated_video' (only
+    with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
+    means the set is complete).
+    """
+    if video_path is not None and not cv2.VideoCapture(str(video_path)).isOpened():
+        raise ValueError(f"{video_path}: cannot open video")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").unlink(missing_ok=True)  # a re-run must not look complete until it is
+    a = analysis
+    paths = {"keypoints_csv": atomic.write_text(out / "keypoints.csv", keypoints_csv(a)),
+             "angles_csv": atomic.write_text(out / "angles.csv", angles_csv(a))}
+    pngs = plots(a)
+    paths["timeline_png"] = atomic.write_bytes(out / "timeline.png", pngs["timeline.png"])
+    paths["depth_png"] = atomic.write_bytes(out / "depth_per_rep.png", pngs["depth_per_rep.png"])
+    codec = None
+    if video_path is not None:
+        codec = write_annotated_video(a, video_path, out / "annotated.mp4", progress)
+        paths["annotated_video"] = out / "annotated.mp4"
+    source = source_name or (Path(video_path).name if video_path else None)
+    html = render_html(a, pngs, source, has_video=video_path is not None)
+    paths["report_html"] = atomic.write_text(out / "report.html", html)
+    summary = {**a.to_summary(), "source": source, "video_codec": codec,
+               "outputs": {k: p.name for k, p in paths.items()}}
+    paths["summary_json"] = atomic.write_text(out / "summary.json",
+                                              json.dumps(summary, indent=2, ensure_ascii=False))
+    log.info("wrote %d files to %s", len(paths), out)
+    return paths
