@@ -71,6 +71,38 @@ def _add_data(sub) -> None:
     t = dsub.add_parser("stats", help="per-joint label counts of COCO keypoints JSON files")
     t.add_argument("annotations", nargs="+", help="COCO person_keypoints JSON file(s)")
     t.add_argument("--joint-set", default="lower6")
+    _add_data_preparation(dsub)
+
+
+def _add_data_preparation(dsub) -> None:
+    """`data split`, `data refine`, `data pseudo-label`: the built-in model's training data (docs/training.md)."""
+    s = dsub.add_parser("split", help="hold out a fixed dev split of a COCO keypoints JSON (whole images)",
+                        description="Writes OUT_DIR/<name>_dev.json (a seeded random draw of --dev images) and "
+                                    "OUT_DIR/<name>_rest.json (the others, for training).")
+    s.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
+    s.add_argument("--out-dir", required=True, help="folder for the two JSON files")
+    s.add_argument("--dev", type=int, default=300, help="images held out (default 300)")
+    s.add_argument("--seed", type=int, default=0)
+    r = dsub.add_parser("refine", help="refine noisy keypoint labels with a teacher model (training time only)",
+                        description="For each labelled lower-body joint, snap it to a confident teacher that agrees, "
+                                    "drop it where a confident teacher disagrees, keep it at a lower weight where "
+                                    "the teacher is unsure, fix left/right swaps, and add joints the labels leave "
+                                    "out where the teacher is very confident. Writes a COCO JSON with per-joint "
+                                    "'keypoint_weights' and prints the counts.")
+    r.add_argument("--annotations", required=True, help="COCO person_keypoints JSON to refine")
+    r.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
+    r.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
+    r.add_argument("--out", required=True, help="refined COCO JSON to write")
+    r.add_argument("--agree", type=float, default=0.1, help="agreement radius, fraction of the box side (0.1)")
+    r.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
+    v = dsub.add_parser("pseudo-label", help="squat frames from videos, labelled by a teacher model",
+                        description="Samples frames of squat videos, finds the person with the teacher and keeps "
+                                    "frames whose lower-body joints it finds confidently. Writes OUT/images/*.jpg "
+                                    "and OUT/pseudo_labels.json (COCO keypoints). Keep OUT outside the repository.")
+    v.add_argument("videos", nargs="+", help="video files and/or folders of videos")
+    v.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX")
+    v.add_argument("--out", required=True, help="output folder (new, or a previous output of this command)")
+    v.add_argument("--every", type=float, default=0.25, metavar="SECONDS", help="seconds between frames (0.25)")
 
 
 def _add_analysis_options(p) -> None:
@@ -205,6 +237,8 @@ def _cmd_data(args) -> int:
     from squatpose.joints import get_joint_set
     from squatpose.pose.data.subsets import format_stats, label_stats, make_subset
 
+    if args.data_command in ("split", "refine", "pseudo-label"):
+        return _cmd_data_preparation(args)
     joint_set = get_joint_set(args.joint_set)
     if args.data_command == "subset":
         counts = make_subset(args.annotations, args.out, joint_set, mini=args.mini,
@@ -213,6 +247,30 @@ def _cmd_data(args) -> int:
     else:
         for path in args.annotations:
             print(format_stats(label_stats(path), joint_set, path))
+    return 0
+
+
+def _cmd_data_preparation(args) -> int:
+    from squatpose.pose.data.teacher import MoveNetTeacher
+
+    if args.data_command == "split":
+        from squatpose.pose.data.splits import split_coco
+
+        for path in split_coco(args.annotations, args.out_dir, args.dev, args.seed):
+            print(path)
+        return 0
+    teacher = MoveNetTeacher(args.teacher)
+    if args.data_command == "refine":
+        from squatpose.pose.data.refine import RefineRules, refine_coco
+
+        counts = refine_coco(args.annotations, args.images, teacher, args.out, RefineRules(agree=args.agree),
+                             flip=not args.no_flip)
+    else:
+        from squatpose.pose.data.pseudo_label import PseudoLabelRules, find_videos, pseudo_label_videos
+
+        counts = pseudo_label_videos(find_videos(args.videos), teacher, args.out,
+                                     PseudoLabelRules(every_s=args.every))
+    print(json.dumps({"out": args.out, "counts": counts}, indent=1))
     return 0
 
 

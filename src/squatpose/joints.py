@@ -31,6 +31,10 @@ def _mirror_name(name: str) -> str:
     return name
 
 
+# Mirror partner of each COCO keypoint (left_x <-> right_x), for flipped images.
+COCO_FLIP_PERM: tuple[int, ...] = tuple(COCO_NAMES.index(_mirror_name(n)) for n in COCO_NAMES)
+
+
 @dataclass(frozen=True)
 class JointSet:
     """An ordered subset of the COCO keypoints that a model predicts."""

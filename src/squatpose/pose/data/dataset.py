@@ -37,6 +37,12 @@ class PersonRecord:
     keypoints17: np.ndarray
     area: float
     image_wh: tuple[int, int]
+    joint_weights: np.ndarray | None = None  # (K,) training weights of refined labels; None = 1 if labelled
+
+    def training_weights(self) -> np.ndarray:
+        """`(K,)` loss weight per joint: the refined weight, else 1 for labelled joints and 0 otherwise."""
+        labelled = (self.keypoints[:, 2] > 0).astype(np.float32)
+        return labelled if self.joint_weights is None else labelled * self.joint_weights.astype(np.float32)
 
 
 @dataclass
@@ -77,6 +83,18 @@ def _person_keypoints(ann: dict, path: Path) -> np.ndarray:
     return arr
 
 
+def _keypoint_weights(ann: dict, path: Path) -> np.ndarray | None:
+    """`(17,)` per-joint weights written by `squatpose data refine`, or None when absent."""
+    weights = ann.get("keypoint_weights")
+    if weights is None:
+        return None
+    arr = np.asarray(weights, dtype=np.float64)
+    if arr.shape != (17,) or not np.isfinite(arr).all() or (arr < 0).any():
+        raise AnnotationError(f"{path}: annotation id {ann.get('id')} has 'keypoint_weights' that are not "
+                              "17 finite non-negative numbers")
+    return arr
+
+
 def load_records(annotations: str | Path, images_root: str | Path, joint_set: JointSet, *,
                  min_joints: int = 1, include_crowd: bool = False,
                  report: LoadReport | None = None) -> list[PersonRecord]:
@@ -114,8 +132,10 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
             report.skipped["image file missing"] += 1
             log.warning("%s: image %s is missing; person %s skipped", path, image_path, ann.get("id"))
             continue
+        weights17 = _keypoint_weights(ann, path)
         records.append(PersonRecord(str(image_path), int(image["id"]), int(ann.get("id", -1)), bbox, kps,
-                                    kps17, float(ann.get("area", bbox[2] * bbox[3])), wh))
+                                    kps17, float(ann.get("area", bbox[2] * bbox[3])), wh,
+                                    None if weights17 is None else joint_set.from_coco(weights17[:, None])[:, 0]))
     report.kept += len(records)
     return records
 
@@ -177,11 +197,12 @@ class PoseDataset(Dataset):
         params = self.crop_params(index, epoch)
         matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
         crop = warp_image(image, matrix, self.codec.input_wh)
-        keypoints = record.keypoints
+        keypoints, joint_weights = record.keypoints, record.training_weights()
         if params.flip:
             keypoints = keypoints[list(self.joint_set.flip_perm)]
+            joint_weights = joint_weights[list(self.joint_set.flip_perm)]
         points_in = apply_affine(keypoints[:, :2], matrix)
-        heatmaps, weights = self.codec.encode(points_in, (keypoints[:, 2] > 0).astype(np.float32))
+        heatmaps, weights = self.codec.encode(points_in, joint_weights)
         if self.augment is not None and self.augment.color_jitter > 0:
             rng = np.random.default_rng((self.seed, epoch, index, 1))
             crop = color_jitter(crop, rng, self.augment.color_jitter)

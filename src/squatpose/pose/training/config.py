@@ -17,6 +17,7 @@ class DatasetSpec:
 
     annotations: str
     images: str
+    repeat: int = 1                  # times each person appears per epoch (small precise sets)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DataConfig:
     min_joints: int = 1              # persons with fewer labelled joints of the set are skipped
     include_crowd: bool = False
     box_padding: float = 1.25
+    deep_squat_repeat: int = 1       # extra copies of deep-squat poses (knee < 100°, upright trunk)
     num_workers: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -74,6 +76,7 @@ class TrainConfig:
     init_from: str | None = None     # warm start from a squatpose checkpoint (weights only)
     channels_last: bool = False
     threads: int | None = None       # torch intra-op threads on CPU; None keeps torch's default
+    select_on: str | None = None     # validation set (file stem) that picks best.pt; None = mean of all
 
 
 @dataclass(frozen=True)

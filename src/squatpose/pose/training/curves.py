@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from squatpose import atomic  # noqa: E402
-from squatpose.report.viz import figure_png  # noqa: E402
+from squatpose import atomic
+from squatpose.report.viz import figure_png
 
 
 def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:

@@ -77,10 +77,11 @@ def validate(model, config: Config, val_sets, joint_set, codec) -> dict:
                                    flip_test=config.train.val_flip_test, box_padding=config.data.box_padding)
         result = score_predictions(name, records, xy, conf, joint_set)
         out[name] = result.to_dict()
-        scores.append(0.5 * (result.pck_box.pooled[0.05] + result.pck_box.pooled[0.1]))
+        scores.append((name, 0.5 * (result.pck_box.pooled[0.05] + result.pck_box.pooled[0.1])))
         log.info("\n%s", result.tables())
     model.train()
-    out["score"] = float(np.mean(scores)) if scores else float("nan")
+    selected = [s for name, s in scores if config.train.select_on in (None, name)]
+    out["score"] = float(np.mean(selected)) if selected else float("nan")
     return out
 
 
@@ -93,8 +94,12 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
         torch.set_num_threads(config.train.threads)
     torch.set_flush_denormal(True)  # freshly initialised layers produce denormals that are slow on CPU
     model, joint_set, codec = build_for_training(config, dist_info.device)
-    train_records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train")
+    train_records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd,
+                               "train", config.data.deep_squat_repeat)
     val_sets = [(Path(s.annotations).stem, load_specs((s,), joint_set, 1, False, "val")) for s in config.data.val]
+    if config.train.select_on is not None and config.train.select_on not in [name for name, _ in val_sets]:
+        raise ValueError(f"train.select_on={config.train.select_on!r} names no validation set; the sets are "
+                         f"{[name for name, _ in val_sets]}")
     loader, sampler = make_train_loader(config, train_records, codec, joint_set, model.INPUT_MEAN,
                                         model.INPUT_STD, dist_info)
     steps_per_epoch = min(sampler.batches_per_epoch(), config.train.max_steps_per_epoch or 10**9)

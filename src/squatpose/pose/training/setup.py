@@ -19,6 +19,7 @@ from squatpose.pose.data.dataset import (
     PoseDataset,
     load_records,
 )
+from squatpose.pose.data.sampling import oversample
 from squatpose.pose.training.config import Config, DatasetSpec, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -78,13 +79,15 @@ class EpochSampler(Sampler):
 
 
 def load_specs(specs: tuple[DatasetSpec, ...], joint_set: JointSet, min_joints: int, include_crowd: bool,
-               what: str) -> list[PersonRecord]:
+               what: str, deep_squat_repeat: int = 1) -> list[PersonRecord]:
+    """Records of all specs; each spec's `repeat` and `deep_squat_repeat` oversample (training only)."""
     report = LoadReport()
     records: list[PersonRecord] = []
     for spec in specs:
-        records += load_records(spec.annotations, spec.images, joint_set, min_joints=min_joints,
-                                include_crowd=include_crowd, report=report)
-    log.info("%s data: %s", what, report.summary())
+        loaded = load_records(spec.annotations, spec.images, joint_set, min_joints=min_joints,
+                              include_crowd=include_crowd, report=report)
+        records += oversample(loaded, spec.repeat, deep_squat_repeat)
+    log.info("%s data: %s; %d samples per epoch", what, report.summary(), len(records))
     return records
 
 
