@@ -264,3 +264,21 @@ def test_oks_ap_nan_prediction_is_missing_not_a_crash():
     res = oks_ap([_gt(gt_kp, bbox=(510, 520, 100, 150))], [_pred(pred_kp)], LOWER6)
     # matched at 0.50 … 0.80 (7 thresholds), not at 0.85 … 0.95
     assert res["AP"] == pytest.approx(70.0)
+
+
+def test_reliability_bins_joints_by_score() -> None:
+    from squatpose.pose.evaluation.metrics import reliability
+
+    gt = np.zeros((4, 2, 2))
+    pred = gt.copy()
+    pred[0, 0] = [5, 0]    # 5 px off with norm 100: correct at 0.1
+    pred[1, 1] = [20, 0]   # wrong at 0.1
+    scores = np.array([[0.95, 0.15], [0.95, 0.15], [0.55, 0.55], [0.55, 0.0]])
+    labelled = np.ones((4, 2), bool)
+    labelled[3, 1] = False  # not counted anywhere
+    rows = reliability(pred, gt, labelled, np.full(4, 100.0), scores)
+    by_bin = {tuple(r["bin"]): r for r in rows}
+    assert by_bin[(0.9, 1.0)]["joints"] == 2 and by_bin[(0.9, 1.0)]["pck"] == 100.0
+    assert by_bin[(0.1, 0.2)]["joints"] == 2 and by_bin[(0.1, 0.2)]["pck"] == 50.0
+    assert by_bin[(0.5, 0.6)]["joints"] == 3 and by_bin[(0.5, 0.6)]["mean_score"] == pytest.approx(0.55)
+    assert sum(r["joints"] for r in rows) == 7

@@ -40,6 +40,8 @@ def _add_eval(sub) -> None:
                    help="evaluate persons with at least this many labelled joints of the set (default 1)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    p.add_argument("--onnx", default=None, metavar="FILE",
+                   help="run this ONNX file of the checkpoint's model (e.g. an int8 export) with ONNX Runtime")
 
 
 def _add_predict(sub) -> None:
@@ -146,6 +148,11 @@ def _add_export(sub) -> None:
                                    "joint set, codec and input normalisation.")
     p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
     p.add_argument("--out", required=True, help="output .onnx file")
+    p.add_argument("--int8", action="store_true",
+                   help="static int8 quantization calibrated on --calibration crops (check it with eval --onnx)")
+    p.add_argument("--calibration", default=None, metavar="JSON", help="COCO keypoints JSON of calibration persons")
+    p.add_argument("--images", default=None, help="folder the calibration JSON's file_names are relative to")
+    p.add_argument("--calibration-persons", type=int, default=256, help="persons used for calibration (256)")
 
 
 def _add_serve(sub) -> None:
@@ -203,7 +210,8 @@ def _cmd_eval(args) -> int:
     )
     from squatpose.pose.predictor import Predictor
 
-    predictor = Predictor.from_checkpoint(args.checkpoint, backend=args.backend)
+    backend = "onnx" if args.onnx else args.backend
+    predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)
     loaded = predictor.loaded
     report = LoadReport()
     records = load_records(args.annotations, args.images, loaded.joint_set, min_joints=args.min_joints, report=report)
@@ -315,7 +323,18 @@ def _cmd_export(args) -> int:
     from squatpose.pose.export import export_onnx
     from squatpose.pose.predictor import default_checkpoint
 
-    path = export_onnx(load_model(args.checkpoint or default_checkpoint()), args.out)
+    loaded = load_model(args.checkpoint or default_checkpoint())
+    if args.int8:
+        from squatpose.joints import get_joint_set
+        from squatpose.pose.data.dataset import load_records
+        from squatpose.pose.quantize import calibration_batches, quantize_int8
+
+        if not (args.calibration and args.images):
+            raise ValueError("--int8 needs --calibration JSON and --images DIR (crops for the activation ranges)")
+        records = load_records(args.calibration, args.images, get_joint_set(loaded.joint_set.name))
+        path = quantize_int8(loaded, args.out, calibration_batches(loaded, records, args.calibration_persons))
+    else:
+        path = export_onnx(loaded, args.out)
     print(f"ONNX model: {path}")
     return 0
 

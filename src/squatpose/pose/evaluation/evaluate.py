@@ -19,8 +19,10 @@ from squatpose.pose.evaluation.metrics import (
     PCKResult,
     bbox_norm,
     format_pck_table,
+    format_reliability,
     oks_ap,
     pck,
+    reliability,
     torso_norm,
 )
 from squatpose.pose.predictor import HeatmapRunner, heatmaps_to_image, run_with_flip
@@ -36,6 +38,7 @@ class EvalResult:
     pck_torso: PCKResult | None
     oks: dict
     n_persons: int
+    reliability: list[dict]
 
     def tables(self) -> str:
         names = list(self.joint_set.names)
@@ -45,13 +48,15 @@ class EvalResult:
             parts.append(format_pck_table(self.pck_torso, names, f"{self.name}: LSP-style torso PCK"))
         parts.append(f"{self.name}: OKS " + "  ".join(
             f"{k} {v:.1f}" if not math.isnan(v) else f"{k} n/a" for k, v in self.oks.items()))
+        parts.append(format_reliability(self.reliability, title=f"{self.name}: reliability of the joint scores"))
         return "\n\n".join(parts)
 
     def to_dict(self) -> dict:
         names = list(self.joint_set.names)
         return {"persons": self.n_persons, "pck_box": self.pck_box.to_dict(names),
                 "pck_torso": self.pck_torso.to_dict(names) if self.pck_torso else None,
-                "oks": {k: (None if math.isnan(v) else v) for k, v in self.oks.items()}}
+                "oks": {k: (None if math.isnan(v) else v) for k, v in self.oks.items()},
+                "reliability_pck0.1": self.reliability}
 
 
 def predict_records(runner: HeatmapRunner, records: list[PersonRecord], codec: HeatmapCodec,
@@ -76,7 +81,8 @@ def score_predictions(name: str, records: list[PersonRecord], xy: np.ndarray, sc
     """PCK (box and torso normalised) and OKS-AP of predictions `(N,K,2)` against the records' GT."""
     gt = np.stack([r.keypoints for r in records])
     labelled = gt[..., 2] > 0
-    pck_box = pck(xy, gt[..., :2], labelled, bbox_norm(np.stack([r.bbox for r in records])))
+    box_norm = bbox_norm(np.stack([r.bbox for r in records]))
+    pck_box = pck(xy, gt[..., :2], labelled, box_norm)
     torso = torso_norm(np.stack([r.keypoints17 for r in records]))
     pck_torso = None
     if np.isfinite(torso).any():
@@ -85,7 +91,8 @@ def score_predictions(name: str, records: list[PersonRecord], xy: np.ndarray, sc
     gt_annotations = gt_annotations or [
         {"id": r.ann_id, "image_id": r.image_id, "category_id": 1, "bbox": r.bbox.tolist(), "area": r.area,
          "iscrowd": 0, "keypoints": r.keypoints17.reshape(-1).tolist()} for r in records]
-    return EvalResult(name, joint_set, pck_box, pck_torso, oks_ap(gt_annotations, results, joint_set), len(records))
+    return EvalResult(name, joint_set, pck_box, pck_torso, oks_ap(gt_annotations, results, joint_set), len(records),
+                      reliability(xy, gt, labelled, box_norm, scores))
 
 
 def coco_results(records: list[PersonRecord], xy: np.ndarray, scores: np.ndarray, joint_set: JointSet

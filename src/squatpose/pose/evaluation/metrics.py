@@ -133,6 +133,40 @@ def pck(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, norm: np.ndarray
     return PCKResult(alphas, pooled, per_joint, counts, correct)
 
 
+SCORE_BINS: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+
+
+def reliability(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, norm: np.ndarray, scores: np.ndarray,
+                alpha: float = 0.1, bins: Sequence[float] = SCORE_BINS) -> list[dict]:
+    """Does the joint score predict correctness? PCK@alpha of the labelled joints per score bin.
+
+    Shapes as `pck`, scores `(N, K)`. Returns one row per non-empty bin `[lo, hi)`: joints, PCK percent,
+    and the mean score in the bin (a calibrated score is close to PCK / 100).
+    """
+    dist = np.linalg.norm(np.asarray(pred, np.float64)[..., :2] - np.asarray(gt, np.float64)[..., :2], axis=-1)
+    with np.errstate(invalid="ignore"):
+        counted = np.asarray(labelled, bool) & (np.asarray(norm, np.float64) > 0)[:, None]
+        hit = (dist <= alpha * np.asarray(norm, np.float64)[:, None])[counted]
+    score = np.asarray(scores, np.float64)[counted]
+    rows = []
+    for lo, hi in zip(bins[:-1], bins[1:]):
+        inside = (score >= lo) & (score < hi)
+        if inside.any():
+            rows.append({"bin": [float(lo), float(min(hi, 1.0))], "joints": int(inside.sum()),
+                         "pck": _percent(int(hit[inside].sum()), int(inside.sum())),
+                         "mean_score": float(score[inside].mean())})
+    return rows
+
+
+def format_reliability(rows: list[dict], alpha: float = 0.1, title: str = "") -> str:
+    lines = [title] if title else []
+    lines.append(f"{'score':>9} {'joints':>7} {'PCK@' + format(alpha, 'g'):>8} {'mean score':>11}")
+    for row in rows:
+        lo, hi = row["bin"]
+        lines.append(f"{lo:4.1f}-{hi:<4.1f} {row['joints']:7d} {row['pck']:8.1f} {row['mean_score']:11.2f}")
+    return "\n".join(lines)
+
+
 def format_pck_table(result: PCKResult, joint_names: Sequence[str], title: str = "") -> str:
     """Plain-text tables: per joint (+ pooled and mean-of-joints rows) and per body part."""
     names = list(joint_names)
