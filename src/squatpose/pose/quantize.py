@@ -62,12 +62,14 @@ def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[n
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".squatpose-int8-") as tmp:
         float_path = export_onnx(loaded, Path(tmp) / "float.onnx")
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)  # the batch axis is symbolic
+        # the batch axis is symbolic, which the symbolic shape pass can't complete
+        quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         quantized = Path(tmp) / "int8.onnx"
         convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
         quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=convs[-FLOAT_TAIL_CONVS:], calibrate_method=CalibrationMethod.Percentile,
+                        nodes_to_exclude=convs[-FLOAT_TAIL_CONVS:],
+                        calibrate_method=CalibrationMethod.Percentile,
                         extra_options={"CalibPercentile": CALIBRATION_PERCENTILE})
         _copy_metadata(float_path, quantized)
         atomic.commit(quantized, out_path)  # same folder: an atomic rename
