@@ -155,6 +155,18 @@ def _add_export(sub) -> None:
     p.add_argument("--calibration-persons", type=int, default=256, help="persons used for calibration (256)")
 
 
+def _add_release(sub) -> None:
+    p = sub.add_parser("release", help="make the shipped model file: no optimiser state, calibrated joint scores",
+                       description="Copies a training checkpoint without its optimiser state and fits the joint "
+                                   "score calibration (isotonic, to P(within 0.1 of the box side)) on a precisely "
+                                   "labelled dev split; prints the reliability table before and after.")
+    p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/best.pt)")
+    p.add_argument("--calibrate-on", required=True, metavar="JSON", help="COCO keypoints JSON of the dev split")
+    p.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
+    p.add_argument("--out", required=True, help="release file to write (e.g. src/squatpose/weights/default.pt)")
+    p.add_argument("--no-flip", action="store_true", help="calibrate single-pass scores instead of flip-test ones")
+
+
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="start the local web page: upload a squat video or photo, read the results",
                        description="A local web app (FastAPI): upload a video or photo, watch the progress, read "
@@ -177,7 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lower-body pose estimation (hips, knees, ankles) and squat analysis.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_serve):
+    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_release,
+                _add_serve):
         add(sub)
     return parser
 
@@ -339,6 +352,20 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_release(args) -> int:
+    from squatpose.joints import get_joint_set
+    from squatpose.pose.checkpoint import read_checkpoint
+    from squatpose.pose.data.dataset import load_records
+    from squatpose.pose.release import calibrate_scores, write_release
+
+    joint_set = get_joint_set(read_checkpoint(args.checkpoint)["joint_set"])
+    records = load_records(args.calibrate_on, args.images, joint_set)
+    calibration, tables = calibrate_scores(args.checkpoint, records, flip_test=not args.no_flip)
+    print(tables)
+    print(f"release: {write_release(args.checkpoint, args.out, calibration)}")
+    return 0
+
+
 def _cmd_serve(args) -> int:
     from squatpose.web.server import serve
 
@@ -347,7 +374,8 @@ def _cmd_serve(args) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "data": _cmd_data,
-            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "serve": _cmd_serve}
+            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "release": _cmd_release,
+            "serve": _cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:
