@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[onnx,web,dev]"
 	touch $(STAMP)
 
-.PHONY: setup demo test
+.PHONY: setup demo test training-data
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -20,3 +20,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The built-in model's derived training data (docs/training.md): dev split, refined labels, squat frames.
+TEACHER ?= ../shared/teachers/movenet-thunder.onnx
+training-data: $(STAMP)
+	$(VENV)/bin/squatpose data split --annotations ../shared/data/lsp/lsp_train.json --out-dir derived/lsp --dev 300 --seed 0
+	$(VENV)/bin/squatpose data refine --annotations ../shared/data/lspet/lspet_train.json \
+	  --images ../shared/data/lspet/images --teacher $(TEACHER) --out derived/lspet_refined.json
+	$(VENV)/bin/squatpose data pseudo-label ../shared/data/squat_videos_more ../shared/samples/pose_squats.mp4 \
+	  --teacher $(TEACHER) --out derived/squat_pseudo
