@@ -4,6 +4,7 @@ interval. Rows of runs that have not finished say "pending"; rows that cannot ru
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -104,7 +105,10 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
     finished = sum(run_id in done for run_id in runs)
     shown = {run_id: d for run_id, d in done.items() if run_id in runs}
     has_plot = write_plot(shown, args.plot)
-    budget = f"{args.minutes:g} training minutes" if args.minutes else f"{args.steps} optimizer steps"
+    steps = math.ceil(args.steps / args.evals) * args.evals
+    budget = (f"{args.minutes:g} training minutes (equal compute time, fair to slow models; each run times a "
+              "few steps at its start and fixes its step count in its run.json, so a resumed run keeps its "
+              "schedule)" if args.minutes else f"{steps} optimizer steps (reproducible on any machine)")
     lines = ["# Model comparison: architectures × data at a fixed budget", ""]
     if finished < len(runs) or "data" not in plan:
         lines += [(f"**Status: pending.** {finished} of the runs planned so far have finished; the data and seed "
@@ -119,7 +123,8 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
               "over labelled lower-body joints, with and without flip test, and OKS-AP. Intervals: 95 % "
               f"percentile bootstrap over held-out persons ({args.bootstrap} resamples); differences are paired. "
               "CPU ms/crop: median of batch-1 forward passes at the run's threads; train img/s: images over "
-              "training time (data loading included, validation excluded)."), "",
+              "training time (data loading included, validation excluded)."
+              + (f" Threads: {_threads(shown)}." if shown else "")), "",
               "Training persons per data arm: " + ", ".join(f"{ARMS[a]} {n}" for a, n in persons.items()) + ".",
               "", "Command:", "", "```", command, "```", "",
               "## Architectures (from scratch, all data)", "", *_table(plan["architecture"], done, args.bootstrap),
@@ -137,9 +142,14 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
     lines += ["## With a GPU and COCO 2017", "",
               ("The same script, unchanged, at 256×192 with a larger budget; `--mini 20000` first draws the "
               "original's 20 000 random persons, arm (b) is the `--lower-visible` subset of them (the same "
-              "`make_subset` as `squatpose data subset --lower-visible`), and the held-out split is COCO val2017:"),
+              "`make_subset` as `squatpose data subset --lower-visible`), and the held-out split is COCO val2017 "
+              "(without `--mini`, arm (a) is all of COCO train2017, as in the original's FPN comparison):"),
               "", "```", GPU_COMMAND, "```", ""]
     atomic.write_text(args.doc, "\n".join(lines))
+
+
+def _threads(done: dict[str, dict]) -> str:
+    return ", ".join(sorted({str(d["threads"]) for d in done.values()}))
 
 
 def _rel(path: Path) -> str:

@@ -127,11 +127,11 @@ def count_macs(model: nn.Module, input_chw: tuple[int, int, int]) -> int:
     return total
 
 
-def person_hits(result_records, xy: np.ndarray) -> dict:
+def person_hits(records: list, xy: np.ndarray) -> dict:
     """Per person: labelled joints and correct joints at each alpha (PCK's own rule), for the bootstrap."""
-    gt = np.stack([r.keypoints for r in result_records])
+    gt = np.stack([r.keypoints for r in records])
     labelled = gt[..., 2] > 0
-    norm = bbox_norm(np.stack([r.bbox for r in result_records]))
+    norm = bbox_norm(np.stack([r.bbox for r in records]))
     hits = {f"{a:g}": [] for a in ALPHAS}
     for i in range(len(gt)):
         one = pck(xy[i:i + 1], gt[i:i + 1, :, :2], labelled[i:i + 1], norm[i:i + 1], alphas=ALPHAS)

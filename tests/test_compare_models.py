@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from compare_models import first_plan, main
+from compare_models import budget_for, first_plan, main, parse_args
 from compare_report import bootstrap, verdict
 from compare_run import count_macs
 from conftest import write_tiny_coco
@@ -109,6 +109,16 @@ def test_resnet_imagenet_rows_without_weights_say_why():
     assert [r.skip for r in plan["imagenet"]] == ["not run: no ImageNet file (--resnet-weights)", None]
     plan = first_plan(("resnet18", "efflite0"), 0, "resnet18.pth")
     assert [r.skip for r in plan["imagenet"]] == [None, None]
+
+
+def test_minutes_budget_becomes_a_recorded_step_count(tmp_path):
+    args = parse_args(["--minutes", "1", "--evals", "4"])
+    budget = budget_for(tmp_path, args, probe=lambda: 0.7)  # 60 s / 0.7 s = 85.7 steps → 88 (4 evaluations)
+    assert budget == {"kind": "minutes", "requested": 1.0, "evals": 4, "seconds_per_step": 0.7, "steps": 88}
+    (tmp_path / "run.json").write_text(json.dumps({"run": {}, "budget": budget}))
+    assert budget_for(tmp_path, args, probe=lambda: 99.0) == budget  # resumed: not timed again
+    with pytest.raises(SystemExit, match="started with budget"):
+        budget_for(tmp_path, parse_args(["--minutes", "2", "--evals", "4"]), probe=lambda: 0.7)
 
 
 def test_bootstrap_on_known_inputs():
