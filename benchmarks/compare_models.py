@@ -39,7 +39,12 @@ from squatpose import atomic
 from squatpose.joints import get_joint_set
 from squatpose.pose.data.dataset import load_records, read_coco_json
 from squatpose.pose.data.subsets import make_subset
-from squatpose.pose.training.config import Config, DatasetSpec, load_config
+from squatpose.pose.training.config import (
+    Config,
+    DatasetSpec,
+    config_to_dict,
+    load_config,
+)
 
 MODELS = ("resnet18", "resnet18_fpn", "dilated_cnn", "resnet18_fpn_attn", "efflite0")
 RESNETS = ("resnet18", "resnet18_fpn", "resnet18_fpn_attn")
@@ -153,9 +158,19 @@ def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], floa
     return wanted
 
 
+def check_recipe(path: Path, base: Config) -> None:
+    """One table, one recipe: refuse to add runs made with another config (or --set) to the same --out."""
+    recipe = json.loads(json.dumps(config_to_dict(base)))
+    if path.exists() and json.loads(path.read_text()) != recipe:
+        raise SystemExit(f"{path}: the runs here used another recipe; rerun with the same config or a new --out")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(path, json.dumps(recipe, indent=1))
+
+
 def run_all(args: argparse.Namespace, command: str) -> int:
     """Run (or resume) every pending run of the plan; returns the number of runs finished now."""
     base = load_config(args.config, args.set)
+    check_recipe(args.out / "recipe.json", base)
     arms = prepare_arms(base, args.out / "data", args.mini, args.seed)
     first = first_plan(tuple(args.models), args.seed, args.resnet_weights)
     finished = 0

@@ -102,6 +102,8 @@ def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
 
     with pytest.raises(SystemExit, match="started with budget"):  # one table never mixes budgets
         main(_argv(root, "--steps", "8"))
+    with pytest.raises(SystemExit, match="another recipe"):
+        main(_argv(root, "--set", "train.lr=0.5"))
 
 
 def test_resnet_imagenet_rows_without_weights_say_why():
