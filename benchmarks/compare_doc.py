@@ -113,11 +113,11 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
     if finished < len(runs) or "data" not in plan:
         lines += [(f"**Status: pending.** {finished} of the runs planned so far have finished; the data and seed "
                   "runs are planned once the architecture runs are done. Numbers appear here only from finished "
-                  "runs of the command below."), ""]
+                  "runs of the command below." + _cost(plan, args)), ""]
     lines += ["## Protocol", "",
               (f"Every run trains through `squatpose.pose.training.loop.fit` with one recipe "
               f"(`{_rel(args.config)}`: same data arm, augmentation, resolution, optimiser, schedule, seed) for "
-              f"{budget} per run ({args.evals} evaluations on the held-out split during training), then its "
+              f"{budget} per run ({args.evals} evaluation(s) on the held-out split during training), then its "
               "last.pt (not best.pt, which is chosen on the same split) is evaluated on the held-out split (the "
               "config's first validation set) in image pixels: PCK normalised by the larger GT box side, pooled "
               "over labelled lower-body joints, with and without flip test, and OKS-AP. Intervals: 95 % "
@@ -146,6 +146,13 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
               "(without `--mini`, arm (a) is all of COCO train2017, as in the original's FPN comparison):"),
               "", "```", GPU_COMMAND, "```", ""]
     atomic.write_text(args.doc, "\n".join(lines))
+
+
+def _cost(plan: dict, args: argparse.Namespace) -> str:
+    """The plan's size: known runs, plus the 2 data-arm and 2 second-seed runs (their total, when budgeted in time)."""
+    total = sum(r.skip is None for r in plan["architecture"] + plan["imagenet"]) + 4
+    hours = f", {total * args.minutes / 60:.1f} hours of training plus the evaluations" if args.minutes else ""
+    return f" The whole plan is {total} runs{hours}."
 
 
 def _threads(done: dict[str, dict]) -> str:

@@ -88,7 +88,8 @@ def verdict(diff: tuple[float, float, float]) -> str:
 
 # ------------------------------------------------------------------------------------------ plot
 def write_plot(done: dict[str, dict], path) -> bool:
-    """PCK@0.05 on the held-out split over training minutes, one line per finished run."""
+    """PCK@0.05 on the held-out split over training minutes, one line per finished run (solid: from scratch on
+    all data; dashed: ImageNet init or another data arm)."""
     if not done:
         return False
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -98,7 +99,7 @@ def write_plot(done: dict[str, dict], path) -> bool:
         ax.plot([p["train_s"] / 60 for p in points], [p["pck05"] for p in points], style, marker="o",
                 markersize=3, label=run_id)
     ax.set(xlabel="training time (minutes, validation excluded)", ylabel="PCK@0.05 (%)",
-           title="held-out PCK@0.05 (flip test) during training")
+           title="held-out PCK@0.05 during training (flip test as in the recipe's train.val_flip_test)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.12, top=0.92)  # fixed margins: tight_layout is slow
