@@ -44,9 +44,11 @@ class TrainingState:
 
     def __init__(self) -> None:
         self.epoch, self.batch_in_epoch, self.step, self.best = 0, 0, 0, -math.inf
+        self.train_s = 0.0  # seconds in training steps (data loading included, validation not), over resumes
 
     def to_dict(self) -> dict:
-        return dict(epoch=self.epoch, batch_in_epoch=self.batch_in_epoch, step=self.step, best=self.best)
+        return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step, "best": self.best,
+                "train_s": self.train_s}
 
 
 def seed_everything(seed: int) -> None:
@@ -121,7 +123,7 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
         if not dist_info.is_main:
             continue
         metrics = validate(model, config, val_sets, joint_set, codec) if val_sets else {"score": -state.epoch}
-        record = {"epoch": state.epoch, "step": state.step, "train_loss": train_loss,
+        record = {"epoch": state.epoch, "step": state.step, "train_s": round(state.train_s, 2), "train_loss": train_loss,
                   "lr": optimizer.param_groups[0]["lr"], **metrics}
         with open(out_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -141,6 +143,7 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
     device = dist_info.device
     use_amp = config.train.amp and device.type == "cuda"
     last_save, total, count = time.monotonic(), 0.0, 0
+    tick = last_save
     bar = tqdm(total=steps_per_epoch, initial=state.batch_in_epoch, desc=f"epoch {state.epoch + 1}",
                unit="batch", disable=not dist_info.is_main, dynamic_ncols=True)
     for batch in loader:
@@ -162,7 +165,8 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
         schedule.step()
         state.step += 1
         state.batch_in_epoch += 1
-        total, count = total + loss.item(), count + 1
+        total, count = total + loss.item(), count + 1  # .item() waits for the device: time the step after it
+        state.train_s, tick = state.train_s + time.monotonic() - tick, time.monotonic()
         bar.update(1)
         bar.set_postfix(loss=f"{total / count:.2e}", lr=f"{optimizer.param_groups[0]['lr']:.1e}",
                         skipped=int(batch["substituted"].sum()))
