@@ -36,6 +36,7 @@ def test_train_resume_and_eval(tmp_path, tiny_coco, capsys):
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["step"] == 4
     ckpt = read_checkpoint(out / "last.pt")
     assert ckpt["joint_set"] == "lower6" and ckpt["model"]["name"] == "dilated_cnn"
+    assert ckpt["box_padding"] == 1.25 and load_model(out / "last.pt").box_padding == 1.25
     assert not any(k.startswith(("module.", "_orig_mod.")) for k in ckpt["state_dict"])
 
     ann, images = tiny_coco

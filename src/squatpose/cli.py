@@ -180,7 +180,8 @@ def _cmd_eval(args) -> int:
         print("error: no persons to evaluate", file=sys.stderr)
         return 2
     xy, scores = predict_records(predictor.runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                                 loaded.input_std, flip_test=args.flip_test, batch_size=args.batch_size)
+                                 loaded.input_std, flip_test=args.flip_test, batch_size=args.batch_size,
+                                 box_padding=predictor.box_padding)
     result = score_predictions(Path(args.annotations).stem, records, xy, scores, loaded.joint_set)
     print(result.tables())
     if args.out:

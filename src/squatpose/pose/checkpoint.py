@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from squatpose import atomic
+from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet, get_joint_set
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.models import MODELS, build_model
@@ -30,6 +31,7 @@ class LoadedModel:
     input_mean: tuple[float, float, float]
     input_std: tuple[float, float, float]
     meta: dict = field(default_factory=dict)
+    box_padding: float = DEFAULT_BOX_PADDING   # crop size / person box size the model was trained with
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -98,13 +100,17 @@ def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_
         raise CheckpointError(f"{path}: checkpoint is for joint set {joint_set.name!r}, expected {expect_joint_set!r}")
     if expect_model and name != expect_model:
         raise CheckpointError(f"{path}: checkpoint is a {name!r} model, expected {expect_model!r}")
-    model = build_model(name, joint_set.num_joints)
+    codec = HeatmapCodec.from_dict(ckpt["codec"])
+    try:
+        model = build_model(name, joint_set.num_joints, stride=codec.stride)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     load_state(model, ckpt["state_dict"], path)
     model.eval()
     norm = ckpt["input_norm"]
-    return LoadedModel(model, name, joint_set, HeatmapCodec.from_dict(ckpt["codec"]),
-                       tuple(norm["mean"]), tuple(norm["std"]),
-                       {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt})
+    return LoadedModel(model, name, joint_set, codec, tuple(norm["mean"]), tuple(norm["std"]),
+                       {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt},
+                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)))
 
 
 def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:

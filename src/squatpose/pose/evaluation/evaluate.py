@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import PersonRecord, PoseDataset
@@ -56,7 +57,7 @@ class EvalResult:
 
 def predict_records(runner: HeatmapRunner, records: list[PersonRecord], codec: HeatmapCodec,
                     joint_set: JointSet, input_mean, input_std, *, flip_test: bool = False,
-                    batch_size: int = 32, num_workers: int = 0, box_padding: float = 1.25,
+                    batch_size: int = 32, num_workers: int = 0, box_padding: float = DEFAULT_BOX_PADDING,
                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run the model on each record's GT-box crop → points `(N,K,2)` in image px, scores `(N,K)`."""
     dataset = PoseDataset(records, codec, joint_set, input_mean, input_std, box_padding=box_padding)

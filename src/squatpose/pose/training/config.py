@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from squatpose.geometry import DEFAULT_BOX_PADDING
+
 
 @dataclass(frozen=True)
 class DatasetSpec:
@@ -37,7 +39,7 @@ class DataConfig:
     joint_set: str = "lower6"
     min_joints: int = 1              # persons with fewer labelled joints of the set are skipped
     include_crowd: bool = False
-    box_padding: float = 1.25
+    box_padding: float = DEFAULT_BOX_PADDING
     num_workers: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 

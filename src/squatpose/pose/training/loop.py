@@ -57,7 +57,8 @@ def seed_everything(seed: int) -> None:
 def build_for_training(config: Config, device: torch.device):
     joint_set = get_joint_set(config.data.joint_set)
     codec = HeatmapCodec(tuple(config.codec.input_wh), config.codec.stride, config.codec.sigma)
-    model = build_model(config.model.name, joint_set.num_joints, pretrained=config.model.pretrained)
+    model = build_model(config.model.name, joint_set.num_joints, pretrained=config.model.pretrained,
+                        stride=codec.stride)
     if config.train.init_from:
         ckpt = read_checkpoint(config.train.init_from)
         load_state(model, ckpt["state_dict"], config.train.init_from)
@@ -173,6 +174,7 @@ def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir,
         if not dist_info.is_main:
             return
         ckpt = make_checkpoint(model, config.model.name, joint_set, codec, config=config_to_dict(config),
+                               box_padding=float(config.data.box_padding),
                                epoch=state.epoch, metrics=metrics, train_state=state.to_dict(),
                                optimizer=optimizer.state_dict(), schedule=schedule.state_dict())
         atomic_save(ckpt, out_dir / name)
