@@ -5,9 +5,9 @@ import pytest
 from penn_action import load_penn_action
 from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
+from squatpose.analysis.config import SmoothingParams
 from squatpose.analysis.smoothing import (
     OneEuroFilter,
-    SmoothingParams,
     leg_scale,
     second_difference_jitter,
     smooth_tracks,

@@ -84,6 +84,8 @@ def _add_analysis_options(p) -> None:
                    help="inference engine: onnx (ONNX Runtime, ~3× faster on a CPU), torch, or auto "
                         "(onnx when installed; default)")
     p.add_argument("--config", default=None, help="YAML with analysis thresholds (smoothing, reps, feedback)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -224,7 +226,7 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
     source = Path(video or keypoints)
     out = Path(args.out) if args.out else Path(f"{source.stem}_squat")
     box = [float(v) for v in args.box.split(",")] if args.box else None
-    config = load_analysis_config(args.config) if args.config else None
+    config = load_analysis_config(args.config, args.overrides)
     result = analyze(video, out, keypoints=keypoints, checkpoint=args.checkpoint, view=args.view, box=box,
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()

@@ -8,12 +8,13 @@ from typing import Any
 import numpy as np
 
 from squatpose.analysis.angles import Measures
-from squatpose.analysis.config import AnalysisConfig, config_to_dict
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.depth import DepthSignal
 from squatpose.analysis.feedback import Feedback
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.view import ViewInfo
+from squatpose.config import to_dict
 
 UNITS = {
     "time": "seconds from the first frame", "frames": "0-based frame index",
@@ -98,6 +99,6 @@ class SquatAnalysis:
             "warnings": list(self.warnings),
             "leg_length_px": self.leg_length_px,
             "units": UNITS,
-            "config": config_to_dict(self.config),
+            "config": to_dict(self.config),
             **({"timings": dict(self.timings)} if self.timings else {}),
         })

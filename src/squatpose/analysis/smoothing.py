@@ -19,40 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from squatpose.analysis.config import SmoothingParams
 from squatpose.analysis.tracks import JointTracks
 
 log = logging.getLogger(__name__)
 
 LEG_PARTS: tuple[str, ...] = ("hip", "knee", "ankle")
-
-
-@dataclass(frozen=True)
-class SmoothingParams:
-    """One Euro and gating parameters (the `smoothing` section of the analysis config).
-
-    min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
-    min_score: joints below are not fed. max_hold_frames: frames an estimate is held.
-    swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
-    swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
-    """
-
-    min_cutoff: float = 1.0
-    beta: float = 5.0
-    d_cutoff: float = 1.0
-    min_score: float = 0.3
-    max_hold_frames: int = 5
-    swap_ratio: float = 0.5
-    swap_min_dist: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("min_cutoff", "d_cutoff"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"smoothing.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("beta", "min_score", "max_hold_frames", "swap_ratio", "swap_min_dist"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"smoothing.{name} must be >= 0, got {getattr(self, name)}")
-        if self.swap_ratio >= 1:
-            raise ValueError(f"smoothing.swap_ratio must be < 1, got {self.swap_ratio}")
 
 
 @dataclass(frozen=True)
