@@ -92,7 +92,7 @@ def test_write_outputs_without_video_and_bad_video(tmp_path, analysis, monkeypat
     with pytest.raises(Boom):
         write_outputs(analysis, tmp_path / "a", progress=False)
     assert not (tmp_path / "a" / "summary.json").exists()  # ... does not look complete
-    with pytest.raises(ValueError, match="cannot open video"):
+    with pytest.raises(ValueError, match="missing.mp4: video file not found"):
         write_outputs(analysis, tmp_path / "b", video_path=tmp_path / "missing.mp4", progress=False)
     assert not (tmp_path / "b").exists()  # checked before anything is written
 

@@ -1,7 +1,6 @@
 """SquatAnalysis: everything analyze_tracks found, and its JSON summary."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.view import ViewInfo
 from squatpose.config import to_dict
+from squatpose.jsonable import json_safe
 
 UNITS = {
     "time": "seconds from the first frame", "frames": "0-based frame index",
@@ -27,19 +27,6 @@ UNITS = {
     "fppa_max": "peak frontal plane projection angle per side, degrees, > 0 = knee inward (2D)",
     "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
 }
-
-
-def _json_safe(value: Any) -> Any:
-    """Round floats to 4 decimals; NaN/inf -> None; recurse into dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), 4) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 @dataclass
@@ -87,7 +74,7 @@ class SquatAnalysis:
 
     def to_summary(self) -> dict[str, Any]:
         """JSON-ready summary."""
-        return _json_safe({
+        return json_safe({
             "reps": self.reps,
             "repetitions": [r.to_dict() for r in self.repetitions],
             "partial": [r.to_dict() for r in self.partial],

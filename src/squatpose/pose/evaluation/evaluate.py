@@ -14,6 +14,7 @@ from tqdm import tqdm
 from squatpose import atomic
 from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet
+from squatpose.jsonable import finite_or_none
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import PersonRecord, PoseDataset
 from squatpose.pose.evaluation.metrics import (
@@ -52,7 +53,7 @@ class EvalResult:
         names = list(self.joint_set.names)
         return {"persons": self.n_persons, "pck_box": self.pck_box.to_dict(names),
                 "pck_torso": self.pck_torso.to_dict(names) if self.pck_torso else None,
-                "oks": {k: (None if math.isnan(v) else v) for k, v in self.oks.items()}}
+                "oks": {k: finite_or_none(v) for k, v in self.oks.items()}}
 
 
 def predict_records(runner: HeatmapRunner, records: list[PersonRecord], codec: HeatmapCodec,

@@ -17,6 +17,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from squatpose.joints import COCO_NAMES, JointSet
+from squatpose.jsonable import finite_or_none
 
 _LSHO, _RSHO, _LHIP, _RHIP = (COCO_NAMES.index(n) for n in
                               ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
@@ -76,17 +77,17 @@ class PCKResult:
         names = list(joint_names) if joint_names is not None else None
         per_joint = {}
         for a in self.alphas:
-            vals = [_json_num(v) for v in self.per_joint[a]]
+            vals = [finite_or_none(v) for v in self.per_joint[a]]
             per_joint[f"{a:g}"] = dict(zip(names, vals)) if names else vals
         counts = [int(c) for c in self.counts]
         out = {
             "alphas": list(self.alphas),
-            "pooled": {f"{a:g}": _json_num(self.pooled[a]) for a in self.alphas},
+            "pooled": {f"{a:g}": finite_or_none(self.pooled[a]) for a in self.alphas},
             "per_joint": per_joint,
             "counts": dict(zip(names, counts)) if names else counts,
         }
         if names:
-            out["grouped"] = {p: {f"{a:g}": _json_num(v) for a, v in d.items()}
+            out["grouped"] = {p: {f"{a:g}": finite_or_none(v) for a, v in d.items()}
                               for p, d in self.grouped(names).items()}
         return out
 
@@ -180,10 +181,6 @@ def _nanmean(x: np.ndarray) -> float:
 
 def _cell(v: float) -> str:
     return f"{v:>10.1f}" if np.isfinite(v) else f"{'-':>10}"
-
-
-def _json_num(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
 
 
 # ------------------------------------------------------------------------------------------- OKS
