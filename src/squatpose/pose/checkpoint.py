@@ -125,13 +125,3 @@ def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
             f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
     model.load_state_dict(state_dict)
 
-
-RELEASE_KEYS = ("format", "version", "model", "joint_set", "codec", "input_norm", "state_dict", "metrics",
-                "config", "epoch")
-
-
-def save_release(src: str | Path, dst: str | Path) -> Path:
-    """Copy a training checkpoint without optimiser state: the file that ships as a model."""
-    ckpt = read_checkpoint(src)
-    atomic_save({k: ckpt[k] for k in RELEASE_KEYS if k in ckpt}, dst)
-    return Path(dst)
