@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[onnx,web,dev]"
+	$(PY) -m pip install -q -e ".[onnx,web,train,dev]"
 	touch $(STAMP)
 
 .PHONY: setup demo test
@@ -19,4 +19,5 @@ demo: $(STAMP)
 	$(VENV)/bin/squatpose demo --out out/demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 from squatpose.analysis import (
     AnalysisConfig,
@@ -15,6 +14,7 @@ from squatpose.analysis import (
 from squatpose.analysis.angles import thigh_angle
 from squatpose.analysis.config import DepthConfig
 from squatpose.analysis.tracks import JointTracks
+from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 FPS = 30.0
 

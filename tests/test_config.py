@@ -3,7 +3,7 @@ import pytest
 
 from squatpose.analysis.config import load_analysis_config
 from squatpose.config import ConfigError, to_dict
-from squatpose.pose.training.config import load_config
+from squatpose.pose.training.config import load_config, recipes
 
 
 def test_yaml_and_overrides(tmp_path):
@@ -56,8 +56,11 @@ def test_analysis_takes_overrides_too(tmp_path):
         load_analysis_config(None, ["rep.min_depth=0.3"])
 
 
-def test_shipped_configs_load():
-    from pathlib import Path
-    for path in (Path(__file__).parents[1] / "configs").glob("*.yaml"):
-        cfg = load_config(path)
-        assert cfg.data.train and cfg.data.val, path
+def test_packaged_recipes_load_by_name():
+    names = recipes()
+    assert {"efflite0", "resnet18", "resnet18_fpn", "resnet18_fpn_attn", "dilated_cnn"} <= set(names)
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.model.name == name and cfg.data.train and cfg.data.val
+    with pytest.raises(ConfigError, match="efflite1: config file not found .packaged recipes: dilated_cnn"):
+        load_config("efflite1")

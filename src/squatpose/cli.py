@@ -24,7 +24,7 @@ def _add_train(sub) -> None:
                        description="Train a heatmap pose model. Writes last.pt/best.pt (self-describing "
                                    "checkpoints), metrics.jsonl, curves.png and the resolved config.yaml to --out. "
                                    "Re-running with the same --out resumes from last.pt.")
-    p.add_argument("--config", required=True, help="YAML config, e.g. configs/efflite0.yaml")
+    p.add_argument("--config", required=True, help="a packaged recipe (efflite0, resnet18, resnet18_fpn, resnet18_fpn_attn, dilated_cnn) or a YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")

@@ -23,7 +23,7 @@ class MotionPrior:
             self.integral = cv2.integral(self.density.astype(np.float64))
 
     @classmethod
-    def from_video(cls, path: str | Path, seconds: float = 3.0, max_frames: int = 120) -> "MotionPrior":
+    def from_video(cls, path: str | Path, seconds: float = 3.0, max_frames: int = 120) -> MotionPrior:
         cap, info = open_video(path, fallback_fps=30.0)
         fps = info.fps
         frames = int(min(max_frames, max(2, seconds * fps)))

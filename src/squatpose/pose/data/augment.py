@@ -25,7 +25,7 @@ class CropParams:
     flip: bool
 
 
-def sample_crop(rng: np.random.Generator, record: "PersonRecord", center: np.ndarray, size_wh: np.ndarray,
+def sample_crop(rng: np.random.Generator, record: PersonRecord, center: np.ndarray, size_wh: np.ndarray,
                 joint_set: JointSet, aspect_wh: float, padding: float, cfg: AugmentConfig) -> CropParams:
     """Draw one random crop around a person.
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from squatpose.joints import COCO_NAMES, JointSet
 from squatpose.jsonable import finite_or_none
@@ -222,7 +220,7 @@ def oks_ap(gt_annotations: list[dict], predictions: list[dict], joint_set: Joint
         # loadRes cannot take an empty list; an empty result set scores 0 where GT exists.
         coco_dt = (coco_gt.loadRes(dts) if dts else
                    _coco({"images": images, "annotations": [], "categories": cats}))
-        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        ev = _pycocotools().cocoeval.COCOeval(coco_gt, coco_dt, iouType="keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(joint_set.sigmas, dtype=np.float64)
         ev.evaluate()
         ev.accumulate()
@@ -231,8 +229,19 @@ def oks_ap(gt_annotations: list[dict], predictions: list[dict], joint_set: Joint
             for key, v in zip(_AP_KEYS, ev.stats[:len(_AP_KEYS)])}
 
 
-def _coco(dataset: dict) -> COCO:
-    coco = COCO()
+def _pycocotools():
+    """pycocotools, from the `train` extra (training and evaluation only), imported on first use."""
+    try:
+        import pycocotools.coco
+        import pycocotools.cocoeval
+    except ImportError:
+        raise ValueError("OKS-AP needs pycocotools, part of the training extra: pip install 'squatpose[train]'"
+                         ) from None
+    return pycocotools
+
+
+def _coco(dataset: dict):
+    coco = _pycocotools().coco.COCO()
     coco.dataset = dataset
     coco.createIndex()
     return coco

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
-from squatpose.config import check, load
+from squatpose.config import ConfigError, check, load
 from squatpose.geometry import DEFAULT_BOX_PADDING
 
 
@@ -102,6 +103,23 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
+def recipes() -> dict[str, Path]:
+    """The training recipes shipped inside the package (`recipes/*.yaml`), by name."""
+    folder = Path(str(resources.files("squatpose.pose.training") / "recipes"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
+
+
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A YAML file, or the name of a packaged recipe (`efflite0`), so a wheel install can train too."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = recipes()
+    if path.suffix == "" and path.name == str(name_or_path) and path.name in shipped:
+        return shipped[path.name]
+    raise ConfigError(f"{name_or_path}: config file not found (packaged recipes: {', '.join(shipped)})")
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a training YAML (missing sections take defaults) and apply `--set` overrides."""
-    return load(Config, path, overrides)
+    """Read a training YAML or packaged recipe (missing sections take defaults), apply `--set` overrides."""
+    return load(Config, None if path is None else resolve_config(path), overrides)
