@@ -124,4 +124,3 @@ def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
             f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected {unexpected[:3]}, "
             f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
     model.load_state_dict(state_dict)
-
