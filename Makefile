@@ -9,7 +9,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[onnx,web,dev]"
+	$(PY) -m pip install -q -e ".[onnx,web,train,dev]"
 	touch $(STAMP)
 
 .PHONY: setup demo test training-data
@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/squatpose demo --out out/demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest
 
 # The built-in model's derived training data (docs/training.md): dev split, refined labels, squat frames.

@@ -45,7 +45,8 @@ def main() -> None:
         records = load_records(args.data / ann, args.data / images, loaded.joint_set, min_joints=min_joints)
         for flip in (False, True):
             xy, score = predict_records(runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                                        loaded.input_std, flip_test=flip, progress=False)
+                                        loaded.input_std, flip_test=flip, box_padding=loaded.box_padding,
+                                        progress=False)
             result = score_predictions(name, records, xy, score, loaded.joint_set)
             pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(loaded.joint_set.names))
             print(f"| {name} | {'yes' if flip else 'no'} | {len(records)} | {_fmt(pooled[0.05])} | "

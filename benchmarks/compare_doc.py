@@ -19,14 +19,13 @@ from compare_report import (
     verdict,
     write_plot,
 )
-
 from squatpose import atomic
 
 ARMS = {"all": "(a) all labelled persons", "lower": "(b) all six lower-body joints visible",
         "random": "(c) random subset, same size as (b)"}
 HEADER = ("| run | params (M) | GMACs | CPU ms/crop | train img/s | steps | train min | PCK@0.05 [95% CI] | "
           "PCK@0.1 | PCK@0.2 | OKS-AP | no flip: PCK@0.05 / 0.1 / 0.2 |\n|" + "---|" * 12)
-GPU_COMMAND = ("python benchmarks/compare_models.py --config configs/compare_gpu.yaml --mini 20000 --steps 20000 "
+GPU_COMMAND = ("python benchmarks/compare_models.py --config compare_gpu --mini 20000 --steps 20000 "
                "--out runs/compare_gpu --doc docs/model-comparison-gpu.md --plot docs/model-comparison-gpu.png "
                "[--resnet-weights resnet18-f37072fd.pth]")
 

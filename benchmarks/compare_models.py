@@ -2,7 +2,7 @@
 init vs none, two seeds for the leading two, all evaluated on one held-out split, in one table.
 
     python benchmarks/compare_models.py [--minutes 40 | --steps 1500] [--out runs/compare]
-        [--resnet-weights resnet18.pth] [--config configs/compare_cpu.yaml] [--mini 20000]
+        [--resnet-weights resnet18.pth] [--config compare_cpu] [--mini 20000]
 
 Every run trains through `fit` with one shared config (data, augmentation, resolution, optimiser,
 schedule) and differs only in model, init, seed and data arm. The budget is a number of optimizer
@@ -34,17 +34,12 @@ from compare_run import (
     run_config,
     seconds_per_step,
 )
-
 from squatpose import atomic
+from squatpose.config import to_dict as config_to_dict
 from squatpose.joints import get_joint_set
 from squatpose.pose.data.dataset import load_records, read_coco_json
 from squatpose.pose.data.subsets import make_subset
-from squatpose.pose.training.config import (
-    Config,
-    DatasetSpec,
-    config_to_dict,
-    load_config,
-)
+from squatpose.pose.training.config import Config, DatasetSpec, load_config
 
 MODELS = ("resnet18", "resnet18_fpn", "dilated_cnn", "resnet18_fpn_attn", "efflite0")
 RESNETS = ("resnet18", "resnet18_fpn", "resnet18_fpn_attn")
@@ -92,7 +87,7 @@ def _write_eligible(spec: DatasetSpec, out: Path, config: Config) -> int:
 def prepare_arms(config: Config, data_dir: Path, mini: int | None, seed: int) -> dict:
     """Training specs of the three arms: (a) all, (b) lower-body visible, (c) random, same size as (b) per file.
 
-    (b) comes from `make_subset(lower_visible=True)` (the project's definition); (c) is drawn per source
+    (b) comes from `make_subset(lower="visible")` (all six joints visible, v = 2, as the original); (c) is drawn per source
     file among the persons training would use, so (b) and (c) differ in cleanliness, not size or mix.
     Written once under data_dir (deterministic) and reused on resume.
     """
@@ -118,7 +113,7 @@ def prepare_arms(config: Config, data_dir: Path, mini: int | None, seed: int) ->
         eligible = data_dir / f"{stem}_eligible.json"
         persons["all"] += _write_eligible(pool, eligible, config)
         specs["all"].append(pool)
-        lower = make_subset(eligible, data_dir / f"{stem}_lower.json", joint_set, lower_visible=True)
+        lower = make_subset(eligible, data_dir / f"{stem}_lower.json", joint_set, lower="visible")
         if lower["persons"] == 0:
             continue
         make_subset(eligible, data_dir / f"{stem}_random.json", joint_set, mini=lower["persons"], seed=seed)
@@ -204,7 +199,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, default=1500, help="optimizer steps per run (default 1500)")
     budget.add_argument("--minutes", type=float, default=None, help="training minutes per run, fixed as steps")
-    parser.add_argument("--config", type=Path, default=REPO / "configs" / "compare_cpu.yaml")
+    parser.add_argument("--config", default="compare_cpu", help="recipe name or YAML file (default compare_cpu)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "compare", help="runs and derived data")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from speed import median_ms
 from torch import nn
 
+from speed import median_ms
 from squatpose import atomic
 from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import load_model

@@ -56,7 +56,8 @@ def main() -> None:
     ann, images = SETS[args.set]
     records = load_records(DATA / ann, DATA / images, loaded.joint_set, min_joints=1)
     xy, score = predict_records(TorchRunner(loaded.model), records, loaded.codec, loaded.joint_set,
-                                loaded.input_mean, loaded.input_std, flip_test=True, progress=False)
+                                loaded.input_mean, loaded.input_std, flip_test=True,
+                                box_padding=loaded.box_padding, progress=False)
     gt = np.stack([r.keypoints for r in records])
     norm = np.array([max(r.bbox[2], r.bbox[3]) for r in records])
     dist = np.linalg.norm(xy - gt[..., :2], axis=-1) / norm[:, None]

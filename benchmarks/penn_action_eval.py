@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from penn_action import PennClip, load_penn_action
 
+from penn_action import PennClip, load_penn_action
 from squatpose.analysis import AnalysisConfig, analyze_tracks
 from squatpose.analysis.angles import compute_measures
 from squatpose.analysis.body import Body

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 from squatpose.analysis import (
     AnalysisConfig,
@@ -15,6 +14,7 @@ from squatpose.analysis import (
 from squatpose.analysis.angles import thigh_angle
 from squatpose.analysis.config import DepthConfig
 from squatpose.analysis.tracks import JointTracks
+from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 FPS = 30.0
 
@@ -38,7 +38,7 @@ RepDefaults = AnalysisConfig().reps
 
 @pytest.mark.parametrize("data, message", [
     ({"reps": {"min_dept": 0.2}}, r"reps: unknown key\(s\) \['min_dept'\]"),
-    ({"rep": {}}, r"unknown section\(s\) \['rep'\]"),
+    ({"rep": {}}, r"unknown key\(s\) \['rep'\]"),
     ({"reps": {"min_depth": "deep"}}, r"reps.min_depth: expected float"),
     ({"smoothing": {"max_hold_frames": 2.5}}, r"max_hold_frames: expected int"),
     ({"reps": {"standing_depth": 0.2}}, r"invalid value for standing_depth"),
@@ -51,7 +51,7 @@ def test_config_errors(data, message):
 
 
 def test_config_file_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="config file not found"):
+    with pytest.raises(ValueError, match="none.yaml: config file not found"):
         load_analysis_config(tmp_path / "none.yaml")
     bad = tmp_path / "bad.yaml"
     bad.write_text("reps: [1, 2\n")

@@ -53,3 +53,17 @@ def test_release_cli_calibrates_on_labelled_persons(tmp_path, tiny_coco, capsys)
     text = capsys.readouterr().out
     assert "raw scores" in text and "calibrated scores" in text
     assert len(read_checkpoint(tmp_path / "r.pt")["score_calibration"]["raw"]) >= 2
+
+
+def test_predictor_reports_calibrated_scores(tmp_path) -> None:
+    from squatpose.pose.predictor import Predictor
+
+    calibration = ScoreCalibration((0.0, 1.0), (0.5, 0.5))  # every joint: "a coin flip"
+    release = write_release(default_checkpoint(), tmp_path / "flat.pt", calibration)
+    image = np.random.default_rng(0).integers(0, 255, (200, 160, 3), dtype=np.uint8)
+    box = np.array([[10.0, 10.0, 120.0, 180.0]])
+    raw = Predictor.from_checkpoint(default_checkpoint(), backend="torch").predict(image, box)
+    calibrated = Predictor.from_checkpoint(release, backend="torch").predict(image, box)
+    np.testing.assert_allclose(calibrated.score, 0.5)
+    np.testing.assert_allclose(calibrated.xy, raw.xy)
+    assert not np.allclose(raw.score, 0.5)

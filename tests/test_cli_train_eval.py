@@ -36,6 +36,7 @@ def test_train_resume_and_eval(tmp_path, tiny_coco, capsys):
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["step"] == 4
     ckpt = read_checkpoint(out / "last.pt")
     assert ckpt["joint_set"] == "lower6" and ckpt["model"]["name"] == "dilated_cnn"
+    assert ckpt["box_padding"] == 1.25 and load_model(out / "last.pt").box_padding == 1.25
     assert not any(k.startswith(("module.", "_orig_mod.")) for k in ckpt["state_dict"])
 
     ann, images = tiny_coco
@@ -95,8 +96,26 @@ def test_data_subset_and_stats(tmp_path, tiny_coco, capsys):
     assert main(["data", "subset", "--annotations", str(ann), "--out", str(out), "--mini", "3"]) == 0
     subset = json.loads(out.read_text())
     assert len(subset["annotations"]) == 3 and len(subset["images"]) == 3
-    assert main(["data", "subset", "--annotations", str(ann), "--out", str(out), "--lower-visible"]) == 0
+    # One person's left ankle labelled but hidden (v=1): the original's subset wants all six visible.
+    coco = json.loads(ann.read_text())
+    coco["annotations"][0]["keypoints"][15 * 3 + 2] = 1
+    hidden = tmp_path / "hidden.json"
+    hidden.write_text(json.dumps(coco))
+    capsys.readouterr()
+    assert main(["data", "subset", "--annotations", str(hidden), "--out", str(out), "--lower-visible"]) == 0
+    assert len(json.loads(out.read_text())["annotations"]) == 7
+    assert "7 persons with all 6 joints visible (v=2), 8 with all labelled (v>0)" in capsys.readouterr().out
+    assert main(["data", "subset", "--annotations", str(hidden), "--out", str(out), "--lower-visible", "labelled"]) == 0
     assert len(json.loads(out.read_text())["annotations"]) == 8
     assert main(["data", "stats", str(ann)]) == 0
     table = capsys.readouterr().out
     assert "left_ankle" in table and " 8 " in table
+
+
+@pytest.mark.parametrize("argv", [["eval", "--annotations", "a.json", "--images", "i"], ["predict", "p.jpg"],
+                                  ["analyze", "v.mp4"], ["demo"]])
+def test_model_options_have_one_default(argv):
+    from squatpose.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.backend == "auto" and args.checkpoint is None

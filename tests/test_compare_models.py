@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from compare_models import budget_for, first_plan, main, parse_args
-from compare_report import bootstrap, verdict
-from compare_run import count_macs
 from conftest import write_tiny_coco
 from torch import nn
 
+from compare_models import budget_for, first_plan, main, parse_args
+from compare_report import bootstrap, verdict
+from compare_run import count_macs
 from squatpose.pose.checkpoint import read_checkpoint
 from squatpose.pose.training import loop
 

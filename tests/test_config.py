@@ -1,6 +1,10 @@
+"""The one config loader: YAML + `--set` overrides into checked dataclasses, for training and analysis."""
 import pytest
 
-from squatpose.pose.training.config import ConfigError, config_to_dict, load_config
+from squatpose.analysis.config import load_analysis_config
+from squatpose.config import ConfigError, to_dict
+from squatpose.pose.models import MODELS
+from squatpose.pose.training.config import load_config, recipes
 
 
 def test_yaml_and_overrides(tmp_path):
@@ -11,7 +15,7 @@ def test_yaml_and_overrides(tmp_path):
     assert cfg.model.name == "dilated_cnn" and cfg.model.pretrained is None
     assert cfg.train.lr == 0.002 and cfg.train.epochs == 3 and cfg.train.weight_decay == 5e-4
     assert cfg.codec.input_wh == (96, 128) and cfg.data.augment.flip_prob == 0.0
-    assert config_to_dict(cfg)["codec"]["input_wh"] == [96, 128]
+    assert to_dict(cfg)["codec"]["input_wh"] == [96, 128]
 
 
 def test_unknown_keys_and_bad_values_are_errors(tmp_path):
@@ -21,16 +25,45 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
         load_config(path)
     with pytest.raises(ConfigError, match="expected int"):
         load_config(None, ["train.epochs=many"])
-    with pytest.raises(ConfigError, match="expected a number"):
+    with pytest.raises(ConfigError, match="train.lr: expected float"):
         load_config(None, ["train.lr=fast"])
     with pytest.raises(ConfigError, match="must look like"):
         load_config(None, ["train.epochs"])
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
         load_config(tmp_path / "nope.yaml")
 
 
-def test_shipped_configs_load():
-    from pathlib import Path
-    for path in (Path(__file__).parents[1] / "configs").glob("*.yaml"):
-        cfg = load_config(path)
-        assert cfg.data.train and cfg.data.val, path
+@pytest.mark.parametrize("override, message", [
+    ("train.lr=0", "train: invalid value for lr"),
+    ("train.epochs=0", "train: invalid value for epochs"),
+    ("data.box_padding=0.8", "data: invalid value for box_padding"),
+    ("data.augment.flip_prob=1.5", "data.augment: invalid value for flip_prob"),
+    ("codec.sigma=-1", "codec: invalid value for sigma"),
+])
+def test_training_values_are_range_checked(override, message):
+    with pytest.raises(ConfigError, match=f"^--set: {message}$"):
+        load_config(None, [override])
+
+
+def test_analysis_takes_overrides_too(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("reps: {min_depth: 0.25}\n")
+    cfg = load_analysis_config(path, ["reps.min_depth=0.3", "smoothing.beta=2"])
+    assert cfg.reps.min_depth == 0.3 and cfg.smoothing.beta == 2.0
+    assert load_analysis_config(None, ["depth.leg_percentile=90"]).depth.leg_percentile == 90.0
+    with pytest.raises(ConfigError, match=r"^--set: reps: invalid value for standing_depth$"):
+        load_analysis_config(None, ["reps.standing_depth=0.5"])
+    with pytest.raises(ConfigError, match=r"--set: unknown key\(s\) \['rep'\]"):
+        load_analysis_config(None, ["rep.min_depth=0.3"])
+
+
+def test_packaged_recipes_load_by_name():
+    names = recipes()
+    assert {"efflite0", "resnet18", "resnet18_fpn", "resnet18_fpn_attn", "dilated_cnn"} <= set(names)
+    for name in names:
+        cfg = load_config(name)
+        assert cfg.data.train and cfg.data.val
+        # one recipe per architecture, named after it; others (efflite0_v2, compare_cpu) build a known model
+        assert cfg.model.name == name or (name not in MODELS and cfg.model.name in MODELS)
+    with pytest.raises(ConfigError, match="efflite1: config file not found .packaged recipes: .*dilated_cnn"):
+        load_config("efflite1")

@@ -3,8 +3,10 @@ import pytest
 
 from squatpose.geometry import (
     apply_affine,
+    box_crop_matrix,
     box_to_center_size,
     crop_affine,
+    crop_normalized,
     invert_affine,
     points_box,
     warp_image,
@@ -81,3 +83,17 @@ def test_points_box():
     box = points_box(np.array([[1.0, 2.0], [5.0, 9.0], [100.0, 100.0]]), np.array([True, True, False]))
     np.testing.assert_allclose(box, [1, 2, 4, 7])
     assert points_box(np.zeros((3, 2)), np.array([True, False, False])) is None
+
+
+def test_crop_normalized_warps_then_normalises():
+    image = np.full((40, 30, 3), (100, 150, 200), np.uint8)
+    matrix = box_crop_matrix(np.array([-15.0, 0.0, 30.0, 40.0]), (24, 32), 1.0)  # half the crop is off-image
+    mean, std = (100.0, 100.0, 100.0), (50.0, 25.0, 10.0)
+    x = crop_normalized(image, matrix, (24, 32), mean, std)
+    assert x.shape == (3, 32, 24) and x.dtype == np.float32 and x.flags["C_CONTIGUOUS"]
+    np.testing.assert_allclose(x[:, 16, 20], [0.0, 2.0, 10.0])      # inside: (rgb - mean) / std
+    np.testing.assert_allclose(x[:, 16, 2], [-2.0, -4.0, -10.0])    # outside the image: black
+    out = np.zeros((3, 32, 24), np.float32)
+    darker = crop_normalized(image, matrix, (24, 32), mean, std, adjust=lambda crop: crop // 2, out=out)
+    assert darker is out
+    np.testing.assert_allclose(out[:, 16, 20], [-1.0, -1.0, 0.0])

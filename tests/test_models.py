@@ -69,7 +69,7 @@ def test_normalisation_attributes(name: str) -> None:
     assert len(cls.INPUT_MEAN) == 3 and len(cls.INPUT_STD) == 3
     assert all(0 < m < 255 for m in cls.INPUT_MEAN) and all(s > 1 for s in cls.INPUT_STD)
     expected_mean = (127.0,) * 3 if name == "efflite0" else (123.675, 116.28, 103.53)
-    assert cls.INPUT_MEAN == pytest.approx(expected_mean)
+    assert pytest.approx(expected_mean) == cls.INPUT_MEAN
 
 
 @pytest.mark.parametrize("name", NAMES)

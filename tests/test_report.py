@@ -3,12 +3,12 @@ import json
 import cv2
 import numpy as np
 import pytest
-from synthetic_squats import render, squat_motion, squat_phase
 
 from squatpose.analysis import analyze_tracks
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
+from synthetic_squats import render, squat_motion, squat_phase
 
 FPS = 30.0
 
@@ -92,7 +92,7 @@ def test_write_outputs_without_video_and_bad_video(tmp_path, analysis, monkeypat
     with pytest.raises(Boom):
         write_outputs(analysis, tmp_path / "a", progress=False)
     assert not (tmp_path / "a" / "summary.json").exists()  # ... does not look complete
-    with pytest.raises(ValueError, match="cannot open video"):
+    with pytest.raises(ValueError, match="missing.mp4: video file not found"):
         write_outputs(analysis, tmp_path / "b", video_path=tmp_path / "missing.mp4", progress=False)
     assert not (tmp_path / "b").exists()  # checked before anything is written
 

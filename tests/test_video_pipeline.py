@@ -21,18 +21,26 @@ def _write_video(path, frames, fps=30.0):
     return path
 
 
+CLIP = "squat_13"  # back view, two clean repetitions, 130 frames
+
+
+@pytest.fixture(scope="module")
+def expected_reps() -> int:
+    """Completed repetitions of the clip, counted by eye (reps.json of the shared clips)."""
+    return json.loads(shared_or_skip("squat_videos", "reps.json").read_text())[CLIP]["completed_reps"]
+
+
 @pytest.fixture(scope="module")
 def real_clip(tmp_path_factory):
-    """The first 2.5 s of a real back-view squat clip, downscaled to 640×360 and written by OpenCV."""
-    src = shared_or_skip("squat_videos", "squat_13.mp4")
-    cap = cv2.VideoCapture(str(src))
-    frames = []
-    while len(frames) < 75:
+    """A real back-view squat clip, downscaled to 640×360 and written by OpenCV at its own frame rate."""
+    cap = cv2.VideoCapture(str(shared_or_skip("squat_videos", f"{CLIP}.mp4")))
+    fps, frames = cap.get(cv2.CAP_PROP_FPS), []
+    while True:
         ok, frame = cap.read()
         if not ok:
             break
         frames.append(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
-    return _write_video(tmp_path_factory.mktemp("clip") / "squat_short.mp4", frames)
+    return _write_video(tmp_path_factory.mktemp("clip") / f"{CLIP}_small.mp4", frames, fps)
 
 
 def test_video_without_person_is_a_clear_error(tmp_path, capsys):
@@ -58,7 +66,7 @@ def test_unreadable_and_missing_videos(tmp_path):
     assert info.fps == 12.5 and (info.width, info.height) == (64, 64)
 
 
-def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, tmp_path, capsys):
+def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, expected_reps, tmp_path, capsys):
     out = tmp_path / "result"
     assert main(["analyze", str(real_clip), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -66,22 +74,27 @@ def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, tmp_path, cap
     names = {p.name for p in out.iterdir()}
     assert {"summary.json", "keypoints.csv", "angles.csv", "report.html", "annotated.mp4"} <= names
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["fps"] == pytest.approx(30.0) and summary["n_frames"] == 75
-    assert summary["reps"] == len(summary["repetitions"])
+    assert summary["fps"] == pytest.approx(23.976, abs=1e-3) and summary["n_frames"] == 130
+    assert summary["reps"] == expected_reps
+    assert f"{expected_reps} completed repetition(s)" in printed
     rows = (out / "keypoints.csv").read_text().strip().splitlines()
-    assert len(rows) == 1 + 75
+    assert len(rows) == 1 + 130
     # The person's joints are found confidently in (nearly) every frame of this clip.
     assert not any("person not found" in w for w in summary["warnings"]), summary["warnings"]
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
-    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 75
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 130
 
 
-def test_keypoints_input_matches_video_tracks(real_clip, tmp_path):
+def test_keypoints_input_matches_video_tracks(real_clip, expected_reps, tmp_path):
     """Tracks exported from one run analyse to the same count through `--keypoints`."""
     from squatpose.analysis.tracks import save_keypoints_json
 
     result = analyze(real_clip, None, progress=False)
     tracks_path = save_keypoints_json(result.raw, tmp_path / "tracks.json")
     again = analyze(None, tmp_path / "from_tracks", keypoints=tracks_path, progress=False)
-    assert again.reps == result.reps
+    assert again.reps == result.reps == expected_reps
     assert (tmp_path / "from_tracks" / "report.html").exists()
+    # --set reaches the analysis: no squat of this clip goes 0.95 leg lengths deep.
+    assert main(["analyze", "--keypoints", str(tracks_path), "--out", str(tmp_path / "deep"), "--quiet",
+                 "--set", "reps.min_depth=0.95"]) == 0
+    assert json.loads((tmp_path / "deep" / "summary.json").read_text())["reps"] == 0

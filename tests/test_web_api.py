@@ -334,9 +334,9 @@ def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(finished_video, 
         assert jobs[running_id]["state"] == "failed" and jobs[running_id]["error"] == INTERRUPTED
         assert not any(store.uploads_dir.iterdir())
         # a second server on the same folder refuses to start
-        with pytest.raises(RuntimeError, match="another squatpose server"):
-            with TestClient(create_app(restarted, warm_up=False)):
-                pass
+        with (pytest.raises(RuntimeError, match="another squatpose server"),
+              TestClient(create_app(restarted, warm_up=False))):
+            pass
     assert read_json(store.jobs_dir / running_id / "job.json")["state"] == "failed"
     assert json.loads((store.jobs_dir / finished_video["id"] / "job.json").read_text())["state"] == "done"
 

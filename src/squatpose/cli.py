@@ -10,12 +10,21 @@ from pathlib import Path
 EPILOG = "Run `squatpose COMMAND --help` for the options of each command."
 
 
+def _add_model_options(p, backend: bool = True) -> None:
+    """--checkpoint (and --backend): one definition, one default, for every command that runs the model."""
+    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
+    if backend:
+        p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                       help="inference engine: onnx (ONNX Runtime, ~3× faster on a CPU), torch, or auto "
+                            "(onnx when installed; default)")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a pose model from a YAML config",
                        description="Train a heatmap pose model. Writes last.pt/best.pt (self-describing "
                                    "checkpoints), metrics.jsonl, curves.png and the resolved config.yaml to --out. "
                                    "Re-running with the same --out resumes from last.pt.")
-    p.add_argument("--config", required=True, help="YAML config, e.g. configs/efflite0.yaml")
+    p.add_argument("--config", required=True, help="a packaged recipe (efflite0, resnet18, resnet18_fpn, resnet18_fpn_attn, dilated_cnn) or a YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
@@ -30,7 +39,6 @@ def _add_eval(sub) -> None:
                        description="Predict on each ground-truth person box and score in original image "
                                    "pixels: PCK@0.05/0.1/0.2 normalised by the larger box side (pooled and per "
                                    "joint), LSP-style torso PCK where shoulders are labelled, and OKS-AP.")
-    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
     p.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
     p.add_argument("--images", required=True, help="folder the JSON's file_name entries are relative to")
     p.add_argument("--flip-test", action="store_true", help="average with the prediction on the mirrored crop")
@@ -39,7 +47,7 @@ def _add_eval(sub) -> None:
     p.add_argument("--min-joints", type=int, default=1,
                    help="evaluate persons with at least this many labelled joints of the set (default 1)")
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    _add_model_options(p)
     p.add_argument("--onnx", default=None, metavar="FILE",
                    help="run this ONNX file of the checkpoint's model (e.g. an int8 export) with ONNX Runtime")
 
@@ -49,12 +57,10 @@ def _add_predict(sub) -> None:
                        description="Writes IMAGE_pose.jpg (skeleton and knee angles) and IMAGE_heatmaps.png "
                                    "(per-joint heatmap overlays) to --out, and prints the joints as JSON.")
     p.add_argument("image", help="input image (JPEG, PNG, ...)")
-    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
     p.add_argument("--box", default=None, help="person box x,y,w,h in pixels (default: found automatically)")
     p.add_argument("--out", default=".", help="output folder (default: current folder)")
     p.add_argument("--flip-test", action="store_true")
-    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                   help="inference engine (default auto: ONNX Runtime when installed, else PyTorch)")
+    _add_model_options(p)
 
 
 def _add_data(sub) -> None:
@@ -62,12 +68,15 @@ def _add_data(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("subset", help="write a subset of a COCO keypoints JSON",
                         description="Reproduce the original project's subsets of COCO 2017: --mini N random "
-                                    "persons with any keypoint, and/or --lower-visible persons with all joints of "
-                                    "the set labelled.")
+                                    "persons with any keypoint, and/or --lower-visible persons with all joints "
+                                    "of the set visible and annotated (v=2, the original's definition; "
+                                    "'--lower-visible labelled' also keeps joints labelled as hidden, v=1).")
     s.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
     s.add_argument("--out", required=True, help="output JSON")
     s.add_argument("--mini", type=int, default=None, metavar="N", help="N random persons (e.g. 20000)")
-    s.add_argument("--lower-visible", action="store_true", help="only persons with all joints of the set labelled")
+    s.add_argument("--lower-visible", nargs="?", const="visible", default=None, choices=("visible", "labelled"),
+                   help="only persons with all joints of the set visible (default when given: v=2, as the "
+                        "original) or, with 'labelled', labelled (v>0)")
     s.add_argument("--joint-set", default="lower6", help="joint set for --lower-visible (default lower6)")
     s.add_argument("--seed", type=int, default=0)
     t = dsub.add_parser("stats", help="per-joint label counts of COCO keypoints JSON files")
@@ -108,16 +117,15 @@ def _add_data_preparation(dsub) -> None:
 
 
 def _add_analysis_options(p) -> None:
-    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
+    _add_model_options(p)
     p.add_argument("--out", default=None, help="output folder (default: <video name>_squat)")
     p.add_argument("--view", choices=("auto", "side", "front", "back"), default="auto",
                    help="camera view; auto detects it from the joints (default)")
     p.add_argument("--box", default=None, help="x,y,w,h of the person in the first frame (default: found)")
     p.add_argument("--fps", type=float, default=None, help="frame rate, when the video's own is missing or wrong")
-    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                   help="inference engine: onnx (ONNX Runtime, ~3× faster on a CPU), torch, or auto "
-                        "(onnx when installed; default)")
     p.add_argument("--config", default=None, help="YAML with analysis thresholds (smoothing, reps, feedback)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -146,7 +154,7 @@ def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX for fast CPU inference",
                        description="Writes an ONNX model (opset 17, dynamic batch) whose metadata records the "
                                    "joint set, codec and input normalisation.")
-    p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
+    _add_model_options(p, backend=False)
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--int8", action="store_true",
                    help="static int8 quantization calibrated on --calibration crops (check it with eval --onnx)")
@@ -214,6 +222,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_eval(args) -> int:
+    from squatpose import atomic
     from squatpose.pose.data.dataset import LoadReport, load_records
     from squatpose.pose.evaluation.evaluate import (
         coco_results,
@@ -233,14 +242,16 @@ def _cmd_eval(args) -> int:
         print("error: no persons to evaluate", file=sys.stderr)
         return 2
     xy, scores = predict_records(predictor.runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                                 loaded.input_std, flip_test=args.flip_test, batch_size=args.batch_size)
+                                 loaded.input_std, flip_test=args.flip_test, batch_size=args.batch_size,
+                                 box_padding=predictor.box_padding)
+    scores = loaded.calibrate(scores)
     result = score_predictions(Path(args.annotations).stem, records, xy, scores, loaded.joint_set)
     print(result.tables())
     if args.out:
         write_results(args.out, coco_results(records, xy, scores, loaded.joint_set))
         print(f"predictions: {args.out}")
     if args.metrics_out:
-        Path(args.metrics_out).write_text(json.dumps(result.to_dict(), indent=1))
+        atomic.write_text(args.metrics_out, json.dumps(result.to_dict(), indent=1))
     return 0
 
 
@@ -263,7 +274,9 @@ def _cmd_data(args) -> int:
     joint_set = get_joint_set(args.joint_set)
     if args.data_command == "subset":
         counts = make_subset(args.annotations, args.out, joint_set, mini=args.mini,
-                             lower_visible=args.lower_visible, seed=args.seed)
+                             lower=args.lower_visible, seed=args.seed)
+        print(f"{args.annotations}: {counts['all_visible']} persons with all {joint_set.num_joints} joints visible "
+              f"(v=2), {counts['all_labelled']} with all labelled (v>0)")
         print(f"{args.out}: {counts['persons']} persons in {counts['images']} images")
     else:
         for path in args.annotations:
@@ -302,7 +315,7 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
     source = Path(video or keypoints)
     out = Path(args.out) if args.out else Path(f"{source.stem}_squat")
     box = [float(v) for v in args.box.split(",")] if args.box else None
-    config = load_analysis_config(args.config) if args.config else None
+    config = load_analysis_config(args.config, args.overrides)
     result = analyze(video, out, keypoints=keypoints, checkpoint=args.checkpoint, view=args.view, box=box,
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()

@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from squatpose import atomic
 from squatpose.pose.export import cache_dir
 
 log = logging.getLogger(__name__)
@@ -43,17 +43,16 @@ def _local_copies() -> list[Path]:
 
 def _download(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part", delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(SAMPLE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
-                shutil.copyfileobj(response, tmp)
-        except BaseException:
-            Path(tmp.name).unlink(missing_ok=True)
-            raise
-    if sha256_of(Path(tmp.name)) != SAMPLE_SHA256:
-        Path(tmp.name).unlink()
-        raise SampleUnavailable(f"the file downloaded from {SAMPLE_URL} has an unexpected SHA-256; not used")
-    Path(tmp.name).replace(target)
+    tmp = atomic.partial_path(target)
+    try:
+        with open(tmp, "wb") as fh, urllib.request.urlopen(SAMPLE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
+            shutil.copyfileobj(response, fh)
+        if sha256_of(tmp) != SAMPLE_SHA256:
+            raise SampleUnavailable(f"the file downloaded from {SAMPLE_URL} has an unexpected SHA-256; not used")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    atomic.commit(tmp, target)
 
 
 def sample_clip() -> Path:

@@ -1,4 +1,4 @@
-"""Person boxes, crop affine transforms and warping.
+"""Person boxes, crop affine transforms, and the one crop → normalise step of training and inference.
 
 Pixel convention: pixel centres sit at integer coordinates, so pixel i spans [i - 0.5, i + 0.5].
 A crop of `size_wh` image pixels around `center` maps onto the network input so that the crop's
@@ -8,12 +8,16 @@ convention, so points and images transform identically.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
 
+# Crop size / person box size; checkpoints record the padding they were trained with (older ones: this).
+DEFAULT_BOX_PADDING = 1.25
 
-def box_to_center_size(box_xywh: np.ndarray, aspect_wh: float, padding: float = 1.25
+
+def box_to_center_size(box_xywh: np.ndarray, aspect_wh: float, padding: float = DEFAULT_BOX_PADDING
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Box `[x, y, w, h]` → centre `(2,)` and crop size `(2,)` (w, h) in image pixels.
 
@@ -30,6 +34,12 @@ def box_to_center_size(box_xywh: np.ndarray, aspect_wh: float, padding: float = 
     else:
         w = h * aspect_wh
     return center, np.array([w * padding, h * padding], dtype=np.float64)
+
+
+def box_crop_matrix(box_xywh: np.ndarray, input_wh: tuple[int, int], padding: float) -> np.ndarray:
+    """Image → crop-input matrix `(2,3)` of the un-augmented crop around a person box `[x, y, w, h]`."""
+    center, size = box_to_center_size(box_xywh, input_wh[0] / input_wh[1], padding)
+    return crop_affine(center, size, input_wh)
 
 
 def points_box(points: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
@@ -78,3 +88,23 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, out_wh: tuple[int, int]) -
     """Warp an image with the image→crop matrix; pixels outside the image become black."""
     return cv2.warpAffine(image, np.asarray(matrix, np.float64), (int(out_wh[0]), int(out_wh[1])),
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def crop_normalized(image_rgb: np.ndarray, matrix: np.ndarray, input_wh: tuple[int, int],
+                    mean: Sequence[float], std: Sequence[float], *,
+                    adjust: Callable[[np.ndarray], np.ndarray] | None = None,
+                    out: np.ndarray | None = None) -> np.ndarray:
+    """Image `(H,W,3)` RGB uint8 → model input `(3,h,w)` float32: warp, then `(rgb - mean) / std`.
+
+    Training, evaluation and inference all call this, so the numbers evaluation reports are those of
+    the inference path. `adjust` changes the uint8 crop before normalising (training's colour jitter);
+    `out` is a `(3,h,w)` float32 array to fill (the predictor's reused batch buffer).
+    """
+    crop = warp_image(image_rgb, matrix, input_wh)
+    if adjust is not None:
+        crop = adjust(crop)
+    chw = ((crop.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).transpose(2, 0, 1)
+    if out is None:
+        return np.ascontiguousarray(chw)
+    out[...] = chw
+    return out

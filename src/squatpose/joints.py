@@ -23,6 +23,20 @@ COCO_SIGMAS: tuple[float, ...] = (
 )
 
 
+SIDES: tuple[str, ...] = ("left", "right")
+LEG_PARTS: tuple[str, ...] = ("hip", "knee", "ankle")
+# The six lower-body joints, both sides of each part in turn: left_hip, right_hip, left_knee, ...
+LOWER6: tuple[str, ...] = tuple(f"{side}_{part}" for part in LEG_PARTS for side in SIDES)
+
+
+def leg_chains(names: tuple[str, ...] | list[str]) -> dict[str, list[int]]:
+    """{side: indices of its [hip, knee, ankle] in `names`} for each side whose three joints are all there."""
+    names = list(names)
+    chains = {side: [f"{side}_{part}" for part in LEG_PARTS] for side in SIDES}
+    return {side: [names.index(n) for n in chain] for side, chain in chains.items()
+            if set(chain) <= set(names)}
+
+
 def _mirror_name(name: str) -> str:
     if name.startswith("left_"):
         return "right_" + name[len("left_"):]
@@ -84,7 +98,7 @@ _LEG_EDGES = (
 JOINT_SETS: dict[str, JointSet] = {
     "lower6": JointSet(
         name="lower6",
-        names=("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
+        names=LOWER6,
         edges=_LEG_EDGES,
     ),
     "lower8": JointSet(

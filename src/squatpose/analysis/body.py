@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from squatpose.analysis.tracks import JointTracks
+from squatpose.joints import LEG_PARTS, SIDES
 
-PARTS: tuple[str, ...] = ("shoulder", "hip", "knee", "ankle")
-SIDES: tuple[str, ...] = ("left", "right")
+PARTS: tuple[str, ...] = ("shoulder", *LEG_PARTS)
 ANALYSIS_JOINTS: tuple[str, ...] = tuple(f"{s}_{p}" for p in PARTS for s in SIDES)
 
 

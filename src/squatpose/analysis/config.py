@@ -1,4 +1,4 @@
-"""Analysis configuration: frozen dataclasses per section, YAML loading with strict keys.
+"""Analysis configuration: frozen dataclasses per section with range checks, read by squatpose.config.
 
 Depths are fractions of the person's leg length (see depth.py: 0 = standing, about 0.5 = thighs
 parallel in a typical squat). Angles are degrees, times seconds. Where a value is a project choice
@@ -6,21 +6,35 @@ rather than a published norm, docs/analysis.md says so.
 """
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from squatpose.analysis.smoothing import SmoothingParams
+from squatpose.config import check, from_dict, load
 
 
-def _check(section: str, **conditions: bool) -> None:
-    bad = [name for name, ok in conditions.items() if not ok]
-    if bad:
-        raise ValueError(f"{section}: invalid value for {', '.join(bad)}")
+@dataclass(frozen=True)
+class SmoothingParams:
+    """One Euro and gating parameters (analysis/smoothing.py).
+
+    min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
+    min_score: joints below are not fed. max_hold_frames: frames an estimate is held.
+    swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
+    swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
+    """
+
+    min_cutoff: float = 1.0
+    beta: float = 5.0
+    d_cutoff: float = 1.0
+    min_score: float = 0.3
+    max_hold_frames: int = 5
+    swap_ratio: float = 0.5
+    swap_min_dist: float = 0.05
+
+    def __post_init__(self) -> None:
+        check("smoothing", min_cutoff=self.min_cutoff > 0, d_cutoff=self.d_cutoff > 0, beta=self.beta >= 0,
+              min_score=self.min_score >= 0, max_hold_frames=self.max_hold_frames >= 0,
+              swap_ratio=0 <= self.swap_ratio < 1, swap_min_dist=self.swap_min_dist >= 0)
 
 
 @dataclass(frozen=True)
@@ -30,7 +44,7 @@ class MeasureConfig:
     min_score: float = 0.3
 
     def __post_init__(self) -> None:
-        _check("measures", min_score=0 <= self.min_score <= 1)
+        check("measures", min_score=0 <= self.min_score <= 1)
 
 
 @dataclass(frozen=True)
@@ -46,9 +60,10 @@ class ViewConfig:
     front_min_width: float = 0.45
 
     def __post_init__(self) -> None:
-        _check("view", deep_depth=0 < self.deep_depth < 1, min_deep_frames=self.min_deep_frames >= 1,
+        check("view", deep_depth=0 < self.deep_depth < 1, min_deep_frames=self.min_deep_frames >= 1,
                side_min_thigh_offset=self.side_min_thigh_offset > 0,
-               side_max_width=self.side_max_width > 0, front_min_width=self.front_min_width >= self.side_max_width)
+               side_max_width=self.side_max_width > 0,
+               front_min_width=self.front_min_width >= self.side_max_width)
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ class DepthConfig:
     bend_other_thigh_ratio: float = 0.85
 
     def __post_init__(self) -> None:
-        _check("depth", leg_percentile=50 <= self.leg_percentile <= 100,
+        check("depth", leg_percentile=50 <= self.leg_percentile <= 100,
                leg_window_s=self.leg_window_s > 0,
                knee_weight_side=0 <= self.knee_weight_side <= 1,
                walk_window_s=self.walk_window_s > 0, walk_displacement=self.walk_displacement > 0,
@@ -102,7 +117,7 @@ class RepConfig:
     min_confidence: float = 0.15
 
     def __post_init__(self) -> None:
-        _check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
+        check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
                min_confidence=0 <= self.min_confidence < 1,
                start_depth=self.start_depth <= self.min_depth, bottom_band=self.bottom_band > 0,
                onset_band=0 <= self.onset_band < self.standing_depth,
@@ -123,7 +138,7 @@ class FeedbackConfig:
     ascent_slowdown: float = 0.5
 
     def __post_init__(self) -> None:
-        _check("feedback", fast_descent_s=self.fast_descent_s > 0,
+        check("feedback", fast_descent_s=self.fast_descent_s > 0,
                knee_asymmetry_deg=self.knee_asymmetry_deg > 0,
                hip_asymmetry_pct=self.hip_asymmetry_pct > 0,
                valgus_fppa_deg=self.valgus_fppa_deg > 0,
@@ -141,54 +156,13 @@ class AnalysisConfig:
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
 
 
-def _section(cls: type, values: Any, where: str) -> Any:
-    """Build section dataclass `cls` from a mapping; unknown keys and wrong types are errors."""
-    if not isinstance(values, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(values).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; known: {sorted(fields)}")
-    defaults = cls()
-    for key, value in values.items():
-        want = type(getattr(defaults, key))
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not ok or (want is int and not isinstance(value, int)):
-            raise ValueError(f"{where}.{key}: expected {want.__name__}, got {value!r}")
-    return cls(**{k: (float(v) if type(getattr(defaults, k)) is float else v)
-                  for k, v in values.items()})
-
-
 def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> AnalysisConfig:
     """AnalysisConfig from a nested mapping {section: {key: value}}; missing keys keep defaults."""
-    data = data or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a mapping of sections")
-    sections = {f.name: f for f in dataclasses.fields(AnalysisConfig)}
-    unknown = sorted(set(data) - set(sections))
-    if unknown:
-        raise ValueError(f"{source}: unknown section(s) {unknown}; known: {sorted(sections)}")
-    try:
-        built = {name: _section(type(getattr(AnalysisConfig(), name)), values, f"{source}: {name}")
-                 for name, values in data.items()}
-        return AnalysisConfig(**built)
-    except ValueError as exc:
-        msg = str(exc)
-        raise ValueError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+    return from_dict(AnalysisConfig, data, source)
 
 
-def load_analysis_config(path: str | os.PathLike) -> AnalysisConfig:
-    """Read an analysis config YAML file (sections smoothing, measures, view, depth, reps, feedback)."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path}: not valid YAML ({exc})") from None
-    return config_from_dict(data, source=str(path))
-
-
-def config_to_dict(config: AnalysisConfig) -> dict[str, Any]:
-    """Nested plain dict of the resolved config (for summary.json / YAML)."""
-    return dataclasses.asdict(config)
+def load_analysis_config(path: str | Path | None = None,
+                         overrides: list[str] | None = None) -> AnalysisConfig:
+    """Read an analysis YAML (sections smoothing, measures, view, depth, reps, feedback) and apply `--set`
+    overrides such as `reps.min_depth=0.3`."""
+    return load(AnalysisConfig, path, overrides)

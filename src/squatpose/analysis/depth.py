@@ -55,6 +55,14 @@ def nanpercentile(x: np.ndarray, q: float, min_count: int = 3) -> np.ndarray:
     return np.where(count >= min_count, p, np.nan)
 
 
+def standing_length(lengths: np.ndarray, percentile: float) -> np.ndarray:
+    """The standing 2D length of a leg or segment over frames (axis 0): its `leg_percentile`
+    (config; 85). The one leg-length estimator of the analysis: a squat only shortens the 2D legs, so
+    a high percentile is the standing length, and not the maximum or the 95th, which pose zig-zags at a
+    deep bottom inflate."""
+    return nanpercentile(lengths, percentile)
+
+
 def leg_samples(body: Body) -> np.ndarray:
     """(3, T, 2) per-frame leg length candidates per side, in order of preference: thigh + shin,
     hip-ankle distance, twice the thigh (NaN where the joints are missing)."""
@@ -125,7 +133,7 @@ def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
     around it, inside the same still stretch: it follows slow changes of scale (zoom, shuffling
     closer) while a squat, which only shortens the 2D legs, leaves it alone."""
     samples = leg_samples(body)
-    overall = _first_finite(np.stack([nanpercentile(c, cfg.leg_percentile) for c in samples]))
+    overall = _first_finite(np.stack([standing_length(c, cfg.leg_percentile) for c in samples]))
     finite = overall[np.isfinite(overall)]
     moving = feet_moving(body.ankle, float(finite.max()) if finite.size else float("nan"), fps, cfg)
     still = ~moving
@@ -164,7 +172,7 @@ def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
     walking one leg is always nearly straight."""
     ratio = np.linalg.norm(body.knee - body.hip, axis=-1) / np.linalg.norm(body.ankle - body.knee,
                                                                          axis=-1)
-    standing = nanpercentile(ratio, 90)
+    standing = standing_length(ratio, cfg.leg_percentile)
     with np.errstate(invalid="ignore"):
         bent = (knee_angle.lr <= cfg.bend_knee_angle) | (ratio <= cfg.bend_thigh_ratio * standing)
         # The second leg need only be somewhat bent: a pose model often straightens a hidden leg.

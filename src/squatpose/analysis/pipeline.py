@@ -14,7 +14,7 @@ from squatpose.analysis.depth import (
     LegGeometry,
     depth_signal,
     leg_geometry,
-    nanpercentile,
+    standing_length,
 )
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
 from squatpose.analysis.rep_counter import RepCount, count_reps
@@ -32,7 +32,7 @@ TILT_WARN_DEG = 5.0
 def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: DepthSignal, view: ViewInfo,
                  fps: float, cfg: AnalysisConfig) -> RepContext:
     thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
-    standing = nanpercentile(thigh, cfg.depth.leg_percentile)
+    standing = standing_length(thigh, cfg.depth.leg_percentile)
     return RepContext(fps=fps, side_view=view.is_side, measures=measures, depth=depth,
                       leg_length=geom.leg_length, thigh_ratio=thigh / standing,
                       hip_y=body.hip[..., 1], hip_conf=body.score_of("hip"),
@@ -109,7 +109,7 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     view: 'auto' (detect), 'side', 'front' or 'back' (front and back are analysed alike).
     """
     cfg = config or AnalysisConfig()
-    smooth = smooth_tracks(tracks, cfg.smoothing)
+    smooth = smooth_tracks(tracks, cfg.smoothing, leg_percentile=cfg.depth.leg_percentile)
     body = Body.from_tracks(smooth.tracks, cfg.measures.min_score)
     geom = leg_geometry(body, tracks.fps, cfg.depth)
     measures = compute_measures(body, geom.leg_length)

@@ -1,19 +1,20 @@
 """SquatAnalysis: everything analyze_tracks found, and its JSON summary."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from squatpose.analysis.angles import Measures
-from squatpose.analysis.config import AnalysisConfig, config_to_dict
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.depth import DepthSignal
 from squatpose.analysis.feedback import Feedback
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.view import ViewInfo
+from squatpose.config import to_dict
+from squatpose.jsonable import json_safe
 
 UNITS = {
     "time": "seconds from the first frame", "frames": "0-based frame index",
@@ -26,19 +27,6 @@ UNITS = {
     "fppa_max": "peak frontal plane projection angle per side, degrees, > 0 = knee inward (2D)",
     "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
 }
-
-
-def _json_safe(value: Any) -> Any:
-    """Round floats to 4 decimals; NaN/inf -> None; recurse into dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return round(float(value), 4) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 @dataclass
@@ -86,7 +74,7 @@ class SquatAnalysis:
 
     def to_summary(self) -> dict[str, Any]:
         """JSON-ready summary."""
-        return _json_safe({
+        return json_safe({
             "reps": self.reps,
             "repetitions": [r.to_dict() for r in self.repetitions],
             "partial": [r.to_dict() for r in self.partial],
@@ -98,6 +86,6 @@ class SquatAnalysis:
             "warnings": list(self.warnings),
             "leg_length_px": self.leg_length_px,
             "units": UNITS,
-            "config": config_to_dict(self.config),
+            "config": to_dict(self.config),
             **({"timings": dict(self.timings)} if self.timings else {}),
         })

@@ -19,40 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from squatpose.analysis.config import DepthConfig, SmoothingParams
+from squatpose.analysis.depth import standing_length
 from squatpose.analysis.tracks import JointTracks
+from squatpose.joints import LEG_PARTS, leg_chains
 
 log = logging.getLogger(__name__)
 
-LEG_PARTS: tuple[str, ...] = ("hip", "knee", "ankle")
-
-
-@dataclass(frozen=True)
-class SmoothingParams:
-    """One Euro and gating parameters (the `smoothing` section of the analysis config).
-
-    min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
-    min_score: joints below are not fed. max_hold_frames: frames an estimate is held.
-    swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
-    swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
-    """
-
-    min_cutoff: float = 1.0
-    beta: float = 5.0
-    d_cutoff: float = 1.0
-    min_score: float = 0.3
-    max_hold_frames: int = 5
-    swap_ratio: float = 0.5
-    swap_min_dist: float = 0.05
-
-    def __post_init__(self) -> None:
-        for name in ("min_cutoff", "d_cutoff"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"smoothing.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("beta", "min_score", "max_hold_frames", "swap_ratio", "swap_min_dist"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"smoothing.{name} must be >= 0, got {getattr(self, name)}")
-        if self.swap_ratio >= 1:
-            raise ValueError(f"smoothing.swap_ratio must be < 1, got {self.swap_ratio}")
 
 
 @dataclass(frozen=True)
@@ -114,30 +87,30 @@ class OneEuroFilter:
 def leg_pairs(joint_names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Indices (left, right) of the leg joints present on both sides, e.g. left_knee/right_knee."""
     pairs = [(joint_names.index(f"left_{p}"), joint_names.index(f"right_{p}")) for p in LEG_PARTS
-             if f"left_{p}" in joint_names and f"right_{p}" in joint_names]
+             if {f"left_{p}", f"right_{p}"} <= set(joint_names)]
     arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     return arr[:, 0], arr[:, 1]
 
 
-def leg_scale(tracks: JointTracks, min_score: float) -> float:
-    """Robust leg length in pixels: 95th percentile of thigh + shin over confident frames.
+def leg_scale(tracks: JointTracks, min_score: float,
+              percentile: float = DepthConfig.leg_percentile) -> float:
+    """Leg length in pixels: the standing length (`depth.standing_length`) of thigh + shin over
+    confident frames.
 
-    Falls back to the 95th percentile of the confident joints' bounding-box diagonal, then to the
+    Falls back to the same percentile of the confident joints' bounding-box diagonal, then to the
     frame height, then 1.
     """
-    names = tracks.joint_names
     xy = np.where((tracks.score >= min_score)[..., None], tracks.xy, np.nan)
-    sides = [[names.index(f"{s}_{p}") for p in LEG_PARTS] for s in ("left", "right")
-             if all(f"{s}_{p}" in names for p in LEG_PARTS)]
+    sides = list(leg_chains(tracks.joint_names).values())
     if sides:
         leg = xy[:, np.array(sides)]  # (T, S, 3, 2)
         length = np.linalg.norm(np.diff(leg, axis=2), axis=-1).sum(axis=2)
         if np.isfinite(length).sum() >= 3:
-            return float(np.nanpercentile(length, 95))
+            return float(standing_length(length.reshape(-1), percentile))
     rows = np.isfinite(xy[..., 0]).sum(axis=1) >= 2
     if rows.sum() >= 3:
         span = np.nanmax(xy[rows], axis=1) - np.nanmin(xy[rows], axis=1)
-        return float(np.percentile(np.linalg.norm(span, axis=-1), 95))
+        return float(standing_length(np.linalg.norm(span, axis=-1), percentile))
     return float(tracks.frame_wh[1]) if tracks.frame_wh else 1.0
 
 
@@ -158,13 +131,13 @@ def _should_swap(obs: np.ndarray, ok: np.ndarray, est: np.ndarray, alive: np.nda
     return bool(per_joint > params.swap_min_dist and swap < params.swap_ratio * keep)
 
 
-def smooth_tracks(tracks: JointTracks, params: SmoothingParams,
-                  scale: float | None = None) -> SmoothResult:
+def smooth_tracks(tracks: JointTracks, params: SmoothingParams, scale: float | None = None,
+                  leg_percentile: float = DepthConfig.leg_percentile) -> SmoothResult:
     """One Euro smoothing of all joints of `tracks` (T, K, 2), gated by score, legs kept consistent.
 
     scale: pixels per leg length for the filter units; estimated with `leg_scale` when None.
     """
-    scale = float(scale) if scale else leg_scale(tracks, params.min_score)
+    scale = float(scale) if scale else leg_scale(tracks, params.min_score, leg_percentile)
     obs = tracks.xy / scale
     score = tracks.score.copy()
     ok = (score >= params.min_score) & (score > 0)

@@ -18,13 +18,11 @@ from typing import Any
 import numpy as np
 
 from squatpose import atomic
-from squatpose.joints import COCO_NAMES
+from squatpose.joints import COCO_NAMES, LOWER6
 
 log = logging.getLogger(__name__)
 
-LOWER_BODY: tuple[str, ...] = (
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
+LOWER_BODY = LOWER6
 
 
 @dataclass

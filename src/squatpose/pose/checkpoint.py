@@ -5,11 +5,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from squatpose import atomic
+from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet, get_joint_set
+from squatpose.pose.calibration import ScoreCalibration
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.models import MODELS, build_model
 
@@ -30,6 +33,12 @@ class LoadedModel:
     input_mean: tuple[float, float, float]
     input_std: tuple[float, float, float]
     meta: dict = field(default_factory=dict)
+    box_padding: float = DEFAULT_BOX_PADDING   # crop size / person box size the model was trained with
+    score_calibration: ScoreCalibration | None = None  # raw heatmap peak → P(joint within 0.1 of the box)
+
+    def calibrate(self, scores: np.ndarray) -> np.ndarray:
+        """The model's calibrated joint scores (the raw peaks when the file carries no calibration)."""
+        return scores if self.score_calibration is None else self.score_calibration(scores)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -98,13 +107,26 @@ def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_
         raise CheckpointError(f"{path}: checkpoint is for joint set {joint_set.name!r}, expected {expect_joint_set!r}")
     if expect_model and name != expect_model:
         raise CheckpointError(f"{path}: checkpoint is a {name!r} model, expected {expect_model!r}")
-    model = build_model(name, joint_set.num_joints)
+    codec = HeatmapCodec.from_dict(ckpt["codec"])
+    try:
+        model = build_model(name, joint_set.num_joints, stride=codec.stride)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     load_state(model, ckpt["state_dict"], path)
     model.eval()
     norm = ckpt["input_norm"]
-    return LoadedModel(model, name, joint_set, HeatmapCodec.from_dict(ckpt["codec"]),
-                       tuple(norm["mean"]), tuple(norm["std"]),
-                       {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt})
+    return LoadedModel(model, name, joint_set, codec, tuple(norm["mean"]), tuple(norm["std"]),
+                       {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt},
+                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)), _calibration(ckpt, path))
+
+
+def _calibration(ckpt: dict, path: str | Path) -> ScoreCalibration | None:
+    if "score_calibration" not in ckpt:
+        return None
+    try:
+        return ScoreCalibration.from_dict(ckpt["score_calibration"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: invalid score_calibration ({exc})") from None
 
 
 def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
@@ -118,14 +140,3 @@ def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
             f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected {unexpected[:3]}, "
             f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
     model.load_state_dict(state_dict)
-
-
-RELEASE_KEYS = ("format", "version", "model", "joint_set", "codec", "input_norm", "state_dict", "metrics",
-                "config", "epoch")
-
-
-def save_release(src: str | Path, dst: str | Path) -> Path:
-    """Copy a training checkpoint without optimiser state: the file that ships as a model."""
-    ckpt = read_checkpoint(src)
-    atomic_save({k: ckpt[k] for k in RELEASE_KEYS if k in ckpt}, dst)
-    return Path(dst)

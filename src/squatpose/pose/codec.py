@@ -126,5 +126,5 @@ class HeatmapCodec:
         return {"input_wh": list(self.input_wh), "stride": self.stride, "sigma": self.sigma}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "HeatmapCodec":
+    def from_dict(cls, data: dict) -> HeatmapCodec:
         return cls(input_wh=tuple(data["input_wh"]), stride=int(data["stride"]), sigma=float(data["sigma"]))

@@ -5,12 +5,12 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from squatpose import atomic
 from squatpose.pose.checkpoint import LoadedModel
 
 log = logging.getLogger(__name__)
@@ -32,35 +32,52 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
     dummy = torch.zeros(1, 3, h, w)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".onnx.tmp")
-    os.close(fd)
+    tmp = atomic.partial_path(out_path)
     try:
         with warnings.catch_warnings():
             # The tracer's notes on static shapes are expected: only the batch axis varies.
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.filterwarnings("ignore", message="Constant folding")
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            torch.onnx.export(loaded.model.eval(), (dummy,), tmp, input_names=["image"], output_names=["heatmaps"],
+            torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
+                              output_names=["heatmaps"],
                               dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
                               opset_version=OPSET, dynamo=False)
         _add_metadata(tmp, loaded)
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return out_path
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return atomic.commit(tmp, out_path)
 
 
-def _add_metadata(path: str, loaded: LoadedModel) -> None:
+def onnx_metadata(loaded: LoadedModel) -> dict[str, str]:
+    """What an exported file records about its checkpoint (ONNX metadata is strings only)."""
+    return {"model": loaded.model_name, "joint_set": loaded.joint_set.name,
+            "codec": json.dumps(loaded.codec.to_dict()), "input_mean": json.dumps(list(loaded.input_mean)),
+            "input_std": json.dumps(list(loaded.input_std))}
+
+
+def _add_metadata(path: Path, loaded: LoadedModel) -> None:
     import onnx
 
-    model = onnx.load(path)
-    meta = {"model": loaded.model_name, "joint_set": loaded.joint_set.name, "codec": json.dumps(loaded.codec.to_dict()),
-            "input_mean": json.dumps(list(loaded.input_mean)), "input_std": json.dumps(list(loaded.input_std))}
-    for key, value in meta.items():
+    model = onnx.load(str(path))
+    for key, value in onnx_metadata(loaded).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx.save(model, path)
+    onnx.save(model, str(path))
+
+
+def check_onnx_metadata(path: str | Path, found: dict[str, str], loaded: LoadedModel) -> None:
+    """Refuse an ONNX file whose recorded model, joint set, codec or normalisation differ from the
+    checkpoint's: its heatmaps would be decoded with the wrong convention without any error."""
+    expected = onnx_metadata(loaded)
+    if not set(expected) & set(found):
+        log.warning("%s: no squatpose metadata; cannot check it matches the checkpoint", path)
+        return
+    wrong = [f"{key} {found.get(key)!r} (checkpoint: {value!r})" for key, value in expected.items()
+             if found.get(key) != value]
+    if wrong:
+        raise ValueError(f"{path}: ONNX model does not match the checkpoint: " + "; ".join(wrong))
 
 
 def weights_fingerprint(loaded: LoadedModel) -> str:

@@ -12,10 +12,9 @@ import torch
 
 from squatpose.geometry import (
     apply_affine,
-    box_to_center_size,
-    crop_affine,
+    box_crop_matrix,
+    crop_normalized,
     invert_affine,
-    warp_image,
 )
 from squatpose.pose.checkpoint import LoadedModel, load_model
 from squatpose.pose.codec import HeatmapCodec
@@ -68,6 +67,7 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
+        self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
@@ -92,7 +92,8 @@ def heatmaps_to_image(codec: HeatmapCodec, heatmaps: np.ndarray, matrices: np.nd
 
 @dataclass
 class PoseBatch:
-    """Keypoints `(N,K,2)` in image pixels and their scores `(N,K)` (heatmap peak, ~0..1)."""
+    """Keypoints `(N,K,2)` in image pixels and their scores `(N,K)`: the heatmap peak, calibrated to the
+    probability of being within 0.1 of the person box side when the checkpoint carries a calibration."""
 
     xy: np.ndarray
     score: np.ndarray
@@ -107,14 +108,12 @@ class Predictor:
     user's cache) when the `onnx` extra is installed, else PyTorch."""
 
     def __init__(self, loaded: LoadedModel, *, backend: str = "auto", onnx_path: str | Path | None = None,
-                 flip_test: bool = False, box_padding: float = 1.25, threads: int | None = None) -> None:
+                 flip_test: bool = False, box_padding: float | None = None, threads: int | None = None) -> None:
         self.loaded = loaded
         self.codec = loaded.codec
         self.joint_set = loaded.joint_set
         self.flip_perm = loaded.joint_set.flip_perm if flip_test else None
-        self.box_padding = box_padding
-        self.mean = np.asarray(loaded.input_mean, np.float32)
-        self.inv_std = 1.0 / np.asarray(loaded.input_std, np.float32)
+        self.box_padding = loaded.box_padding if box_padding is None else box_padding
         if backend == "auto":
             backend = "onnx" if onnx_available() else "torch"
         if backend == "torch":
@@ -122,25 +121,25 @@ class Predictor:
                 torch.set_num_threads(threads)
             self.runner: HeatmapRunner = TorchRunner(loaded.model)
         elif backend == "onnx":
+            from squatpose.pose.export import check_onnx_metadata, export_onnx_cached
             if onnx_path is None:
-                from squatpose.pose.export import export_onnx_cached
                 onnx_path = export_onnx_cached(loaded)
-            self.runner = OnnxRunner(onnx_path, threads)
+            onnx_runner = OnnxRunner(onnx_path, threads)
+            check_onnx_metadata(onnx_path, onnx_runner.metadata, loaded)
+            self.runner = onnx_runner
         else:
             raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
         self.backend = backend
         self._buffer = np.zeros((0, 3, loaded.codec.input_wh[1], loaded.codec.input_wh[0]), np.float32)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> "Predictor":
+    def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> Predictor:
         return cls(load_model(checkpoint or default_checkpoint()), **kwargs)
 
     def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
-        w, h = self.codec.input_wh
-        mats = []
-        for box in np.asarray(boxes_xywh, np.float64).reshape(-1, 4):
-            center, size = box_to_center_size(box, w / h, self.box_padding)
-            mats.append(crop_affine(center, size, self.codec.input_wh))
+        """Image → crop-input matrices `(N,2,3)` of boxes `(N,4)`, with the checkpoint's box padding."""
+        mats = [box_crop_matrix(box, self.codec.input_wh, self.box_padding)
+                for box in np.asarray(boxes_xywh, np.float64).reshape(-1, 4)]
         return np.stack(mats) if mats else np.zeros((0, 2, 3))
 
     def predict(self, image_rgb: np.ndarray, boxes_xywh: np.ndarray, return_heatmaps: bool = False) -> PoseBatch:
@@ -154,10 +153,11 @@ class Predictor:
             self._buffer = np.zeros((n,) + self._buffer.shape[1:], np.float32)
         batch = self._buffer[:n]
         for i, matrix in enumerate(matrices):
-            crop = warp_image(image_rgb, matrix, self.codec.input_wh)
-            batch[i] = ((crop.astype(np.float32) - self.mean) * self.inv_std).transpose(2, 0, 1)
+            crop_normalized(image_rgb, matrix, self.codec.input_wh, self.loaded.input_mean, self.loaded.input_std,
+                            out=batch[i])
         heatmaps = run_with_flip(self.runner, batch, self.flip_perm)
         xy, score = heatmaps_to_image(self.codec, heatmaps, matrices)
+        score = self.loaded.calibrate(score)
         if return_heatmaps:
             return PoseBatch(xy, score, heatmaps.copy(), matrices)
         return PoseBatch(xy, score)

@@ -25,7 +25,8 @@ def calibrate_scores(checkpoint: str | Path, records: list[PersonRecord], flip_t
 
     loaded = load_model(checkpoint)
     xy, scores = predict_records(TorchRunner(loaded.model), records, loaded.codec, loaded.joint_set,
-                                 loaded.input_mean, loaded.input_std, flip_test=flip_test)
+                                 loaded.input_mean, loaded.input_std, flip_test=flip_test,
+                                 box_padding=loaded.box_padding)
     gt = np.stack([r.keypoints for r in records])
     norm = bbox_norm(np.stack([r.bbox for r in records]))
     counted, correct = correct_at(xy, gt, gt[..., 2] > 0, norm)

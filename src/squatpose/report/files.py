@@ -11,7 +11,6 @@ import logging
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -20,6 +19,7 @@ from squatpose.analysis.result import SquatAnalysis
 from squatpose.report import viz
 from squatpose.report.html import render_html
 from squatpose.report.video_writer import FrameWriter
+from squatpose.video.io import open_video
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,8 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
                           progress: bool = True) -> str:
     """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
     frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v')."""
-    cap = cv2.VideoCapture(str(video_path))
-    if not cap.isOpened():
-        raise ValueError(f"{video_path}: cannot open video")
-    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    fps = cap.get(cv2.CAP_PROP_FPS) or a.fps
+    cap, info = open_video(video_path, fallback_fps=a.fps)
+    w, h, fps = info.width, info.height, info.fps
     sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
     if (sx, sy) != (1.0, 1.0):
         log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
@@ -140,8 +137,8 @@ def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
     with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
     means the set is complete).
     """
-    if video_path is not None and not cv2.VideoCapture(str(video_path)).isOpened():
-        raise ValueError(f"{video_path}: cannot open video")
+    if video_path is not None:
+        open_video(video_path, fallback_fps=analysis.fps)[0].release()  # a clear error before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").unlink(missing_ok=True)  # a re-run must not look complete until it is

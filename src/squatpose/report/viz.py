@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from squatpose import atomic
 from squatpose.analysis.angles import interior_angle
-from squatpose.joints import JOINT_SETS
+from squatpose.joints import JOINT_SETS, leg_chains
 
 LEFT_BGR = (255, 144, 30)
 RIGHT_BGR = (0, 140, 255)
@@ -106,14 +106,8 @@ def draw_angle_label(frame_bgr: np.ndarray, at_xy: np.ndarray, angle_deg: float,
 def _knee_angles(xy: np.ndarray, score: np.ndarray, names: Sequence[str],
                  min_score: float) -> dict[str, tuple[np.ndarray, float]]:
     """{side: (knee xy, interior knee angle)} for the sides whose hip, knee, ankle are confident."""
-    out = {}
-    for side in ("left", "right"):
-        parts = [f"{side}_{p}" for p in ("hip", "knee", "ankle")]
-        if all(p in names for p in parts):
-            idx = [list(names).index(p) for p in parts]
-            if (score[idx] >= min_score).all():
-                out[side] = (xy[idx[1]], float(interior_angle(*xy[idx])))
-    return out
+    return {side: (xy[idx[1]], float(interior_angle(*xy[idx])))
+            for side, idx in leg_chains(names).items() if (score[idx] >= min_score).all()}
 
 
 def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,

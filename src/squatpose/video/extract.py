@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from squatpose.analysis.tracks import JointTracks
 from squatpose.pose.predictor import Predictor
-from squatpose.video.io import VideoError, VideoInfo, iter_frames_rgb, open_video
+from squatpose.video.io import VideoError, iter_frames_rgb, open_video
 from squatpose.video.motion import MotionPrior
 from squatpose.video.tracker import PersonTracker, TrackerConfig
 
@@ -26,9 +26,6 @@ class NoPersonError(VideoError):
 @dataclass
 class VideoTracks:
     tracks: JointTracks
-    info: VideoInfo
-    n_frames: int
-    people: int
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)   # seconds spent decoding / in pose
 
@@ -78,4 +75,4 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     if people > 1:
         warnings.append(f"{people} people were seen; the analysis follows the one seen most and moving most "
                         f"(track {main.track_id}). Pass --box to choose another.")
-    return VideoTracks(tracks, info, n_frames, max(people, 1), warnings, {"decode": decode_s, "pose": pose_s})
+    return VideoTracks(tracks, warnings, {"decode": decode_s, "pose": pose_s})

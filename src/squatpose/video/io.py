@@ -25,8 +25,10 @@ class VideoInfo:
     height: int
 
 
-def open_video(path: str | Path, fps: float | None = None) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """Open a video; `fps` overrides a missing or implausible container frame rate."""
+def open_video(path: str | Path, fps: float | None = None, fallback_fps: float | None = None
+               ) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video; `fps` overrides the container's frame rate; `fallback_fps` stands in only where the
+    container's is missing or implausible (without either, that is an error)."""
     path = Path(path)
     if not path.is_file():
         raise VideoError(f"{path}: video file not found")
@@ -38,6 +40,8 @@ def open_video(path: str | Path, fps: float | None = None) -> tuple[cv2.VideoCap
         cap.release()
         raise VideoError(f"{path}: the video has no readable frames")
     container_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if fps is None and fallback_fps is not None and not (math.isfinite(container_fps) and container_fps > 0):
+        fps = fallback_fps
     if fps is None:
         if not (math.isfinite(container_fps) and 0 < container_fps <= MAX_FPS):
             cap.release()

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from squatpose.video.io import open_video
+
 _WIDTH = 160
 
 
@@ -21,9 +23,9 @@ class MotionPrior:
             self.integral = cv2.integral(self.density.astype(np.float64))
 
     @classmethod
-    def from_video(cls, path: str | Path, seconds: float = 3.0, max_frames: int = 120) -> "MotionPrior":
-        cap = cv2.VideoCapture(str(path))
-        fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
+    def from_video(cls, path: str | Path, seconds: float = 3.0, max_frames: int = 120) -> MotionPrior:
+        cap, info = open_video(path, fallback_fps=30.0)
+        fps = info.fps
         frames = int(min(max_frames, max(2, seconds * fps)))
         energy, previous, wh = None, None, (1, 1)
         for _ in range(frames):

@@ -24,7 +24,6 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
-STATES = ("queued", "running", "done", "failed")
 FINAL = ("done", "failed")
 INTERRUPTED = "interrupted by a server restart"
 VIEWS = ("auto", "side", "front", "back")

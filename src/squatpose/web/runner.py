@@ -95,11 +95,6 @@ class Runner:
             self.futures[job_id] = future
         future.add_done_callback(lambda f: self._finished(job_id, f))
 
-    def cancel(self, job_id: str) -> bool:
-        """True when the job was still waiting and will not run."""
-        future = self.futures.get(job_id)
-        return future is not None and future.cancel()
-
     def _finished(self, job_id: str, future: Future) -> None:
         """Called in a pool thread when a job ends: clean up deleted jobs, record crashes."""
         with self.lock:

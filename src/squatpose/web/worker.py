@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+from squatpose import atomic
 from squatpose.web.jobs import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -89,15 +90,19 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
     import cv2
 
-    cap = cv2.VideoCapture(str(src))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    tmp = dest.with_name(f".{dest.stem}.partial{dest.suffix}")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), fps, size)
+    from squatpose.video.io import VideoError, open_video
+
+    try:
+        cap, info = open_video(src, fallback_fps=30.0)
+    except VideoError as exc:
+        log.warning("cannot make a WebM copy: %s", exc)
+        return False
+    total = max(info.n_frames, 0)
+    tmp = atomic.partial_path(dest)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), info.fps, (info.width, info.height))
     written = 0
     try:
-        if not cap.isOpened() or not writer.isOpened():
+        if not writer.isOpened():
             log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
             return False
         progress.stage("preparing the video for the browser", 0, total)
@@ -114,7 +119,7 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
         if not written:
             tmp.unlink(missing_ok=True)
     if written:
-        os.replace(tmp, dest)
+        atomic.commit(tmp, dest)
     return written > 0
 
 

@@ -8,14 +8,13 @@ import cv2
 import numpy as np
 
 from squatpose.geometry import box_to_center_size
-from squatpose.joints import JointSet
+from squatpose.joints import LOWER6, JointSet
 from squatpose.pose.training.config import AugmentConfig
 from squatpose.video.person_box import box_from_joints
 
 if TYPE_CHECKING:
     from squatpose.pose.data.dataset import PersonRecord
 
-_LOWER_BODY = ("left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle")
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ def sample_crop(rng: np.random.Generator, record: PersonRecord, center: np.ndarr
     box a video tracker makes from the previous frame's legs, so the model learns both framings.
     """
     if rng.random() < cfg.lower_body_prob:
-        names = [n for n in _LOWER_BODY if n in joint_set.names]
+        names = [n for n in LOWER6 if n in joint_set.names]
         idx = [joint_set.index(n) for n in names]
         box = box_from_joints(record.keypoints[idx, :2], record.keypoints[idx, 2], min_score=0.5, min_joints=2)
         if box is not None and max(box[2], box[3]) > 4:

@@ -5,6 +5,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -12,7 +13,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from squatpose.geometry import apply_affine, box_to_center_size, crop_affine, warp_image
+from squatpose.geometry import (
+    DEFAULT_BOX_PADDING,
+    apply_affine,
+    box_to_center_size,
+    crop_affine,
+    crop_normalized,
+)
 from squatpose.joints import JointSet
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
@@ -148,18 +155,12 @@ def read_image_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def normalize_image(crop_rgb: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """RGB uint8 crop `(h,w,3)` → float tensor `(3,h,w)` normalised as the model expects."""
-    array = (crop_rgb.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(array.transpose(2, 0, 1).copy())
-
-
 class PoseDataset(Dataset):
     """Top-down crops with heatmap targets. `augment=None` gives the deterministic evaluation crop."""
 
     def __init__(self, records: list[PersonRecord], codec: HeatmapCodec, joint_set: JointSet,
                  input_mean: tuple[float, ...], input_std: tuple[float, ...], *,
-                 box_padding: float = 1.25, augment: AugmentConfig | None = None, seed: int = 0) -> None:
+                 box_padding: float = DEFAULT_BOX_PADDING, augment: AugmentConfig | None = None, seed: int = 0) -> None:
         if not records:
             raise ValueError("the dataset has no person records")
         self.records = records
@@ -196,18 +197,19 @@ class PoseDataset(Dataset):
             return sample
         params = self.crop_params(index, epoch)
         matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
-        crop = warp_image(image, matrix, self.codec.input_wh)
         keypoints, joint_weights = record.keypoints, record.training_weights()
         if params.flip:
             keypoints = keypoints[list(self.joint_set.flip_perm)]
             joint_weights = joint_weights[list(self.joint_set.flip_perm)]
         points_in = apply_affine(keypoints[:, :2], matrix)
         heatmaps, weights = self.codec.encode(points_in, joint_weights)
+        adjust = None
         if self.augment is not None and self.augment.color_jitter > 0:
             rng = np.random.default_rng((self.seed, epoch, index, 1))
-            crop = color_jitter(crop, rng, self.augment.color_jitter)
+            adjust = partial(color_jitter, rng=rng, amount=self.augment.color_jitter)
+        image = crop_normalized(image, matrix, self.codec.input_wh, self.mean, self.std, adjust=adjust)
         return {
-            "image": normalize_image(crop, self.mean, self.std),
+            "image": torch.from_numpy(image),
             "heatmaps": torch.from_numpy(heatmaps),
             "weights": torch.from_numpy(weights),
             "index": index,

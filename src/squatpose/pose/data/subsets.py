@@ -11,28 +11,38 @@ from squatpose.joints import COCO_NAMES, JointSet
 from squatpose.pose.data.dataset import AnnotationError, read_coco_json
 
 
-def _labelled(ann: dict) -> np.ndarray:
-    """`(17,)` bool: which COCO keypoints the annotation labels (v > 0)."""
+def _visibility(ann: dict) -> np.ndarray:
+    """`(17,)` COCO visibility flags of an annotation: 0 unlabelled, 1 labelled but hidden, 2 visible."""
     kps = ann.get("keypoints") or [0] * 51
-    return np.asarray(kps, dtype=np.float64).reshape(17, 3)[:, 2] > 0
+    return np.asarray(kps, dtype=np.float64).reshape(17, 3)[:, 2]
+
+
+# `--lower-visible` modes: the original project's subset ("all six visible and annotated") needs v = 2;
+# "labelled" also keeps joints marked as hidden (v = 1).
+LOWER_MODES = {"visible": 2, "labelled": 1}
 
 
 def make_subset(annotations: str | Path, out: str | Path, joint_set: JointSet, *, mini: int | None = None,
-                lower_visible: bool = False, seed: int = 0) -> dict:
-    """Write a COCO JSON with a subset of the persons; returns {"persons": n, "images": m}.
+                lower: str | None = None, seed: int = 0) -> dict:
+    """Write a COCO JSON with a subset of the persons; returns the counts (persons, images, and how many
+    persons have all joints of the set visible / labelled).
 
     `mini=N`: N random non-crowd persons with at least one keypoint (the original's 20 000 subset).
-    `lower_visible`: persons whose joints of the set are all labelled (the original's second subset).
-    Both together: the random draw is taken among the lower-visible persons.
+    `lower="visible"`: persons whose joints of the set are all visible (v = 2), the original's second
+    subset; `lower="labelled"`: all labelled (v > 0). With both, the random draw is taken among those.
     """
-    if mini is None and not lower_visible:
+    if mini is None and lower is None:
         raise ValueError("choose --mini N and/or --lower-visible")
+    if lower is not None and lower not in LOWER_MODES:
+        raise ValueError(f"--lower-visible takes {' or '.join(LOWER_MODES)}, got {lower!r}")
     data = read_coco_json(Path(annotations))
     persons = [a for a in data["annotations"]
-               if a.get("category_id", 1) == 1 and not a.get("iscrowd", 0) and _labelled(a).any()]
-    if lower_visible:
-        idx = list(joint_set.coco_indices)
-        persons = [a for a in persons if _labelled(a)[idx].all()]
+               if a.get("category_id", 1) == 1 and not a.get("iscrowd", 0) and (_visibility(a) > 0).any()]
+    joints = list(joint_set.coco_indices)
+    all_of_set = [_visibility(a)[joints].min() for a in persons]
+    counts = {f"all_{mode}": int(sum(v >= need for v in all_of_set)) for mode, need in LOWER_MODES.items()}
+    if lower is not None:
+        persons = [a for a, v in zip(persons, all_of_set) if v >= LOWER_MODES[lower]]
     if mini is not None:
         if mini <= 0:
             raise ValueError(f"--mini must be positive, got {mini}")
@@ -46,7 +56,7 @@ def make_subset(annotations: str | Path, out: str | Path, joint_set: JointSet, *
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, json.dumps(subset))
-    return {"persons": len(persons), "images": len(subset["images"])}
+    return {"persons": len(persons), "images": len(subset["images"]), **counts}
 
 
 def label_stats(annotations: str | Path) -> dict:

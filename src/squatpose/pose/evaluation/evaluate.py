@@ -12,7 +12,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet
+from squatpose.jsonable import finite_or_none
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import PersonRecord, PoseDataset
 from squatpose.pose.evaluation.metrics import (
@@ -55,13 +57,13 @@ class EvalResult:
         names = list(self.joint_set.names)
         return {"persons": self.n_persons, "pck_box": self.pck_box.to_dict(names),
                 "pck_torso": self.pck_torso.to_dict(names) if self.pck_torso else None,
-                "oks": {k: (None if math.isnan(v) else v) for k, v in self.oks.items()},
+                "oks": {k: finite_or_none(v) for k, v in self.oks.items()},
                 "reliability_pck0.1": self.reliability}
 
 
 def predict_records(runner: HeatmapRunner, records: list[PersonRecord], codec: HeatmapCodec,
                     joint_set: JointSet, input_mean, input_std, *, flip_test: bool = False,
-                    batch_size: int = 32, num_workers: int = 0, box_padding: float = 1.25,
+                    batch_size: int = 32, num_workers: int = 0, box_padding: float = DEFAULT_BOX_PADDING,
                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Run the model on each record's GT-box crop → points `(N,K,2)` in image px, scores `(N,K)`."""
     dataset = PoseDataset(records, codec, joint_set, input_mean, input_std, box_padding=box_padding)

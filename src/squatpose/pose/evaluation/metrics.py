@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from squatpose.joints import COCO_NAMES, JointSet
+from squatpose.jsonable import finite_or_none
 
 _LSHO, _RSHO, _LHIP, _RHIP = (COCO_NAMES.index(n) for n in
                               ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
@@ -76,17 +75,17 @@ class PCKResult:
         names = list(joint_names) if joint_names is not None else None
         per_joint = {}
         for a in self.alphas:
-            vals = [_json_num(v) for v in self.per_joint[a]]
+            vals = [finite_or_none(v) for v in self.per_joint[a]]
             per_joint[f"{a:g}"] = dict(zip(names, vals)) if names else vals
         counts = [int(c) for c in self.counts]
         out = {
             "alphas": list(self.alphas),
-            "pooled": {f"{a:g}": _json_num(self.pooled[a]) for a in self.alphas},
+            "pooled": {f"{a:g}": finite_or_none(self.pooled[a]) for a in self.alphas},
             "per_joint": per_joint,
             "counts": dict(zip(names, counts)) if names else counts,
         }
         if names:
-            out["grouped"] = {p: {f"{a:g}": _json_num(v) for a, v in d.items()}
+            out["grouped"] = {p: {f"{a:g}": finite_or_none(v) for a, v in d.items()}
                               for p, d in self.grouped(names).items()}
         return out
 
@@ -216,10 +215,6 @@ def _cell(v: float) -> str:
     return f"{v:>10.1f}" if np.isfinite(v) else f"{'-':>10}"
 
 
-def _json_num(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
-
-
 # ------------------------------------------------------------------------------------------- OKS
 def oks(pred_k: np.ndarray, gt_k: np.ndarray, area: float, sigmas: np.ndarray) -> float:
     """Object keypoint similarity of one prediction `(K, 2)` with one GT `(K, 3)`.
@@ -259,7 +254,7 @@ def oks_ap(gt_annotations: list[dict], predictions: list[dict], joint_set: Joint
         # loadRes cannot take an empty list; an empty result set scores 0 where GT exists.
         coco_dt = (coco_gt.loadRes(dts) if dts else
                    _coco({"images": images, "annotations": [], "categories": cats}))
-        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        ev = _pycocotools().cocoeval.COCOeval(coco_gt, coco_dt, iouType="keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(joint_set.sigmas, dtype=np.float64)
         ev.evaluate()
         ev.accumulate()
@@ -268,8 +263,19 @@ def oks_ap(gt_annotations: list[dict], predictions: list[dict], joint_set: Joint
             for key, v in zip(_AP_KEYS, ev.stats[:len(_AP_KEYS)])}
 
 
-def _coco(dataset: dict) -> COCO:
-    coco = COCO()
+def _pycocotools():
+    """pycocotools, from the `train` extra (training and evaluation only), imported on first use."""
+    try:
+        import pycocotools.coco
+        import pycocotools.cocoeval
+    except ImportError:
+        raise ValueError("OKS-AP needs pycocotools, part of the training extra: pip install 'squatpose[train]'"
+                         ) from None
+    return pycocotools
+
+
+def _coco(dataset: dict):
+    coco = _pycocotools().coco.COCO()
     coco.dataset = dataset
     coco.createIndex()
     return coco

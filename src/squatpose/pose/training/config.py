@@ -1,14 +1,12 @@
-"""Training configuration: frozen dataclasses loaded from YAML with strict keys and dotted overrides."""
+"""Training configuration: frozen dataclasses with range checks, read by squatpose.config's loader."""
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import yaml
+from squatpose.config import ConfigError, check, load
+from squatpose.geometry import DEFAULT_BOX_PADDING
 
 
 @dataclass(frozen=True)
@@ -30,6 +28,12 @@ class AugmentConfig:
     lower_body_prob: float = 0.25    # crop around the labelled lower-body joints (a tracker's box)
     color_jitter: float = 0.25       # brightness/contrast/saturation amplitude
 
+    def __post_init__(self) -> None:
+        check("data.augment", flip_prob=0 <= self.flip_prob <= 1,
+              scale_range=0 < self.scale_range[0] <= self.scale_range[1], rotation_deg=self.rotation_deg >= 0,
+              rotation_prob=0 <= self.rotation_prob <= 1, shift_frac=self.shift_frac >= 0,
+              lower_body_prob=0 <= self.lower_body_prob <= 1, color_jitter=0 <= self.color_jitter < 1)
+
 
 @dataclass(frozen=True)
 class DataConfig:
@@ -38,10 +42,14 @@ class DataConfig:
     joint_set: str = "lower6"
     min_joints: int = 1              # persons with fewer labelled joints of the set are skipped
     include_crowd: bool = False
-    box_padding: float = 1.25
+    box_padding: float = DEFAULT_BOX_PADDING
     deep_squat_repeat: int = 1       # extra copies of deep-squat poses (knee < 100°, upright trunk)
     num_workers: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def __post_init__(self) -> None:
+        check("data", min_joints=self.min_joints >= 0, box_padding=self.box_padding >= 1,
+              num_workers=self.num_workers >= 0)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class CodecConfig:
     input_wh: tuple[int, int] = (192, 256)
     stride: int = 4
     sigma: float = 2.0
+
+    def __post_init__(self) -> None:
+        check("codec", input_wh=min(self.input_wh) > 0, stride=self.stride > 0, sigma=self.sigma > 0)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,14 @@ class TrainConfig:
     threads: int | None = None       # torch intra-op threads on CPU; None keeps torch's default
     select_on: str | None = None     # validation set (file stem) that picks best.pt; None = mean of all
 
+    def __post_init__(self) -> None:
+        check("train", epochs=self.epochs >= 1, batch_size=self.batch_size >= 1, lr=self.lr > 0,
+              weight_decay=self.weight_decay >= 0, warmup_steps=self.warmup_steps >= 0,
+              step_milestones=all(0 < m <= 1 for m in self.step_milestones),
+              checkpoint_minutes=self.checkpoint_minutes > 0,
+              max_steps_per_epoch=self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
+              threads=self.threads is None or self.threads >= 1)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -87,100 +106,23 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-class ConfigError(ValueError):
-    pass
+def recipes() -> dict[str, Path]:
+    """The training recipes shipped inside the package (`recipes/*.yaml`), by name."""
+    folder = Path(str(resources.files("squatpose.pose.training") / "recipes"))
+    return {p.stem: p for p in sorted(folder.glob("*.yaml"))}
 
 
-def _convert(cls_or_type: Any, value: Any, where: str) -> Any:
-    """Build a dataclass or typed value from plain YAML data, rejecting unknown keys."""
-    if dataclasses.is_dataclass(cls_or_type):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
-        hints = typing.get_type_hints(cls_or_type)
-        names = {f.name for f in dataclasses.fields(cls_or_type)}
-        unknown = sorted(set(value) - names)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(names)}")
-        return cls_or_type(**{k: _convert(hints[k], v, f"{where}.{k}") for k, v in value.items()})
-    origin = typing.get_origin(cls_or_type)
-    args = typing.get_args(cls_or_type)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where)
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
-        if len(args) != len(value):
-            raise ConfigError(f"{where}: expected {len(args)} values, got {value!r}")
-        return tuple(_convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    if cls_or_type is float:
-        # YAML 1.1 reads "5e-4" (no dot) as a string: accept any number-like value for float fields.
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
-    if cls_or_type in (int, str, bool) and not isinstance(value, cls_or_type):
-        raise ConfigError(f"{where}: expected {cls_or_type.__name__}, got {value!r}")
-    if cls_or_type is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected int, got {value!r}")
-    return value
-
-
-def _set_dotted(tree: dict, dotted: str, value: Any) -> None:
-    keys = dotted.split(".")
-    node = tree
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override {dotted!r}: {key!r} is not a section")
-    node[keys[-1]] = value
-
-
-def parse_overrides(overrides: list[str]) -> dict:
-    """`["train.lr=3e-4", "data.num_workers=0"]` → nested dict; values parsed as YAML scalars."""
-    tree: dict = {}
-    for item in overrides:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} must look like section.key=value")
-        key, raw = item.split("=", 1)
-        _set_dotted(tree, key.strip(), yaml.safe_load(raw))
-    return tree
-
-
-def _merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+def resolve_config(name_or_path: str | Path) -> Path:
+    """A YAML file, or the name of a packaged recipe (`efflite0`), so a wheel install can train too."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = recipes()
+    if path.suffix == "" and path.name == str(name_or_path) and path.name in shipped:
+        return shipped[path.name]
+    raise ConfigError(f"{name_or_path}: config file not found (packaged recipes: {', '.join(shipped)})")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read a YAML config (missing sections take defaults) and apply `--set` overrides."""
-    tree: dict = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            tree = yaml.safe_load(path.read_text()) or {}
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping")
-    tree = _merge(tree, parse_overrides(overrides or []))
-    return _convert(Config, tree, str(path) if path else "config")
-
-
-def config_to_dict(config: Any) -> Any:
-    """Plain dict (tuples as lists) for YAML/JSON output."""
-    if dataclasses.is_dataclass(config):
-        return {f.name: config_to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
-    if isinstance(config, (list, tuple)):
-        return [config_to_dict(v) for v in config]
-    return config
+    """Read a training YAML or packaged recipe (missing sections take defaults), apply `--set` overrides."""
+    return load(Config, None if path is None else resolve_config(path), overrides)

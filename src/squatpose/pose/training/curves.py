@@ -4,10 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from squatpose import atomic
 from squatpose.report.viz import figure_png
@@ -18,7 +15,8 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:
     if not rows:
         return
     epochs = [r["epoch"] for r in rows]
-    fig, (ax_loss, ax_pck) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))  # no pyplot: the backend and global figure state stay untouched
+    ax_loss, ax_pck = fig.subplots(1, 2)
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker="o")
     ax_loss.set(xlabel="epoch", ylabel="train loss", yscale="log", title="training loss")
     for name in [k for k in rows[-1] if isinstance(rows[-1][k], dict) and "pck_box" in rows[-1][k]]:
@@ -30,6 +28,4 @@ def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:
     if ax_pck.lines:
         ax_pck.legend(fontsize=8)
     fig.tight_layout()
-    png = figure_png(fig, dpi=100)
-    plt.close(fig)
-    atomic.write_bytes(out_path, png)
+    atomic.write_bytes(out_path, figure_png(fig, dpi=100))

@@ -13,6 +13,8 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from squatpose import atomic
+from squatpose.config import to_dict
 from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import (
     atomic_save,
@@ -25,7 +27,7 @@ from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.evaluation.evaluate import predict_records, score_predictions
 from squatpose.pose.models import build_model
 from squatpose.pose.predictor import TorchRunner
-from squatpose.pose.training.config import Config, config_to_dict
+from squatpose.pose.training.config import Config
 from squatpose.pose.training.curves import plot_curves
 from squatpose.pose.training.loss import get_loss
 from squatpose.pose.training.setup import (
@@ -59,7 +61,8 @@ def seed_everything(seed: int) -> None:
 def build_for_training(config: Config, device: torch.device):
     joint_set = get_joint_set(config.data.joint_set)
     codec = HeatmapCodec(tuple(config.codec.input_wh), config.codec.stride, config.codec.sigma)
-    model = build_model(config.model.name, joint_set.num_joints, pretrained=config.model.pretrained)
+    model = build_model(config.model.name, joint_set.num_joints, pretrained=config.model.pretrained,
+                        stride=codec.stride)
     if config.train.init_from:
         ckpt = read_checkpoint(config.train.init_from)
         load_state(model, ckpt["state_dict"], config.train.init_from)
@@ -112,7 +115,7 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
         _resume(out_dir / "last.pt", model, optimizer, schedule, state)
     if dist_info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "config.yaml").write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+        atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
     net = DistributedDataParallel(model) if dist_info.world > 1 else model
     loss_fn = get_loss(config.train.loss)
     save = _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info)
@@ -181,7 +184,8 @@ def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir,
     def save(name: str, metrics: dict | None) -> None:
         if not dist_info.is_main:
             return
-        ckpt = make_checkpoint(model, config.model.name, joint_set, codec, config=config_to_dict(config),
+        ckpt = make_checkpoint(model, config.model.name, joint_set, codec, config=to_dict(config),
+                               box_padding=float(config.data.box_padding),
                                epoch=state.epoch, metrics=metrics, train_state=state.to_dict(),
                                optimizer=optimizer.state_dict(), schedule=schedule.state_dict())
         atomic_save(ckpt, out_dir / name)
