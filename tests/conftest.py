@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -63,3 +64,48 @@ def write_tiny_coco(root: Path, n_images: int = 8, seed: int = 0) -> tuple[Path,
 @pytest.fixture(scope="session")
 def tiny_coco(tmp_path_factory) -> tuple[Path, Path]:
     return write_tiny_coco(tmp_path_factory.mktemp("tiny_coco"))
+
+
+# Synthetic scenes for the video front end: each person is a filled rectangle in one colour channel
+# (red, blue or green: who they are) whose brightness says how sure a pose model would be of them
+# (60 + 190 × score), on a dark background. Fake detectors and predictors read people back from the
+# pixels, so the same scenes work as arrays and as real compressed video files.
+PERSON_CHANNEL = {"red": 2, "blue": 0, "green": 1}   # BGR channel of each colour
+
+
+@dataclass
+class Person:
+    colour: str
+    boxes: np.ndarray            # (T,4) x,y,w,h per frame; NaN rows where the person is out of view
+    score: np.ndarray            # (T,) how sure a pose model would be of them
+
+
+def render_scene(people: list[Person], size_wh: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+    """Frames `(H,W,3)` BGR uint8 of the scripted people."""
+    n = len(people[0].score) if people else 1
+    frames = []
+    for t in range(n):
+        frame = np.full((size_wh[1], size_wh[0], 3), 20, np.uint8)
+        for person in people:
+            box = person.boxes[t]
+            if np.isnan(box).any():
+                continue
+            x, y, w, h = (round(float(v)) for v in box)
+            colour = [0, 0, 0]
+            colour[PERSON_CHANNEL[person.colour]] = int(60 + 190 * person.score[t])
+            cv2.rectangle(frame, (x, y), (x + w - 1, y + h - 1), colour, -1)
+        frames.append(frame)
+    return frames
+
+
+def still(box: list[float], n: int) -> np.ndarray:
+    return np.tile(np.asarray(box, np.float64), (n, 1))
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
