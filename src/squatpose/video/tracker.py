@@ -131,15 +131,15 @@ class PersonTracker:
             lost = max((tr for tr in self.tracks.values() if tr.xy), key=lambda tr: max(tr.xy), default=None)
             chosen = main_detection(found, None if lost is None else lost.box)
             if lost is not None and box_iou(chosen.box, lost.box) > self.config.match_iou:
-                lost.active, lost.misses, lost.box = True, 0, chosen.box
+                lost.active, lost.misses, lost.box = True, 0, chosen.pose_box()
                 self.followed = lost
             else:
-                self.followed = self._new_track(chosen.box)
+                self.followed = self._new_track(chosen.pose_box())
             log.info("following track %d from frame %d", self.followed.track_id, t)
         elif track.misses > 0:  # unsure: re-anchor on the detector's whole-body box of the same person
-            best = max(found, key=lambda d: box_iou(d.box, track.box))
-            if box_iou(best.box, track.box) > self.config.match_iou:
-                track.box = best.box
+            best = max(found, key=lambda d: box_iou(d.pose_box(), track.box))
+            if box_iou(best.pose_box(), track.box) > self.config.match_iou:
+                track.box = best.pose_box()
 
     def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
         # Unsure poses are kept too (their scores let the analysis gate them); only sure ones move the box.
