@@ -21,9 +21,8 @@ log = logging.getLogger(__name__)
 class TrackerConfig:
     min_score: float = 0.2         # mean joint score to accept a pose as "the person is still here"
     start_score: float = 0.35      # ... and to confirm a box refined from joints (photos)
-    box_follow: float = 0.7        # weight of the new box against the previous one (damps jumps)
-    max_box_change: float = 2.5    # a new box more than this many times larger/smaller is not trusted
-    joint_score: float = 0.3       # joints above this define the next frame's box
+    box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
+    joint_score: float = 0.3       # hips above this move the next frame's box
     max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
     detect_s: float = 2.0          # while following someone confidently, run the detector this often
     unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure
@@ -95,6 +94,7 @@ class PersonTracker:
         self.max_misses = max(3, round(cfg.max_missing_s * fps))
         self.detect_every = max(1, round(cfg.detect_s * fps))
         self.unsure_every = max(1, round(cfg.unsure_detect_s * fps))
+        self.hips = [predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
         self.tracks: dict[int, Track] = {}
         self.followed: Track | None = None
         self.rounds: list[int] = []     # people found in each detection round
@@ -146,10 +146,10 @@ class PersonTracker:
         track.xy[t], track.score[t] = xy, score
         if score.mean() >= self.config.min_score:
             track.misses = 0
-            box = person_box_from_legs(xy, score, self.predictor.joint_set.names, self.config.joint_score)
-            if box is not None and self._plausible(track.box, box):
-                a = self.config.box_follow
-                track.box = a * box + (1 - a) * track.box
+            hips = [i for i in self.hips if score[i] >= self.config.joint_score]
+            if hips:  # the box keeps its size (set by the detector) and follows the hips it is centred on
+                shift = xy[hips].mean(axis=0) - (track.box[:2] + track.box[2:] / 2)
+                track.box = track.box + np.concatenate([self.config.box_follow * shift, [0.0, 0.0]])
             return
         track.misses += 1
         if track.misses > self.max_misses:
@@ -159,10 +159,6 @@ class PersonTracker:
                 track.xy.pop(lost, None)
                 track.score.pop(lost, None)
             log.info("track %d lost at frame %d", track.track_id, t)
-
-    def _plausible(self, old: np.ndarray, new: np.ndarray) -> bool:
-        ratio = (new[2] * new[3]) / max(old[2] * old[3], 1e-6)
-        return 1 / self.config.max_box_change <= ratio <= self.config.max_box_change
 
     def people_seen(self) -> int:
         """The most people the detector found at once in at least `real_share` of its rounds (and in two
@@ -176,8 +172,7 @@ class PersonTracker:
     def main_track(self) -> Track | None:
         """The person exercising: followed longest, confidently, and moving up and down."""
         seen = [t for t in self.tracks.values() if t.xy]
-        hips = [self.predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
-        return max(seen, key=lambda tr: track_rank(tr, hips)) if seen else None
+        return max(seen, key=lambda tr: track_rank(tr, self.hips)) if seen else None
 
     def track_arrays(self, track: Track, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Track → xy `(T,K,2)` (NaN where unseen) and score `(T,K)` (0 where unseen)."""
