@@ -84,7 +84,7 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class BlazePoseDetector:
-    """ONNX Runtime on a letterboxed 224×224 copy of the frame; a few ms per frame on one core."""
+    """ONNX Runtime on a letterboxed 224×224 copy of the frame (13–19 ms per frame on one busy core)."""
 
     def __init__(self, path: str | Path | None = None, *, min_score: float = 0.5, nms_iou: float = 0.3,
                  threads: int | None = 1) -> None:
