@@ -1,49 +1,70 @@
-"""Repetition counts on the shared real squat clips against the counts verified by eye (reps.json).
+"""Repetition counts on the shared real squat clips against the counts verified by eye (reps.json), and
+how much of each clip the person was followed.
 
-    python benchmarks/squat_videos_eval.py [--checkpoint C] [--out DIR] [--backend onnx]
+    python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend onnx]
 
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
-(reps.json marks those `ambiguous`: either count is acceptable there). With --out, every clip's full
-outputs (report.html, annotated.mp4, ...) are kept in DIR/<clip>/ for looking at.
+(reps.json marks those `ambiguous`: either count is acceptable there). "followed" is the share of frames
+whose pose was confident (mean joint score ≥ the tracker's min_score). Without --out nothing is
+written (pipeline speed); with --out every clip's outputs (report.html, annotated.mp4, ...) are kept in
+DIR/<clip>/ for looking at.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from squatpose.api import analyze
 from squatpose.pose.predictor import Predictor
+from squatpose.video.tracker import TrackerConfig
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "squat_videos"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = (SHARED / "squat_videos", SHARED / "squat_videos_more")
+
+
+def clip_order(name: str) -> tuple[str, int]:
+    stem, _, number = name.rpartition("_")
+    return stem, int(number) if number.isdigit() else 0
+
+
+def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tuple[int, int, list[float]]:
+    truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
+    print(f"\n{folder.name}")
+    print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'people':>7}{'fps':>7}  view")
+    right, followed = 0, []
+    for name, expected in sorted(truth.items(), key=lambda kv: clip_order(kv[0])):
+        start = time.perf_counter()
+        result = analyze(folder / f"{name}.mp4", None if out is None else out / name, predictor=predictor,
+                         progress=False)
+        seconds = time.perf_counter() - start
+        accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else set())
+        ok = result.reps in accepted
+        right += ok
+        share = float(np.mean(result.raw.score.mean(axis=1) >= TrackerConfig().min_score))
+        followed.append(share)
+        people = next((w.split()[0] for w in result.warnings if "people were seen" in w), "1")
+        label = "/".join(str(v) for v in sorted(accepted))
+        print(f"{name:<28}{result.reps:>8}{label:>8}{'✓' if ok else '✗':>4}{100 * share:>9.1f}%{people:>7}"
+              f"{result.n_frames / seconds:>7.1f}  {expected['view'][:40]}", flush=True)
+    return right, len(truth), followed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--out", type=Path, default=None, help="keep each clip's outputs here")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="onnx")
     args = parser.parse_args()
-    truth = {k: v for k, v in json.loads((args.data / "reps.json").read_text()).items() if not k.startswith("_")}
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=args.backend)
-    print(f"{'clip':<10}{'view':<34}{'counted':>8}{'truth':>8}{'ok':>4}{'partial':>8}{'fps':>7}  detected view")
-    right = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, expected in sorted(truth.items(), key=lambda kv: int(kv[0].split("_")[1])):
-            out = (args.out or Path(tmp)) / name
-            start = time.perf_counter()
-            result = analyze(args.data / f"{name}.mp4", out, predictor=predictor, progress=False)
-            seconds = time.perf_counter() - start
-            accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else set())
-            ok = result.reps in accepted
-            right += ok
-            label = "/".join(str(v) for v in sorted(accepted))
-            print(f"{name:<10}{expected['view'][:33]:<34}{result.reps:>8}{label:>8}{'✓' if ok else '✗':>4}"
-                  f"{len(result.partial):>8}{result.n_frames / seconds:>7.1f}  {result.view.label}")
-    print(f"\n{right}/{len(truth)} clips counted right")
+    for folder in args.data:
+        right, total, followed = evaluate_folder(folder, predictor, args.out)
+        print(f"{folder.name}: {right}/{total} clips counted right; followed ≥ 95 % of frames in "
+              f"{sum(f >= 0.95 for f in followed)}/{total} clips (mean {100 * np.mean(followed):.1f} %)")
 
 
 if __name__ == "__main__":

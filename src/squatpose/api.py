@@ -12,6 +12,7 @@ from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.tracks import load_keypoints_json
 from squatpose.pose.predictor import Predictor
 from squatpose.report.files import write_outputs
+from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,14 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
             keypoints: str | Path | None = None, checkpoint: str | Path | None = None, view: str = "auto",
             box: list[float] | None = None, fps: float | None = None, backend: str = "auto",
             config: AnalysisConfig | None = None, predictor: Predictor | None = None,
-            progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> SquatAnalysis:
+            detector: PersonDetector | None = None, box_hint: bool = True, progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> SquatAnalysis:
     """Analyse a squat set. Give a `video` (the built-in model or `checkpoint` finds the joints) or
     `keypoints`, a joint-tracks JSON from any pose estimator. With `out_dir`, writes summary.json,
     keypoints.csv, angles.csv, plots, report.html and (for a video) annotated.mp4.
 
     `analysis.timings` holds the seconds spent decoding, in pose and in analysis; `on_frame(done, total)`
-    reports pose progress frame by frame (for a UI).
+    reports pose progress frame by frame (for a UI). `box_hint`: whether messages suggest `--box` (False
+    where the caller cannot pass a box, as on the web page).
     """
     if (video is None) == (keypoints is None):
         raise ValueError("give either a video or keypoints (a joint-tracks JSON), not both or neither")
@@ -38,7 +40,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
         source = Path(keypoints)
     else:
         predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
-        found = extract_tracks(video, predictor, box=box, fps=fps, progress=progress, on_frame=on_frame)
+        found = extract_tracks(video, predictor, box=box, fps=fps, detector=detector, box_hint=box_hint,
+                               progress=progress, on_frame=on_frame)
         tracks, warnings, timings = found.tracks, found.warnings, dict(found.timings)
         source = Path(video)
     start = time.perf_counter()

@@ -10,19 +10,20 @@ from squatpose.analysis.angles import knee_angles_for_image
 from squatpose.pose.data.dataset import read_image_rgb
 from squatpose.pose.predictor import PoseBatch, Predictor
 from squatpose.report.viz import draw_pose_with_angles, heatmap_sheet
-from squatpose.video.person_box import detect_people
-from squatpose.video.tracker import TrackerConfig, best_windows, confirm_person
+from squatpose.video.detector import BlazePoseDetector
+from squatpose.video.tracker import TrackerConfig, confirm_person
 
 
 def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[float] | None
                        ) -> tuple[PoseBatch, np.ndarray, str]:
-    """Pose of the main person; the box is the user's, else the most confident of the people detector's
-    boxes and the model's own window scan, refined from the joints."""
+    """Pose of the main person; the box is the user's, else the most confident of the person detector's
+    boxes (or the whole image when it finds nobody), refined from the joints."""
     if box is not None:
         box_arr = np.asarray(box, np.float64)
         return predictor.predict(image_rgb, box_arr[None], return_heatmaps=True), box_arr, "user box"
-    candidates = [(b, "people detector") for b, _ in detect_people(image_rgb)[:3]]
-    candidates += [(window, "window scan") for window in best_windows(predictor, image_rgb)]
+    candidates = [(d.box, "person detector") for d in BlazePoseDetector()(image_rgb)[:3]]
+    h, w = image_rgb.shape[:2]
+    candidates = candidates or [(np.array([0.0, 0.0, w, h]), "whole image")]
     best = None
     for candidate, source in candidates:
         found = confirm_person(predictor, image_rgb, candidate, TrackerConfig(start_score=0.0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,10 @@ from tqdm import tqdm
 
 from squatpose.analysis.tracks import JointTracks
 from squatpose.pose.predictor import Predictor
-from squatpose.video.io import VideoError, iter_frames_rgb, open_video
-from squatpose.video.motion import MotionPrior
-from squatpose.video.tracker import PersonTracker, TrackerConfig
+from squatpose.video.detector import BlazePoseDetector, PersonDetector
+from squatpose.video.io import VideoError, VideoInfo, iter_frames_timed, open_video
+from squatpose.video.timing import is_variable, resample_uniform
+from squatpose.video.tracker import PersonTracker, Track, TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -26,53 +27,79 @@ class NoPersonError(VideoError):
 @dataclass
 class VideoTracks:
     tracks: JointTracks
+    info: VideoInfo
+    n_frames: int
+    people: int
+    followed: float = 1.0       # share of frames where the person's pose was confident
     warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)   # seconds spent decoding / in pose
+    timings: dict[str, float] = field(default_factory=dict)   # seconds: decode, detection, pose, tracking
 
 
 def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[float] | None = None,
                    fps: float | None = None, tracker_config: TrackerConfig | None = None,
-                   progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> VideoTracks:
-    """Track everyone, return the main person's joints `(T,K,2)` with scores; errors name the file.
+                   detector: PersonDetector | None = None, box_hint: bool = True, progress: bool = True,
+                   on_frame: Callable[[int, int], None] | None = None) -> VideoTracks:
+    """Follow the exerciser, return their joints `(T,K,2)` with scores; errors name the file.
 
-    `on_frame(done, total)` is called after each frame (total is the container's estimate, maybe 0).
+    Frame times come from the container; a variable-frame-rate video's tracks are resampled to even
+    times (unless `fps` overrides the rate). `on_frame(done, total)` is called after each frame (total is
+    the container's estimate, maybe 0). `box_hint`: whether messages suggest `--box` (not where the
+    caller cannot pass one).
     """
     cap, info = open_video(video_path, fps)
-    motion = MotionPrior.from_video(video_path) if box is None else None
-    tracker = PersonTracker(predictor, tracker_config, None if box is None else np.asarray(box, np.float64), motion,
-                            fps=info.fps)
-    decode_s = pose_s = 0.0
-    n_frames = 0
-    frames = iter_frames_rgb(cap)
-    bar = tqdm(total=info.n_frames or None, desc="pose", unit="frame", disable=not progress, leave=False)
-    try:
-        while True:
-            start = time.perf_counter()
-            frame = next(frames, None)
-            decode_s += time.perf_counter() - start
-            if frame is None:
-                break
-            start = time.perf_counter()
-            tracker.step(frame, n_frames)
-            pose_s += time.perf_counter() - start
-            n_frames += 1
-            bar.update(1)
-            if on_frame is not None:
-                on_frame(n_frames, info.n_frames)
-    finally:
-        bar.close()
-        cap.release()
+    tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
+                            None if box is None else np.asarray(box, np.float64), fps=info.fps)
+    times, timings = _follow(tracker, cap, info, progress, on_frame)
+    n_frames = len(times)
     if n_frames == 0:
         raise VideoError(f"{video_path}: the video has no readable frames")
     main = tracker.main_track()
     if main is None:
-        raise NoPersonError(f"{video_path}: no person found in any of its {n_frames} frames "
-                            "(is the whole body in view? try --box x,y,w,h)")
+        hint = " (is the whole body in view? try --box x,y,w,h)" if box_hint else " (is the whole body in view?)"
+        raise NoPersonError(f"{video_path}: no person found in any of its {n_frames} frames{hint}")
     xy, score = tracker.track_arrays(main, n_frames)
+    followed = float(np.mean(score.mean(axis=1) >= tracker.config.min_score))
+    if fps is None and is_variable(times):
+        rate, xy, score = resample_uniform(times, xy, score)
+        log.info("%s: variable frame rate; tracks resampled to %.2f frames/s from the container's times",
+                 video_path, rate)
+        info = replace(info, fps=rate)
     tracks = JointTracks(info.fps, predictor.joint_set.names, xy, score, (info.width, info.height))
-    people = tracker.people_seen(main)
-    warnings = []
-    if people > 1:
-        warnings.append(f"{people} people were seen; the analysis follows the one seen most and moving most "
-                        f"(track {main.track_id}). Pass --box to choose another.")
-    return VideoTracks(tracks, warnings, {"decode": decode_s, "pose": pose_s})
+    people = max(tracker.people_seen(), 1)
+    warnings = [] if people == 1 else [_people_warning(people, main, info.fps, box_hint)]
+    return VideoTracks(tracks, info, n_frames, people, followed, warnings, timings)
+
+
+def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
+            on_frame: Callable[[int, int], None] | None) -> tuple[np.ndarray, dict[str, float]]:
+    """Step the tracker through every frame → frame times `(T,)` seconds and the seconds spent."""
+    decode_s = step_s = 0.0
+    times: list[float] = []
+    frames = iter_frames_timed(cap)
+    bar = tqdm(total=info.n_frames or None, desc="pose", unit="frame", disable=not progress, leave=False)
+    try:
+        while True:
+            start = time.perf_counter()
+            item = next(frames, None)
+            decode_s += time.perf_counter() - start
+            if item is None:
+                break
+            start = time.perf_counter()
+            tracker.step(item[0], len(times))
+            step_s += time.perf_counter() - start
+            times.append(item[1])
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(len(times), info.n_frames)
+    finally:
+        bar.close()
+        cap.release()
+    timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}
+    return np.asarray(times, np.float64), timings
+
+
+def _people_warning(people: int, main: Track, fps: float, box_hint: bool) -> str:
+    where = ",".join(str(round(float(v))) for v in main.first_box)
+    return (f"{people} people were seen; the analysis follows the one moving most and seen longest "
+            f"(found at x,y,w,h = {where} at {min(main.xy) / fps:.1f} s)."
+            + (" Pass --box x,y,w,h to choose another." if box_hint else ""))

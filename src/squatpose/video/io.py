@@ -61,3 +61,10 @@ def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
         if not ok:
             return
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
+def iter_frames_timed(cap: cv2.VideoCapture) -> Iterator[tuple[np.ndarray, float]]:
+    """RGB frames with their presentation time in seconds from the container (NaN where it has none)."""
+    for frame in iter_frames_rgb(cap):
+        msec = cap.get(cv2.CAP_PROP_POS_MSEC)
+        yield frame, (msec / 1000.0 if math.isfinite(msec) and msec >= 0 else math.nan)

@@ -1,39 +1,38 @@
-"""Person boxes frame to frame: detect, then follow the previous frame's joints; one state per track id."""
+"""One exerciser frame to frame with one pose crop per frame: a learned person detector finds them, the
+previous frame's joints give the next frame's whole-body box, and the detector looks again every few
+seconds and whenever the pose becomes unsure (a deep squat, an occlusion). Bystanders cost nothing: they
+are only counted in the detector's rounds. State lives per track id."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from squatpose.pose.predictor import Predictor
-from squatpose.video.motion import MotionPrior
-from squatpose.video.person_box import detect_people, person_box_from_legs, window_boxes
+from squatpose.video.detector import Detection, PersonDetector, box_iou
+from squatpose.video.person_box import person_box_from_legs
 
 log = logging.getLogger(__name__)
-
-MOTION_WEIGHT = 0.1  # rank bonus per doubling of motion density: enough to break ties with still look-alikes
 
 
 @dataclass(frozen=True)
 class TrackerConfig:
     min_score: float = 0.2         # mean joint score to accept a pose as "the person is still here"
-    start_score: float = 0.35      # ... and to start following someone new (false finds score lower)
-    box_follow: float = 0.7        # weight of the new box against the previous one (damps jumps)
-    max_box_change: float = 2.5    # a new box more than this many times larger/smaller is not trusted
-    joint_score: float = 0.3       # joints above this define the next frame's box
-    max_missing_s: float = 2.0     # a track unsure this long ends (a deep squat can hide joints ~1 s)
-    lost_detect_s: float = 0.25    # while nobody is tracked, look for someone this often (a scan costs ~65 crops)
-    detect_s: float = 1.5          # look for other people this often
-    new_track_iou: float = 0.3     # a detection overlapping a track more than this is that track
-    max_people: int = 3            # people followed at once (each costs one crop per frame)
-    duplicate_iou: float = 0.5     # two tracks overlapping this much follow one person: keep the older
-    duplicate_joint_gap: float = 0.1  # ... as do two whose joints are this close (fraction of box height)
+    start_score: float = 0.35      # ... and to confirm a box refined from joints (photos)
+    box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
+    joint_score: float = 0.3       # hips above this move the next frame's box
+    max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
+    detect_s: float = 2.0          # while following someone confidently, run the detector this often
+    unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure
+    match_iou: float = 0.3         # a detection overlapping the followed box this much is that person
+    real_share: float = 0.25       # another person counts when seen in this share of the detector's rounds
 
 
 @dataclass
 class Track:
-    """One person's joints over time; frames where the person was not seen are absent."""
+    """One person's joints over time; frames where the person was not followed are absent."""
 
     track_id: int
     box: np.ndarray
@@ -41,46 +40,20 @@ class Track:
     score: dict[int, np.ndarray] = field(default_factory=dict)
     misses: int = 0
     active: bool = True
+    first_box: np.ndarray = field(init=False)   # where the person was found: to name them to the user
+
+    def __post_init__(self) -> None:
+        self.first_box = self.box.copy()
 
 
 def track_rank(track: Track, hips: list[int]) -> float:
     """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)
-    × box height: the exerciser moves up and down and is usually the largest person in view (a mirror
-    image or a bystander further back is smaller)."""
+    × box height: the exerciser moves up and down and is usually the largest person in view."""
     frames = sorted(track.xy)
     hips_y = np.array([track.xy[t][hips, 1].mean() for t in frames])
     travel = (np.percentile(hips_y, 95) - np.percentile(hips_y, 5)) / max(track.box[3], 1.0)
     mean_score = float(np.mean([track.score[t].mean() for t in frames]))
     return len(frames) * mean_score * (0.5 + min(travel * 2.0, 1.0)) * track.box[3]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    x1, y1 = max(a[0], b[0]), max(a[1], b[1])
-    x2, y2 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def best_windows(predictor: Predictor, image_rgb: np.ndarray, motion: MotionPrior | None = None,
-                 avoid: list[np.ndarray] | None = None, n: int = 1, avoid_iou: float = 0.3) -> list[np.ndarray]:
-    """The `n` person-shaped windows, not overlapping each other, in which the model is most confident
-    (the model as its own detector), favouring windows where things move when a motion prior is given;
-    windows overlapping the boxes in `avoid` (people already followed) are skipped."""
-    windows = window_boxes((image_rgb.shape[1], image_rgb.shape[0]))
-    windows = np.array([w for w in windows if all(iou(w, box) <= avoid_iou for box in avoid or [])])
-    if not len(windows):
-        return []
-    rank = predictor.predict(image_rgb, windows).score.mean(axis=1)
-    if motion is not None:
-        rank = rank + MOTION_WEIGHT * np.clip(np.log2([max(motion.ratio(w), 1e-3) for w in windows]), -2, 2)
-    chosen: list[np.ndarray] = []
-    for i in np.argsort(-rank):
-        if len(chosen) == n:
-            break
-        if all(iou(windows[i], c) <= avoid_iou for c in chosen):
-            chosen.append(windows[i])
-    return chosen
 
 
 def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray, config: TrackerConfig
@@ -100,127 +73,106 @@ def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray,
     return box, pose.xy[0], pose.score[0]
 
 
-class PersonTracker:
-    """Follows every person it finds; `step()` once per frame in order."""
+def main_detection(found: list[Detection], near: np.ndarray | None) -> Detection:
+    """The person to follow: the one overlapping `near` (the last followed box) most, else the biggest
+    confident one (the exerciser is usually the main subject of the clip)."""
+    if near is not None:
+        overlapping = max(found, key=lambda d: box_iou(d.box, near))
+        if box_iou(overlapping.box, near) > 0:
+            return overlapping
+    return max(found, key=lambda d: d.box[3] * d.score)
 
-    def __init__(self, predictor: Predictor, config: TrackerConfig | None = None,
-                 user_box: np.ndarray | None = None, motion: MotionPrior | None = None, fps: float = 30.0) -> None:
-        self.predictor = predictor
+
+class PersonTracker:
+    """Follows one person; `step()` once per frame in order. `timings` splits the seconds spent."""
+
+    def __init__(self, predictor: Predictor, detector: PersonDetector, config: TrackerConfig | None = None,
+                 user_box: np.ndarray | None = None, fps: float = 30.0) -> None:
+        self.predictor, self.detector = predictor, detector
         cfg = config or TrackerConfig()
-        self.max_misses = max(3, int(round(cfg.max_missing_s * fps)))
-        self.lost_detect_every = max(1, int(round(cfg.lost_detect_s * fps)))
-        self.detect_every = max(1, int(round(cfg.detect_s * fps)))
-        self.motion = motion
         self.config = cfg
+        self.max_misses = max(3, round(cfg.max_missing_s * fps))
+        self.detect_every = max(1, round(cfg.detect_s * fps))
+        self.unsure_every = max(1, round(cfg.unsure_detect_s * fps))
+        self.hips = [predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
         self.tracks: dict[int, Track] = {}
-        self._next_id = 0
+        self.followed: Track | None = None
+        self.rounds: list[int] = []     # people found in each detection round
+        self.timings = {"detection": 0.0, "pose": 0.0}
         self._last_detect = -10**9
         if user_box is not None:
-            self._new_track(np.asarray(user_box, np.float64))
+            self.followed = self._new_track(np.asarray(user_box, np.float64))
 
     def _new_track(self, box: np.ndarray) -> Track:
-        track = Track(self._next_id, box)
+        track = Track(len(self.tracks), np.asarray(box, np.float64))
         self.tracks[track.track_id] = track
-        self._next_id += 1
         return track
 
-    def active(self) -> list[Track]:
-        return [t for t in self.tracks.values() if t.active]
-
     def step(self, frame_rgb: np.ndarray, t: int) -> None:
-        active = self.active()
-        if active:
-            pose = self.predictor.predict(frame_rgb, np.stack([tr.box for tr in active]))
-            for track, xy, score in zip(active, pose.xy, pose.score):
-                self._update(track, t, xy, score)
-            self._drop_duplicates(t)
-        interval = self.lost_detect_every if not self.active() else self.detect_every
-        if t - self._last_detect >= interval:
+        unsure = self.followed is None or self.followed.misses > 0
+        if t - self._last_detect >= (self.unsure_every if unsure else self.detect_every):
             self._last_detect = t
             self._detect(frame_rgb, t)
+        if self.followed is not None:
+            start = time.perf_counter()
+            pose = self.predictor.predict(frame_rgb, self.followed.box[None])
+            self.timings["pose"] += time.perf_counter() - start
+            self._update(self.followed, t, pose.xy[0], pose.score[0])
+
+    def _detect(self, frame_rgb: np.ndarray, t: int) -> None:
+        start = time.perf_counter()
+        found = self.detector(frame_rgb)
+        self.timings["detection"] += time.perf_counter() - start
+        self.rounds.append(len(found))
+        if not found:
+            return
+        track = self.followed
+        if track is None:   # start following: the same person again keeps their id
+            lost = max((tr for tr in self.tracks.values() if tr.xy), key=lambda tr: max(tr.xy), default=None)
+            chosen = main_detection(found, None if lost is None else lost.box)
+            if lost is not None and box_iou(chosen.box, lost.box) > self.config.match_iou:
+                lost.active, lost.misses, lost.box = True, 0, chosen.pose_box()
+                self.followed = lost
+            else:
+                self.followed = self._new_track(chosen.pose_box())
+            log.info("following track %d from frame %d", self.followed.track_id, t)
+        elif track.misses > 0:  # unsure: re-anchor on the detector's whole-body box of the same person
+            best = max(found, key=lambda d: box_iou(d.pose_box(), track.box))
+            if box_iou(best.pose_box(), track.box) > self.config.match_iou:
+                track.box = best.pose_box()
 
     def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
         # Unsure poses are kept too (their scores let the analysis gate them); only sure ones move the box.
         track.xy[t], track.score[t] = xy, score
         if score.mean() >= self.config.min_score:
             track.misses = 0
-            box = person_box_from_legs(xy, score, self.predictor.joint_set.names, self.config.joint_score)
-            if box is not None and self._plausible(track.box, box):
-                a = self.config.box_follow
-                track.box = a * box + (1 - a) * track.box
+            hips = [i for i in self.hips if score[i] >= self.config.joint_score]
+            if hips:  # the box keeps its size (set by the detector) and follows the hips it is centred on
+                shift = xy[hips].mean(axis=0) - (track.box[:2] + track.box[2:] / 2)
+                track.box = track.box + np.concatenate([self.config.box_follow * shift, [0.0, 0.0]])
             return
         track.misses += 1
         if track.misses > self.max_misses:
             track.active = False
+            self.followed = None
             for lost in range(t - track.misses + 1, t + 1):  # the unsure tail was not this person
                 track.xy.pop(lost, None)
                 track.score.pop(lost, None)
             log.info("track %d lost at frame %d", track.track_id, t)
 
-    def _plausible(self, old: np.ndarray, new: np.ndarray) -> bool:
-        ratio = (new[2] * new[3]) / max(old[2] * old[3], 1e-6)
-        return 1 / self.config.max_box_change <= ratio <= self.config.max_box_change
-
-    def _revive(self, box: np.ndarray) -> Track | None:
-        """A lost track whose last box overlaps `box`: the same person found again keeps their id."""
-        lost = [tr for tr in self.tracks.values() if not tr.active and iou(tr.box, box) > self.config.new_track_iou]
-        if not lost:
-            return None
-        track = max(lost, key=lambda tr: max(tr.xy, default=-1))
-        track.active, track.misses = True, 0
-        return track
-
-    def _drop_duplicates(self, t: int) -> None:
-        """Two tracks on one person (overlapping boxes, or the same joints found from a sub-window):
-        keep the older."""
-        active = sorted(self.active(), key=lambda tr: tr.track_id)
-        for i, older in enumerate(active):
-            for newer in active[i + 1:]:
-                if older.active and newer.active and self._same_person(older, newer, t):
-                    newer.active = False
-                    log.info("track %d merged into track %d", newer.track_id, older.track_id)
-
-    def _same_person(self, a: Track, b: Track, t: int) -> bool:
-        if iou(a.box, b.box) > self.config.duplicate_iou:
-            return True
-        if t not in a.xy or t not in b.xy:
-            return False
-        gap = np.nanmean(np.linalg.norm(a.xy[t] - b.xy[t], axis=-1))
-        return bool(gap < self.config.duplicate_joint_gap * min(a.box[3], b.box[3]))
-
-    def _detect(self, frame_rgb: np.ndarray, t: int) -> None:
-        """Start tracks for people not yet followed: detector boxes, and while nobody is tracked, the best
-        of the model's own scan over person-shaped windows."""
-        candidates = [box for box, _ in detect_people(frame_rgb)[:3]]
-        candidates += best_windows(self.predictor, frame_rgb, self.motion, avoid=[tr.box for tr in self.active()],
-                                   n=self.config.max_people)
-        for box in candidates:
-            if any(iou(box, tr.box) > self.config.new_track_iou for tr in self.active()):
-                continue
-            if len(self.active()) >= self.config.max_people:
-                break
-            found = confirm_person(self.predictor, frame_rgb, box, self.config)
-            if found is not None and any(iou(found[0], tr.box) > self.config.new_track_iou for tr in self.active()):
-                continue
-            if found is not None:
-                track = self._revive(found[0]) or self._new_track(found[0])
-                track.box = found[0]
-                self._update(track, t, found[1], found[2])
-                log.info("track %d (re)started at frame %d", track.track_id, t)
-
-    def people_seen(self, main: Track, share: float = 0.25) -> int:
-        """Tracks ranked at least `share` of the main one: other people who were really in view (a
-        brief or unsure find, such as a poster or a piece of equipment, ranks far lower)."""
-        hips = [self.predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
-        best = track_rank(main, hips)
-        return sum(1 for tr in self.tracks.values() if tr.xy and track_rank(tr, hips) >= share * best)
+    def people_seen(self) -> int:
+        """The most people the detector found at once in at least `real_share` of its rounds (and in two
+        rounds at least): a bystander who stays counts, a one-off false find (a shelf, a poster) does not."""
+        need = max(2, int(np.ceil(self.config.real_share * len(self.rounds))))
+        counts = sorted(self.rounds, reverse=True)
+        if len(counts) < need:  # too few rounds to confirm anyone beside the exerciser
+            return min(1, counts[0]) if counts else 0
+        return counts[need - 1]
 
     def main_track(self) -> Track | None:
-        """The person exercising: seen often, confidently, and moving up and down (a squat moves the hips
-        by a good part of the body height; a bystander or a mirror image mostly does not)."""
+        """The person exercising: followed longest, confidently, and moving up and down."""
         seen = [t for t in self.tracks.values() if t.xy]
-        hips = [self.predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
-        return max(seen, key=lambda tr: track_rank(tr, hips)) if seen else None
+        return max(seen, key=lambda tr: track_rank(tr, self.hips)) if seen else None
 
     def track_arrays(self, track: Track, n_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Track → xy `(T,K,2)` (NaN where unseen) and score `(T,K)` (0 where unseen)."""

@@ -137,7 +137,7 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
             progress.stage("measuring and writing the results", done, total)
 
     analyze(folder / record["input"], out, view=record["view"], predictor=predictor, progress=False,
-            on_frame=on_frame)
+            box_hint=False, on_frame=on_frame)  # the page has no --box to offer
     summary = read_json(out / "summary.json") or {}
     codec = summary.get("video_codec")
     if codec != BROWSER_CODEC and (out / "annotated.mp4").is_file():
