@@ -6,12 +6,17 @@ import json
 import logging
 import os
 import warnings
+from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from squatpose import atomic
 from squatpose.pose.checkpoint import LoadedModel
+
+if TYPE_CHECKING:
+    from squatpose.pose.predictor import OnnxRunner
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,9 @@ def _add_metadata(path: Path, loaded: LoadedModel) -> None:
     import onnx
 
     model = onnx.load(str(path))
-    for key, value in onnx_metadata(loaded).items():
+    # The fingerprint is not part of the checked metadata (older exports lack it): it only tells whether a
+    # shipped file was made from exactly these weights.
+    for key, value in {**onnx_metadata(loaded), "weights_fingerprint": weights_fingerprint(loaded)}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(path))
@@ -87,6 +94,18 @@ def weights_fingerprint(loaded: LoadedModel) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
+    `loaded`'s weights (a user's own checkpoint gets None)."""
+    from squatpose.pose.predictor import DEFAULT_INT8, OnnxRunner
+
+    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
+    if not path.is_file():
+        return None
+    runner = OnnxRunner(path, threads)
+    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:

@@ -22,6 +22,7 @@ from squatpose.pose.codec import HeatmapCodec
 log = logging.getLogger(__name__)
 
 DEFAULT_WEIGHTS = "default.pt"
+DEFAULT_INT8 = "default.int8.onnx"  # its int8 ONNX Runtime file (docs/training.md: export --int8)
 
 
 def default_checkpoint() -> Path:
@@ -101,11 +102,39 @@ class PoseBatch:
     matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
 
 
+def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None, threads: int | None
+                ) -> tuple[HeatmapRunner, str, str]:
+    """The model runner for a backend name → (runner, backend used, precision).
+
+    "auto": the int8 ONNX file shipped beside the built-in weights when it was made from these weights
+    (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the `onnx`
+    extra), else PyTorch. "onnx": `onnx_path` or the float export. "torch": PyTorch eager.
+    """
+    from squatpose.pose.export import check_onnx_metadata, export_onnx_cached, shipped_int8
+
+    if backend not in ("auto", "torch", "onnx"):
+        raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
+    if backend == "auto" and onnx_path is None:
+        shipped = shipped_int8(loaded, threads)
+        if shipped is not None:
+            return shipped, "onnx", "int8"
+    if backend == "auto":
+        backend = "onnx" if onnx_path is not None or onnx_available() else "torch"
+    if backend == "torch":
+        if threads:
+            torch.set_num_threads(threads)
+        return TorchRunner(loaded.model), "torch", "float32"
+    if onnx_path is None:
+        onnx_path = export_onnx_cached(loaded)
+    runner = OnnxRunner(onnx_path, threads)
+    check_onnx_metadata(onnx_path, runner.metadata, loaded)
+    return runner, "onnx", runner.metadata.get("precision", "float32")
+
+
 class Predictor:
     """Runs a pose model on person boxes of an image; reuses its input buffer across calls.
 
-    backend "auto" uses ONNX Runtime (about 3× faster on a CPU; the model is exported once into the
-    user's cache) when the `onnx` extra is installed, else PyTorch."""
+    The backend is chosen by `make_runner` (default "auto": the fastest available for these weights)."""
 
     def __init__(self, loaded: LoadedModel, *, backend: str = "auto", onnx_path: str | Path | None = None,
                  flip_test: bool = False, box_padding: float | None = None, threads: int | None = None) -> None:
@@ -114,22 +143,7 @@ class Predictor:
         self.joint_set = loaded.joint_set
         self.flip_perm = loaded.joint_set.flip_perm if flip_test else None
         self.box_padding = loaded.box_padding if box_padding is None else box_padding
-        if backend == "auto":
-            backend = "onnx" if onnx_available() else "torch"
-        if backend == "torch":
-            if threads:
-                torch.set_num_threads(threads)
-            self.runner: HeatmapRunner = TorchRunner(loaded.model)
-        elif backend == "onnx":
-            from squatpose.pose.export import check_onnx_metadata, export_onnx_cached
-            if onnx_path is None:
-                onnx_path = export_onnx_cached(loaded)
-            onnx_runner = OnnxRunner(onnx_path, threads)
-            check_onnx_metadata(onnx_path, onnx_runner.metadata, loaded)
-            self.runner = onnx_runner
-        else:
-            raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
-        self.backend = backend
+        self.runner, self.backend, self.precision = make_runner(loaded, backend, onnx_path, threads)
         self._buffer = np.zeros((0, 3, loaded.codec.input_wh[1], loaded.codec.input_wh[0]), np.float32)
 
     @classmethod

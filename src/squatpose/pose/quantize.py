@@ -5,8 +5,10 @@ kernels (VNNI where the CPU has it). Calibration ranges come from the crops the 
 (ground-truth person boxes of a COCO keypoints file), never from random input, clipped at the 99.99th
 percentile so a few extreme activations don't coarsen every other step. The last `FLOAT_TAIL_CONVS`
 convolutions (the 1/4-resolution neck and the heatmap head, a small share of the time) stay float: they
-shape the heatmap peak that sub-pixel decoding reads. Measured with the first built-in model on PARSE:
-all-int8 MinMax lost 0.6 PCK@0.05, this recipe 0.3 (docs/model-card.md). Keep the int8 file only
+shape the heatmap peak that sub-pixel decoding reads (keeping the whole decoder float gained nothing).
+Percentile calibration holds every activation of every calibration crop in memory (about 90 MB per
+crop at 256×192), hence 64 crops by default. Measured with the first built-in model (docs/model-card.md):
+PCK@0.05 −0.6 on the LSP dev split, −0.5 on PARSE and the COCO sample val. Keep the int8 file only
 when its accuracy is measured (`squatpose eval --onnx FILE`) within 0.5 PCK@0.05 of the float model.
 """
 from __future__ import annotations
@@ -70,7 +72,8 @@ def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[n
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         nodes_to_exclude=convs[-FLOAT_TAIL_CONVS:],
                         calibrate_method=CalibrationMethod.Percentile,
-                        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE})
+                        extra_options={"CalibPercentile": CALIBRATION_PERCENTILE,
+                                       "CalibMaxIntermediateOutputs": 16})
         _copy_metadata(float_path, quantized)
         atomic.commit(quantized, out_path)  # same folder: an atomic rename
     log.info("int8 model written to %s", out_path)
