@@ -17,7 +17,7 @@ from squatpose.analysis.depth import (
     nanpercentile,
 )
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
-from squatpose.analysis.rep_counter import RepCount, count_reps
+from squatpose.analysis.rep_counter import RepCount, count_reps, knee_straight
 from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repetition
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.smoothing import SmoothResult, smooth_tracks
@@ -115,7 +115,8 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     measures = compute_measures(body, geom.leg_length)
     view_info = resolve_view(view, body, geom, cfg.view)
     depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth)
-    count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps)
+    count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
+                       knee_straight(measures.knee_angle.lr))
     ctx = _rep_context(body, geom, measures, depth, view_info, tracks.fps, cfg)
     reps, partial, rep_sentences = _repetitions(count, ctx, cfg, tracks.n_frames)
     feedback = set_feedback(reps, partial, view_info.is_side, cfg.feedback) + rep_sentences
