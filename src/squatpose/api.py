@@ -1,6 +1,7 @@
 """`squatpose.analyze`: a squat video (or joint tracks) → SquatAnalysis, and the output files."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -36,6 +37,12 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
     if keypoints is not None:
         tracks = load_keypoints_json(keypoints)
         source = Path(keypoints)
+        if fps is not None:  # the user's frame rate wins over the file's, as for a video
+            try:
+                tracks = dataclasses.replace(tracks, fps=fps)
+            except ValueError as exc:
+                raise ValueError(f"--fps: {exc}") from None
+            warnings.append(f"frame rate {tracks.fps:g} fps as given, instead of the file's")
     else:
         predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
         found = extract_tracks(video, predictor, box=box, fps=fps, progress=progress, on_frame=on_frame)
