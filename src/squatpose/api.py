@@ -14,6 +14,7 @@ from squatpose.analysis.tracks import load_keypoints_json
 from squatpose.pose.predictor import Predictor
 from squatpose.report.files import write_outputs
 from squatpose.video.extract import extract_tracks
+from squatpose.video.io import truncation_warning
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
         predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
         found = extract_tracks(video, predictor, box=box, fps=fps, progress=progress, on_frame=on_frame)
         tracks, warnings, timings = found.tracks, found.warnings, dict(found.timings)
+        cut_off = truncation_warning(found.info, found.n_frames)
+        warnings += [cut_off] if cut_off else []
         source = Path(video)
     start = time.perf_counter()
     analysis = analyze_tracks(tracks, config, view=view)
