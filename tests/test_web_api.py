@@ -426,19 +426,19 @@ def test_symlinked_output_is_not_served(tmp_path) -> None:
 
 
 def quick_job(job_dir: str, checkpoint: str | None) -> str:
-    """A stand-in analysis (runs in a worker process): 'crash.jpg' kills its own process once the
-    other jobs' worker is busy, like the out-of-memory killer would; the others take a second."""
+    """A stand-in analysis (runs in a worker process): 'crash.jpg' kills its own process once another
+    job runs in the other worker, like the out-of-memory killer would; the others take 3 s."""
     folder = Path(job_dir)
     record = read_json(folder / "job.json")
     write_json(folder / "job.json", {**record, "state": "running"})
     if record["upload_name"] == "crash.jpg":
         end = time.monotonic() + 60
         while time.monotonic() < end and not any(
-                (p / "worker.pid").exists() for p in folder.parent.iterdir() if p != folder):
+                (read_json(p / "job.json") or {}).get("state") == "running" for p in folder.parent.iterdir()
+                if p != folder):
             time.sleep(0.05)
-        time.sleep(0.3)
         os.kill(os.getpid(), signal.SIGKILL)
-    time.sleep(1.0)
+    time.sleep(3.0)
     write_json(folder / "job.json", {**record, "state": "done", "error": None})
     return "done"
 
