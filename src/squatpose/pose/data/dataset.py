@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -134,8 +135,10 @@ def check_image_size(path: str) -> None:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            width, height = image.size
+        with warnings.catch_warnings():  # Pillow warns above 89 megapixels; the check below decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
         size = f"{width} x {height} pixels" if width * height > MAX_IMAGE_PIXELS else None
     except Image.DecompressionBombError:  # over Pillow's own limit (179 megapixels), so over ours too
         size = "more than 179 megapixels"
