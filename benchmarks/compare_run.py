@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -16,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from speed import median_ms
 from squatpose import atomic
 from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import load_model
@@ -34,6 +34,18 @@ from squatpose.pose.training.setup import (
     make_optimizer,
     make_train_loader,
 )
+
+
+def median_ms(fn, repeats: int) -> float:
+    """Median wall time of `fn()` in milliseconds over `repeats` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
 
 ALPHAS = (0.05, 0.1, 0.2)
 

@@ -8,6 +8,10 @@ jitter, with dropped frames/joints, and both; prints a table:
              unsmoothed ground truth;
   depth err: mean |peak normalised depth - clean peak depth| (leg lengths), clips with a rep;
   jitter:    mean |second difference| of the lower-body joint positions, px/frame^2, raw -> smooth.
+Then a second table, clean tracks cut mid-repetition: clips that still count a completed repetition
+when cut where the clean clip's depth is back to a fraction of its peak on the way up (70 % or 50 %
+still down: should be none; 30 %: a near-finished ascent, may count) and when they also begin part
+of the way down.
 
 Scores: visible 1.0; labelled-but-invisible --occluded-score (default 0.2, below the 0.3 gate:
 Penn's occluded labels are annotator guesses, often far off, e.g. a far hip 1-2 leg lengths from
@@ -106,6 +110,28 @@ def evaluate(clips: list[PennClip], cond: Condition, cfg: AnalysisConfig, occlud
     return row
 
 
+CUT_STARTS = (0.0, 0.3, 0.5)  # begin where the depth first reaches this fraction of its peak
+CUT_ENDS = (0.7, 0.5, 0.3)    # end where it is back to this fraction of its peak
+
+
+def cut_clip_counts(clips: list[PennClip], cfg: AnalysisConfig, occluded: float) -> dict:
+    """{(start fraction, end fraction): clips cut there that count a completed repetition}."""
+    counted = {(a, b): 0 for a in CUT_STARTS for b in CUT_ENDS}
+    for clip in clips:
+        tracks = clip.tracks(occluded)
+        depth = analyze_tracks(tracks, cfg).depth.depth
+        peak = int(np.nanargmax(depth))
+        for (a, b) in counted:
+            start = int(np.argmax(depth[:peak + 1] >= a * depth[peak])) if a else 0
+            end = peak + int(np.argmax(depth[peak:] <= b * depth[peak]))
+            if depth[end] > b * depth[peak]:
+                end = tracks.n_frames - 1  # never back to that fraction: the whole clip
+            cut = JointTracks(tracks.fps, tracks.joint_names, tracks.xy[start:end + 1],
+                              tracks.score[start:end + 1], tracks.frame_wh)
+            counted[a, b] += analyze_tracks(cut, cfg).reps > 0
+    return counted
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -136,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['one_back']:>5.1f} {r['knee_raw']:>11.1f}° {r['knee_smooth']:>6.1f}° "
               f"{r['depth']:>9.3f} {r['jit_raw']:>10.2f} {r['jit_smooth']:>7.2f}")
     print(f"({time.time() - start:.0f} s; one-rep columns are clips per seed, averaged)")
+    counted = cut_clip_counts(clips, cfg, args.occluded_score)
+    print(f"\nclean clips cut mid-repetition: clips (of {len(clips)}) that count a completed repetition")
+    print(f"{'begins at':<22}" + "".join(f"{f'ends {int(b * 100)}% down':>16}" for b in CUT_ENDS))
+    for a in CUT_STARTS:
+        label = "standing" if a == 0 else f"{int(a * 100)}% of the way down"
+        print(f"{label:<22}" + "".join(f"{counted[a, b]:>16d}" for b in CUT_ENDS))
     return 0
 
 

@@ -42,6 +42,7 @@ RepDefaults = AnalysisConfig().reps
     ({"reps": {"min_depth": "deep"}}, r"reps.min_depth: expected float"),
     ({"smoothing": {"max_hold_frames": 2.5}}, r"max_hold_frames: expected int"),
     ({"reps": {"standing_depth": 0.2}}, r"invalid value for standing_depth"),
+    ({"reps": {"min_depth": -1}}, r"invalid value for min_depth$"),
     ({"reps": 3}, "expected a mapping"),
 ])
 def test_config_errors(data, message):
@@ -168,3 +169,11 @@ def test_person_missing_warning():
     score[-n:] = 0.0
     a = analyze_tracks(JointTracks(FPS, tracks.joint_names, tracks.xy, score))
     assert "person not found in 40% of frames" in a.warnings
+
+
+def test_video_rotated_by_90_degrees_says_so():
+    tracks = squat_tracks(n_reps=2, noise_px=1.0)
+    turned = JointTracks(tracks.fps, tracks.joint_names, tracks.xy[..., ::-1].copy(), tracks.score)
+    warnings = analyze_tracks(turned).warnings
+    assert any("seems to be lying down, or the video is rotated" in w for w in warnings), warnings
+    assert not any("camera is tilted" in w for w in warnings)

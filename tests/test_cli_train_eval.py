@@ -119,3 +119,32 @@ def test_model_options_have_one_default(argv):
 
     args = build_parser().parse_args(argv)
     assert args.backend == "auto" and args.checkpoint is None
+
+
+def test_train_with_nothing_to_train_is_an_error(tmp_path, tiny_coco, capsys):
+    cfg, out = _config(tmp_path, tiny_coco), tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=0"]) == 2
+    printed = capsys.readouterr()
+    # the config loader's range check stops it before anything is built or written
+    assert "train: invalid value for epochs" in printed.err and "best checkpoint" not in printed.out
+    assert not out.exists()
+
+
+def test_resume_refuses_a_changed_config_and_lists_each_epoch_once(tmp_path, tiny_coco, capsys):
+    cfg, out = _config(tmp_path, tiny_coco), tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1",
+                 "--set", "data.val=[]"]) == 0
+    recorded = (out / "config.yaml").read_text()
+    capsys.readouterr()
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "data.val=[]",
+                 "--set", "train.lr=0.01"]) == 2
+    err = capsys.readouterr().err
+    assert "last.pt: the run was trained with a different config (train.lr: 0.001 -> 0.01)" in err
+    assert (out / "config.yaml").read_text() == recorded
+    # killed after logging epoch 2 but before saving it: epoch 2 runs again and is listed once
+    with open(out / "metrics.jsonl", "a") as fh:
+        fh.write(json.dumps({"epoch": 2, "step": 4, "train_loss": 1.0, "score": -2}) + "\n")
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "data.val=[]"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["train_loss"] != 1.0
+    assert "epochs: 2" in (out / "config.yaml").read_text()

@@ -189,3 +189,41 @@ def test_repetition_on_barely_found_joints_is_not_counted():
     assert result.reps == 0
     assert [r.flags[-1] for r in result.partial] == ["uncertain"]
     assert any("not counted: the joints were found too unreliably" in f.text for f in result.feedback)
+
+
+def test_rep_ends_only_with_a_straight_knee():
+    """Depth back below standing_depth is not the end of a repetition while the knee is still bent."""
+    depth = _profile(1)
+    bottom = int(np.argmax(depth >= 0.5))
+    straight = np.ones(len(depth), bool)
+    straight[bottom:] = False  # the knee never straightens again: a depth scale that is too short
+    res = count_reps(depth, np.zeros(len(depth), bool), np.ones(len(depth), bool), FPS, CFG, straight)
+    assert not res.completed and len(res.partial) == 1
+    assert len(_count(depth).completed) == 1
+
+
+def test_clip_cut_mid_repetition_counts_no_repetition():
+    """A front-view clip that starts at the bottom and ends while the person is still 70 % down never
+    shows straight legs: it is an unfinished repetition, and its leg length is not the bent legs'."""
+    phase = squat_phase(2, FPS)
+    bottom = int(np.argmax(phase >= 1.0))
+    rising = bottom + int(np.argmax(phase[bottom:] < 1.0))
+    end = rising + int(np.argmax(phase[rising:] <= 0.7))
+    full = analyze_tracks(render(squat_motion(phase), "front", noise_px=2.0))
+    cut = analyze_tracks(render(squat_motion(phase[bottom:end + 1]), "front", noise_px=2.0))
+    assert cut.reps == 0 and len(cut.partial) == 1
+    assert cut.leg_length_px > 0.7 * full.leg_length_px  # was 0.5: the bent legs' length
+
+
+@pytest.mark.skipif(not PENN.exists(), reason=f"Penn Action tracks not found at {PENN}")
+def test_penn_action_clips_cut_while_still_down_count_nothing():
+    clips = load_penn_action(PENN)
+    counted = []
+    for clip in clips:
+        tracks = clip.tracks(occluded_score=0.2)
+        depth = analyze_tracks(tracks).depth.depth
+        peak = int(np.nanargmax(depth))
+        end = peak + int(np.argmax(depth[peak:] <= 0.7 * depth[peak]))  # still 70 % down
+        cut = JointTracks(tracks.fps, tracks.joint_names, tracks.xy[:end + 1], tracks.score[:end + 1])
+        counted += [clip.clip] if analyze_tracks(cut).reps else []
+    assert not counted

@@ -26,7 +26,7 @@ def test_valid_tracks_keep_values_and_times():
     assert tr.frame_wh == (640, 480)
 
 
-@pytest.mark.parametrize("fps", [0, -30, math.nan, math.inf, "30", None, True])
+@pytest.mark.parametrize("fps", [0, -30, math.nan, math.inf, "30", None, True, 1e9])
 def test_bad_fps_is_a_clear_error(fps):
     with pytest.raises(ValueError, match="fps"):
         _tracks(fps=fps)
@@ -98,6 +98,17 @@ def test_unknown_joints_are_ignored_and_nulls_are_missing():
      "no lower-body joints"),
     ('{"fps": 0, "joints": ["left_hip"], "frames": [[[1, 2, 1]]]}', "fps must be"),
     ('{"fps": 30, "joints": "left_hip", "frames": [[[1, 2, 1]]]}', "'joints' must be a list"),
+    # absurd values: a clear message naming the key, never a traceback or a huge allocation
+    ('{"fps": 1e9, "joints": ["left_hip"], "frames": [[[1, 2, 1]]]}', "fps must be a number between 0 and 1000"),
+    ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": Infinity, "height": 480}',
+     "'width' must be a number of pixels"),
+    ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": 640, "height": "abc"}',
+     "'height' must be a number of pixels between 1 and 100000, got 'abc'"),
+    ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": 640}', "both 'width' and 'height'"),
+    ('{"fps": 30, "joints": ["left_hip", "left_knee"], "frames": [[[-1e9, 2, 1], [1, 2, 1]]]}',
+     r"frame 0, left_hip: position \[-1000000000.0, 2.0\] is more than"),
+    ('{"fps": 30, "joints": ["Left_Hip", "left-knee"], "frames": [[[1, 2, 1], [1, 2, 1]]]}',
+     "'Left_Hip' should be 'left_hip', 'left-knee' should be 'left_knee'"),
 ])
 def test_load_errors_name_the_file(tmp_path, content, message):
     path = tmp_path / "bad.json"
@@ -110,3 +121,14 @@ def test_load_errors_name_the_file(tmp_path, content, message):
 def test_missing_file_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.json: keypoints file not found"):
         load_keypoints_json(tmp_path / "nope.json")
+
+
+def test_fps_option_replaces_the_files_frame_rate(tmp_path):
+    from squatpose.api import analyze
+    from synthetic_squats import squat_tracks
+
+    path = save_keypoints_json(squat_tracks(n_reps=1, fps=30.0), tmp_path / "k.json")
+    result = analyze(keypoints=path, fps=60.0)
+    assert result.fps == 60.0 and "frame rate 60 fps as given, instead of the file's" in result.warnings
+    with pytest.raises(ValueError, match="--fps: fps must be a number between 0 and 1000"):
+        analyze(keypoints=path, fps=1e9)

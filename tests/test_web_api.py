@@ -3,7 +3,9 @@ deletion and restarts. Jobs run the real analysis on a short real clip (skipped 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -326,7 +328,7 @@ def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(finished_video, 
     (store.jobs_dir / running_id / "out").mkdir(parents=True)
     write_json(store.jobs_dir / running_id / "job.json", {**finished_video, "id": running_id, "state": "running",
                                                            "summary": None, "created": 1.0})
-    (store.uploads_dir / "123-456.part").write_bytes(b"half an upload")
+    (store.uploads_dir / f"{'1' * 32}.part").write_bytes(b"half an upload")
     with TestClient(create_app(restarted, warm_up=False)) as client:
         jobs = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
         assert jobs[finished_video["id"]]["state"] == "done"
@@ -358,3 +360,97 @@ def test_host_header_is_checked_when_configured(tmp_path) -> None:
             assert client.get("/api/config", headers={"host": host}).status_code == 200
         for host in ("evil.example:8000", "127.0.0.1.evil.example", "[::2]:8000"):
             assert client.get("/api/config", headers={"host": host}).status_code == 400
+
+
+# ---------- safety: cross-site requests, files the server did not make, crashes, links ----------
+
+JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01" + bytes(200)
+
+
+def test_cross_site_requests_cannot_start_or_delete_jobs(tmp_path) -> None:
+    with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
+        files = {"file": ("a.jpg", JPEG_BYTES)}
+        for headers in ({"origin": "http://evil.example"}, {"origin": "null"},
+                        {"origin": "http://testserver.evil.example"}, {"sec-fetch-site": "cross-site"},
+                        {"origin": "http://localhost:3000", "sec-fetch-site": "same-site"}):
+            response = client.post("/api/jobs", files=files, headers=headers)
+            assert response.status_code == 403 and "cross-site" in response.json()["detail"], headers
+        assert client.get("/api/jobs").json()["jobs"] == []
+        # the page itself (same origin) and scripts without Origin (curl) work as before
+        own = client.post("/api/jobs", files=files, headers={"origin": "http://testserver",
+                                                             "sec-fetch-site": "same-origin"})
+        assert own.status_code == 201
+        job_id = own.json()["id"]
+        assert client.delete(f"/api/jobs/{job_id}", headers={"origin": "http://evil.example"}).status_code == 403
+        assert client.get(f"/api/jobs/{job_id}").status_code == 200
+        assert client.post("/api/jobs", files=files).status_code == 201
+        assert client.get("/api/config", headers={"origin": "http://evil.example"}).status_code == 200
+
+
+def test_start_up_removes_only_what_the_server_made(tmp_path) -> None:
+    data = tmp_path / "data"
+    for folder in ("uploads", "jobs/.git", "jobs/notes"):
+        (data / folder).mkdir(parents=True)
+    keep = [data / "uploads" / "my video.mp4", data / "uploads" / "clip.part", data / "jobs" / ".hidden",
+            data / "jobs" / ".git" / "config", data / "jobs" / "notes" / "cancel"]
+    for path in keep:
+        path.write_text("the user's own file")
+    made = [data / "uploads" / f"{'a' * 32}.part", data / "jobs" / f".{'b' * 32}.new",
+            data / "jobs" / f".{'c' * 32}.0123abcd.deleted"]
+    made[0].write_bytes(b"half an upload")
+    for folder in made[1:]:
+        (folder / "out").mkdir(parents=True)
+    with TestClient(create_app(data, warm_up=False)) as client:
+        assert client.get("/api/jobs").json()["jobs"] == []
+    assert all(path.read_text() == "the user's own file" for path in keep)
+    assert not any(path.exists() for path in made)
+
+
+def test_symlinked_output_is_not_served(tmp_path) -> None:
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"private": true}')
+    store = JobStore(tmp_path / "data")
+    part = store.uploads_dir / f"{'d' * 32}.part"
+    part.write_bytes(JPEG_BYTES)
+    record = store.create(part, "image", ".jpg", view="auto", model="built-in", upload_name="a.jpg", size=10)
+    out = store.jobs_dir / record["id"] / "out"
+    (out / "result.json").symlink_to(secret)
+    (out / "pose.jpg").write_bytes(JPEG_BYTES)
+    store.update(record["id"], state="done")
+    with TestClient(create_app(tmp_path / "data", warm_up=False)) as client:
+        job = client.get(f"/api/jobs/{record['id']}").json()
+        assert set(job["files"]) == {"pose.jpg"}
+        response = client.get(f"/api/jobs/{record['id']}/files/result.json")
+        assert response.status_code == 404 and b"private" not in response.content
+        assert client.get(f"/api/jobs/{record['id']}/files/pose.jpg").content == JPEG_BYTES
+
+
+def quick_job(job_dir: str, checkpoint: str | None) -> str:
+    """A stand-in analysis (runs in a worker process): 'crash.jpg' kills its own process once another
+    job runs in the other worker, like the out-of-memory killer would; the others take 3 s."""
+    folder = Path(job_dir)
+    record = read_json(folder / "job.json")
+    write_json(folder / "job.json", {**record, "state": "running"})
+    if record["upload_name"] == "crash.jpg":
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not any(
+                (read_json(p / "job.json") or {}).get("state") == "running" for p in folder.parent.iterdir()
+                if p != folder):
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(3.0)
+    write_json(folder / "job.json", {**record, "state": "done", "error": None})
+    return "done"
+
+
+def test_one_crashed_worker_fails_only_its_own_job(tmp_path) -> None:
+    with TestClient(create_app(tmp_path / "data", workers=2, job_fn=quick_job)) as client:
+        ids = {}
+        for name in ("crash.jpg", "running.jpg", "queued.jpg"):  # two workers: the third waits
+            response = client.post("/api/jobs", files={"file": (name, JPEG_BYTES)})
+            assert response.status_code == 201
+            ids[name] = response.json()["id"]
+        jobs = {name: wait_for(client, job_id, timeout=120) for name, job_id in ids.items()}
+    assert jobs["crash.jpg"]["state"] == "failed" and "stopped unexpectedly" in jobs["crash.jpg"]["error"]
+    assert jobs["running.jpg"]["state"] == "done", jobs["running.jpg"]
+    assert jobs["queued.jpg"]["state"] == "done", jobs["queued.jpg"]

@@ -1,6 +1,7 @@
 """`squatpose.analyze`: a squat video (or joint tracks) → SquatAnalysis, and the output files."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from squatpose.pose.predictor import Predictor
 from squatpose.report.files import write_outputs
 from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
+from squatpose.video.io import truncation_warning
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +40,19 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
     if keypoints is not None:
         tracks = load_keypoints_json(keypoints)
         source = Path(keypoints)
+        if fps is not None:  # the user's frame rate wins over the file's, as for a video
+            try:
+                tracks = dataclasses.replace(tracks, fps=fps)
+            except ValueError as exc:
+                raise ValueError(f"--fps: {exc}") from None
+            warnings.append(f"frame rate {tracks.fps:g} fps as given, instead of the file's")
     else:
         predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
         found = extract_tracks(video, predictor, box=box, fps=fps, detector=detector, box_hint=box_hint,
                                progress=progress, on_frame=on_frame)
         tracks, warnings, timings = found.tracks, found.warnings, dict(found.timings)
+        cut_off = truncation_warning(found.info, found.n_frames)
+        warnings += [cut_off] if cut_off else []
         source = Path(video)
     start = time.perf_counter()
     analysis = analyze_tracks(tracks, config, view=view)

@@ -29,10 +29,10 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
+        return commit(tmp, path)
+    except BaseException:  # also when the rename fails (the target is a folder): no stray temporary file
         tmp.unlink(missing_ok=True)
         raise
-    return commit(tmp, path)
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

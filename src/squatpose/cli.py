@@ -5,6 +5,7 @@ import argparse
 import json
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 EPILOG = "Run `squatpose COMMAND --help` for the options of each command."
@@ -205,6 +206,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _writable_dir(path: str | Path) -> Path:
+    """The output folder, made if needed and checked for writing before any work is done."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OSError(f"{path}: --out must be a folder, but it is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as exc:
+        raise OSError(f"{path}: cannot write into the output folder ({exc.strerror or exc})") from None
+    return path
+
+
+def _writable_file(path: str | None, option: str) -> None:
+    """An output file's path: not a folder, in a folder that exists and can be written."""
+    if path is None:
+        return
+    if Path(path).is_dir():
+        raise OSError(f"{path}: {option} must be a file name, but it is a folder")
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise OSError(f"{path}: the folder {parent} of {option} does not exist")
+    try:
+        tempfile.TemporaryFile(dir=parent).close()
+    except OSError as exc:
+        raise OSError(f"{path}: cannot write {option} there ({exc.strerror or exc})") from None
+
+
 def _cmd_train(args) -> int:
     from squatpose.pose.training.config import load_config
     from squatpose.pose.training.loop import fit
@@ -234,6 +263,8 @@ def _cmd_eval(args) -> int:
     )
     from squatpose.pose.predictor import Predictor
 
+    _writable_file(args.out, "--out")
+    _writable_file(args.metrics_out, "--metrics-out")
     backend = "onnx" if args.onnx else args.backend
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)
     loaded = predictor.loaded
@@ -261,6 +292,7 @@ def _cmd_predict(args) -> int:
     from squatpose.photo import predict_image
 
     box = [float(v) for v in args.box.split(",")] if args.box else None
+    _writable_dir(args.out)
     result = predict_image(args.image, args.out, checkpoint=args.checkpoint, box=box,
                            flip_test=args.flip_test, backend=args.backend)
     print(json.dumps(result, indent=1))
@@ -318,16 +350,24 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
     out = Path(args.out) if args.out else Path(f"{source.stem}_squat")
     box = [float(v) for v in args.box.split(",")] if args.box else None
     config = load_analysis_config(args.config, args.overrides)
+    _writable_dir(out)
     result = analyze(video, out, keypoints=keypoints, checkpoint=args.checkpoint, view=args.view, box=box,
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()
-    print(f"{source.name}: {summary['reps']} completed repetition(s), view {summary['view']['label']}")
+    print(f"{source.name}: {summary['reps']} completed repetition(s), view {_view_text(summary['view'])}")
     for item in summary["feedback"]:
         print(f"  - {item['text']}")
     for line in summary["warnings"]:
         print(f"  warning: {line}")
     print(f"report: {out / 'report.html'}")
     return 0
+
+
+def _view_text(view: dict) -> str:
+    """The view as summary.json has it: a default guess is not presented as a detected view."""
+    if not view.get("user_set") and str(view.get("method", "")).startswith("default"):
+        return "unknown (too little data to tell)"
+    return view["label"]
 
 
 def _cmd_analyze(args) -> int:
@@ -384,7 +424,11 @@ def _cmd_release(args) -> int:
 def _cmd_serve(args) -> int:
     from squatpose.web.server import serve
 
-    serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+    try:
+        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+    except RuntimeError as exc:  # e.g. another server holds the data folder
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -402,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
         # Library errors already name the file and the problem; show them without a traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: files already finished stay, half-written ones never appear
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from squatpose.analysis.angles import knee_angles_for_image
-from squatpose.pose.data.dataset import read_image_rgb
+from squatpose.pose.data.dataset import read_photo_rgb
 from squatpose.pose.predictor import PoseBatch, Predictor
 from squatpose.report.viz import draw_pose_with_angles, heatmap_sheet
 from squatpose.video.detector import BlazePoseDetector
@@ -29,6 +29,9 @@ def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[fl
         found = confirm_person(predictor, image_rgb, candidate, TrackerConfig(start_score=0.0))
         if found is not None and (best is None or found[2].mean() > best[1][2].mean()):
             best = (source, found)
+    if best is None:  # nothing looks like a person: the caller's score check says so
+        height, width = image_rgb.shape[:2]
+        best = ("whole image", (np.array([0.0, 0.0, width, height]), None, None))
     source, (used_box, _, _) = best
     return predictor.predict(image_rgb, used_box[None], return_heatmaps=True), used_box, source + ", refined"
 
@@ -39,9 +42,13 @@ def predict_image(image_path: str | Path, out_dir: str | Path, *, checkpoint: st
     image_path, out_dir = Path(image_path), Path(out_dir)
     if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
         raise ValueError(f"--box must be x,y,w,h with positive w and h, got {box}")
-    image = read_image_rgb(str(image_path))
+    image = read_photo_rgb(str(image_path))
     predictor = Predictor.from_checkpoint(checkpoint, flip_test=flip_test, backend=backend)
     pose, used_box, source = locate_and_predict(predictor, image, box)
+    found = float(pose.score[0].mean())
+    if box is None and found < TrackerConfig().start_score:  # the video path's bar for a new person
+        raise ValueError(f"{image_path}: no person found (the joints score {found:.2f} on average, below "
+                         f"{TrackerConfig().start_score:g})")
     names = predictor.joint_set.names
     xy, score = pose.xy[0], pose.score[0]
     angles = knee_angles_for_image(xy, score, names)

@@ -119,7 +119,7 @@ class RepConfig:
     def __post_init__(self) -> None:
         check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
                min_confidence=0 <= self.min_confidence < 1,
-               start_depth=self.start_depth <= self.min_depth, bottom_band=self.bottom_band > 0,
+               min_depth=self.start_depth <= self.min_depth < 1, bottom_band=self.bottom_band > 0,
                onset_band=0 <= self.onset_band < self.standing_depth,
                min_duration_s=self.min_duration_s >= 0,
                max_duration_s=self.max_duration_s > self.min_duration_s)

@@ -21,6 +21,8 @@ from squatpose.analysis.angles import Measure
 from squatpose.analysis.body import Body
 from squatpose.analysis.config import DepthConfig
 
+SHIN_TO_LEG = 1.7  # leg / shin in 2D: 1st percentile on Penn Action (median 2.0)
+
 
 @dataclass(frozen=True)
 class LegGeometry:
@@ -64,11 +66,17 @@ def standing_length(lengths: np.ndarray, percentile: float) -> np.ndarray:
 
 
 def leg_samples(body: Body) -> np.ndarray:
-    """(3, T, 2) per-frame leg length candidates per side, in order of preference: thigh + shin,
-    hip-ankle distance, twice the thigh (NaN where the joints are missing)."""
+    """(2, T, 2) per-frame leg length candidates per side, in order of preference: the longest of
+    the 2D lower bounds thigh + shin, hip-ankle distance and SHIN_TO_LEG x shin (the shin barely
+    shortens in a squat, so a clip that never shows straight legs still gets a fair length), then
+    twice the thigh (NaN where the joints are missing)."""
     thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
-    return np.stack([thigh + np.linalg.norm(body.ankle - body.knee, axis=-1),
-                     np.linalg.norm(body.ankle - body.hip, axis=-1), 2 * thigh])
+    shin = np.linalg.norm(body.ankle - body.knee, axis=-1)
+    bounds = np.stack([thigh + shin, np.linalg.norm(body.ankle - body.hip, axis=-1), SHIN_TO_LEG * shin])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames stay NaN
+        longest = np.nanmax(bounds, axis=0)
+    return np.stack([longest, 2 * thigh])
 
 
 def _first_finite(candidates: np.ndarray) -> np.ndarray:

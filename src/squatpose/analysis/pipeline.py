@@ -17,7 +17,7 @@ from squatpose.analysis.depth import (
     standing_length,
 )
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
-from squatpose.analysis.rep_counter import RepCount, count_reps
+from squatpose.analysis.rep_counter import RepCount, count_reps, knee_straight
 from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repetition
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.smoothing import SmoothResult, smooth_tracks
@@ -27,6 +27,7 @@ from squatpose.analysis.view import ViewInfo, resolve_view
 log = logging.getLogger(__name__)
 
 TILT_WARN_DEG = 5.0
+LYING_DEG = 45.0  # standing legs this far from vertical: not a tilted camera but a rotated video
 
 
 def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: DepthSignal, view: ViewInfo,
@@ -91,7 +92,11 @@ def _collect_warnings(raw: JointTracks, smooth: SmoothResult, body: Body, geom: 
     if raw.fps < 15:
         out.append(f"low frame rate ({raw.fps:g} fps): timings are coarse")
     tilt = _standing_tilt(body, depth, cfg.reps.standing_depth)
-    if tilt is not None and tilt > TILT_WARN_DEG:
+    if tilt is not None and tilt > LYING_DEG:
+        out.append(f"the legs lie {tilt:.0f}° from vertical in the image: the person seems to be lying "
+                   "down, or the video is rotated (turn it upright and analyse it again); the view, "
+                   "angles and repetitions are not reliable")
+    elif tilt is not None and tilt > TILT_WARN_DEG:
         out.append(f"the standing legs lean {tilt:.0f}° from vertical in the image: if the camera "
                    "is tilted, angles to horizontal/vertical (thigh, shin, trunk) are off by about "
                    "as much")
@@ -115,7 +120,8 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     measures = compute_measures(body, geom.leg_length)
     view_info = resolve_view(view, body, geom, cfg.view)
     depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth)
-    count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps)
+    count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
+                       knee_straight(measures.knee_angle.lr))
     ctx = _rep_context(body, geom, measures, depth, view_info, tracks.fps, cfg)
     reps, partial, rep_sentences = _repetitions(count, ctx, cfg, tracks.n_frames)
     feedback = set_feedback(reps, partial, view_info.is_side, cfg.feedback) + rep_sentences

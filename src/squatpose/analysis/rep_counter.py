@@ -11,7 +11,10 @@ repetition at that low point and starts the next one (reps without full lockout)
 (walking) abandons an open repetition.
 
 A clip that begins above start_depth begins inside a repetition: it counts when its return to
-standing is seen. After walking, counting resumes only from standing. A repetition still open when the clip
+standing is seen. Back near standing means a depth below standing_depth and, where a knee angle
+is measured, a knee straightened to STRAIGHT_KNEE_DEG or more in 2D: in a clip cut mid-repetition
+the leg length (the depth's scale) comes from bent legs only, is short, and makes a person still
+well down look like standing. After walking, counting resumes only from standing. A repetition still open when the clip
 ends is reported as partial (if already deeper than min_depth with a bent knee), never counted.
 One RepCounter per tracked person.
 """
@@ -27,6 +30,8 @@ import numpy as np
 from squatpose.analysis.config import RepConfig
 
 log = logging.getLogger(__name__)
+
+STRAIGHT_KNEE_DEG = 150.0  # Penn Action side views: 30 % of the way down, 95 % of knees are below 156°
 
 
 class Phase(str, Enum):
@@ -68,9 +73,11 @@ class RepCounter:
         self._rest_frame: int | None = None
         self._may_start_inside = True  # only before any walking: the clip may begin mid-rep
 
-    def update(self, frame: int, depth: float, moving: bool = False, bent: bool = True) -> Phase:
+    def update(self, frame: int, depth: float, moving: bool = False, bent: bool = True,
+               straight: bool = True) -> Phase:
         """Advance by one frame; NaN depth (no data) keeps the phase. `moving`: feet moving;
-        `bent`: a knee is visibly bent (a rep needs one near its deepest point). Returns the phase."""
+        `bent`: a knee is visibly bent (a rep needs one near its deepest point); `straight`: a knee
+        is straight or none is measured (a rep ends only then). Returns the phase."""
         if moving:
             if self._open is not None:
                 self.rejected.append((self._open, "feet moved (walking?) during the repetition"))
@@ -83,7 +90,7 @@ class RepCounter:
         elif self.phase == Phase.STANDING:
             self._standing(frame, depth, bent)
         else:
-            self.phase = self._in_rep(frame, depth, bent)
+            self.phase = self._in_rep(frame, depth, bent, straight)
         return self.phase
 
     def finish(self) -> RepSpan | None:
@@ -118,7 +125,7 @@ class RepCounter:
         self._open = RepSpan(start, bottom, None, depth, started_in_clip, bent)
         self._open.trough_depth, self._open.trough_frame = depth, bottom
 
-    def _in_rep(self, frame: int, depth: float, bent: bool) -> Phase:
+    def _in_rep(self, frame: int, depth: float, bent: bool, straight: bool) -> Phase:
         rep = self._open
         assert rep is not None
         cfg = self.cfg
@@ -132,7 +139,7 @@ class RepCounter:
             return Phase.BOTTOM
         if depth < rep.trough_depth:
             rep.trough_depth, rep.trough_frame = depth, frame
-        if depth < cfg.standing_depth:
+        if depth < cfg.standing_depth and straight:
             self._close(frame)
             self._rest_frame = frame
             return Phase.STANDING
@@ -207,13 +214,27 @@ def refine_boundaries(spans: list[RepSpan], depth: np.ndarray, band: float,
             stretch[stretch == Phase.STANDING.value] = phase.value
 
 
+def knee_straight(knee_angle_lr: np.ndarray) -> np.ndarray:
+    """(T,) True where the straighter knee of (T, 2) 2D knee angles reaches STRAIGHT_KNEE_DEG.
+    Frames without a measured knee keep the last measured state (False before the first); all True
+    when no knee is ever measured (then depth alone decides)."""
+    finite = np.isfinite(knee_angle_lr).any(axis=1)
+    if not finite.any():
+        return np.ones(len(knee_angle_lr), bool)
+    straight = np.where(np.isfinite(knee_angle_lr), knee_angle_lr, -np.inf).max(axis=1) >= STRAIGHT_KNEE_DEG
+    last = np.maximum.accumulate(np.where(finite, np.arange(len(finite)), -1))
+    return np.where(last >= 0, straight[np.maximum(last, 0)], False)
+
+
 def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float,
-               cfg: RepConfig) -> RepCount:
-    """Run one RepCounter over depth (T,) with feet-moving (T,) and knee-bent (T,) masks, then
-    refine the repetitions' start and end frames (`refine_boundaries`)."""
+               cfg: RepConfig, straight: np.ndarray | None = None) -> RepCount:
+    """Run one RepCounter over depth (T,) with feet-moving (T,), knee-bent (T,) and knee-straight
+    (T,, default all True) masks, then refine the repetitions' start and end frames
+    (`refine_boundaries`)."""
     counter = RepCounter(cfg, fps)
-    phases = np.array([counter.update(t, float(d), bool(m), bool(b)).value
-                       for t, (d, m, b) in enumerate(zip(depth, moving, bent))]).astype("<U10")
+    straight = np.ones(len(depth), bool) if straight is None else straight
+    phases = np.array([counter.update(t, float(d), bool(m), bool(b), bool(s)).value
+                       for t, (d, m, b, s) in enumerate(zip(depth, moving, bent, straight))]).astype("<U10")
     unfinished = counter.finish()
     spans = counter.completed + ([unfinished] if unfinished else [])
     refine_boundaries(spans, depth, cfg.onset_band, phases)

@@ -22,6 +22,10 @@ from squatpose.joints import COCO_NAMES, LOWER6
 
 log = logging.getLogger(__name__)
 
+MAX_FPS = 1000.0  # as for videos: more is a mistake, and window sizes grow with fps
+MAX_FRAME_SIDE = 100_000  # pixels
+MAX_COORD = 1e6  # pixels: anything farther from the frame is a broken file, not a position
+
 LOWER_BODY = LOWER6
 
 
@@ -48,18 +52,15 @@ class JointTracks:
             fps = float(self.fps)
         except (TypeError, ValueError):
             raise ValueError(f"fps must be a number, got {self.fps!r}") from None
-        if not math.isfinite(fps) or fps <= 0:
-            raise ValueError(f"fps must be a finite number > 0, got {self.fps!r}")
+        if not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
+            raise ValueError(f"fps must be a number between 0 and {MAX_FPS:g}, got {self.fps!r}")
         self.fps = fps
         self.joint_names = tuple(str(n) for n in self.joint_names)
         if len(set(self.joint_names)) != len(self.joint_names):
             raise ValueError(f"duplicate joint names in {list(self.joint_names)}")
         self.xy, self.score = _normalise_arrays(self.xy, self.score, len(self.joint_names))
         if self.frame_wh is not None:
-            w, h = (int(v) for v in self.frame_wh)
-            if w <= 0 or h <= 0:
-                raise ValueError(f"frame size must be positive, got {self.frame_wh!r}")
-            self.frame_wh = (w, h)
+            self.frame_wh = (_side("width", self.frame_wh[0]), _side("height", self.frame_wh[1]))
 
     @property
     def n_frames(self) -> int:
@@ -91,6 +92,14 @@ class JointTracks:
         xy[:, cols] = self.xy[:, np.asarray(src)[cols]]
         score[:, cols] = self.score[:, np.asarray(src)[cols]]
         return JointTracks(self.fps, names, xy, score, self.frame_wh)
+
+
+def _side(key: str, value: Any) -> int:
+    """A frame width or height in pixels, or ValueError naming the key."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not 0 < value <= MAX_FRAME_SIDE:
+        raise ValueError(f"'{key}' must be a number of pixels between 1 and {MAX_FRAME_SIDE}, got {value!r}")
+    return int(value)
 
 
 def _normalise_arrays(xy: Any, score: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,11 +141,24 @@ def tracks_from_dict(data: Any, source: str = "keypoints") -> JointTracks:
         raise ValueError(f"{source}: every joint entry must be [x, y, score] numbers")
     known = [i for i, n in enumerate(names) if n in COCO_NAMES]
     ignored = sorted(set(names) - set(COCO_NAMES))
+    miscased = {n: n.lower().replace("-", "_").replace(" ", "_") for n in ignored}
+    miscased = {n: fixed for n, fixed in miscased.items() if fixed in COCO_NAMES}
+    if miscased:
+        raise ValueError(f"{source}: joint names are lower case with underscores: "
+                         + ", ".join(f"{n!r} should be {fixed!r}" for n, fixed in miscased.items()))
     if ignored:
-        log.info("%s: ignoring unknown joint names %s", source, ignored)
+        log.warning("%s: ignoring joints that are not COCO keypoint names: %s", source, ignored)
     if not set(LOWER_BODY) & {names[i] for i in known}:
         raise ValueError(f"{source}: no lower-body joints; need some of {list(LOWER_BODY)}")
     wh = (data["width"], data["height"]) if "width" in data and "height" in data else None
+    far = (np.abs(np.nan_to_num(arr[:, known, :2], nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_COORD)
+    far &= np.isfinite(arr[:, known, 2:3]) & (arr[:, known, 2:3] > 0)
+    if far.any():
+        t, j, _ = np.argwhere(far)[0]
+        raise ValueError(f"{source}: frame {t}, {names[known[j]]}: position {arr[t, known[j], :2].tolist()} is "
+                         f"more than {MAX_COORD:g} pixels from the image (a broken file?)")
+    if ("width" in data) != ("height" in data):
+        raise ValueError(f"{source}: give both 'width' and 'height', or neither")
     try:
         return JointTracks(data["fps"], tuple(names[i] for i in known), arr[:, known, :2],
                            arr[:, known, 2], wh)

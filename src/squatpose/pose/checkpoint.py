@@ -1,6 +1,7 @@
 """Self-describing checkpoints: everything predict/eval/analyze need is inside the file."""
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,21 @@ FORMAT = "squatpose-checkpoint"
 VERSION = 1
 
 
+# Besides tensors and plain containers/numbers/strings (what torch's weights_only loader allows),
+# a checkpoint may hold numpy scalars (metrics of older runs). Nothing else is ever unpickled, so a
+# crafted file cannot run code while it is read.
+SAFE_GLOBALS = [np.core.multiarray.scalar, np.dtype, *{type(np.dtype(t)) for t in "?bhilqBHILQefdg"}]
+
+
 class CheckpointError(ValueError):
     """A checkpoint that can't be used; the message names the file."""
+
+
+def _refusal(exc: pickle.UnpicklingError) -> str:
+    """The line of torch's weights_only error that names the refused object."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if "GLOBAL" in line]
+    return (named or lines or ["unknown object"])[0][:200]
 
 
 @dataclass
@@ -85,7 +99,15 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "GLOBAL" not in str(exc):  # not a refused object: a corrupt file
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated)") from None
+        raise CheckpointError(
+            f"{path}: refused: the file holds Python objects other than tensors and plain data "
+            f"({_refusal(exc)}); squatpose checkpoints never do, and loading such a file could run "
+            "code. Use a checkpoint written by squatpose") from None
     except Exception as exc:  # torch raises many types for corrupt files
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:

@@ -68,3 +68,17 @@ def iter_frames_timed(cap: cv2.VideoCapture) -> Iterator[tuple[np.ndarray, float
     for frame in iter_frames_rgb(cap):
         msec = cap.get(cv2.CAP_PROP_POS_MSEC)
         yield frame, (msec / 1000.0 if math.isfinite(msec) and msec >= 0 else math.nan)
+
+
+CUT_OFF_FRACTION = 0.9  # frame counts from the container can be estimates: allow 10 % less
+
+
+def truncation_warning(info: VideoInfo, decoded_frames: int) -> str | None:
+    """A warning when far fewer frames could be decoded than the container announces: the file
+    was cut off (an interrupted download or copy keeps its header, so it still opens)."""
+    claimed = info.n_frames
+    if claimed <= 0 or decoded_frames >= CUT_OFF_FRACTION * claimed or claimed - decoded_frames < 3:
+        return None
+    return (f"the video seems cut off: only {decoded_frames} of the {claimed} frames its header announces "
+            f"could be read ({decoded_frames / info.fps:.1f} of {claimed / info.fps:.1f} s); the analysis "
+            "covers only that part (an interrupted download or copy?)")

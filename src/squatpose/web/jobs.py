@@ -5,6 +5,7 @@
     input.<ext>    the upload, under a name the server chose
     out/           the analysis outputs; only names in OUTPUT_FILES are ever served
     cancel         present when the job was deleted while running (the worker stops, the folder goes)
+    worker.pid     the worker process that runs (or ran) the job
 
 Every JSON file is replaced atomically, so a reader never sees half a file.
 """
@@ -24,6 +25,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
+# Names the server itself gives to uploads being received and to job folders being made or deleted:
+# at start-up only these are removed, whatever else a user keeps in the data folder stays.
+UPLOAD_PART = re.compile(r"[0-9a-f]{32}\.part")
+JOB_LEFTOVER = re.compile(r"\.[0-9a-f]{32}\.(new|[0-9a-f]{8}\.deleted)")
 FINAL = ("done", "failed")
 INTERRUPTED = "interrupted by a server restart"
 VIEWS = ("auto", "side", "front", "back")
@@ -56,6 +61,11 @@ def read_json(path: Path) -> Any | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _regular_file(path: Path) -> bool:
+    """A regular file that is not a symbolic link (a link in a job's folder is never followed)."""
+    return path.is_file() and not path.is_symlink()
 
 
 def new_job_id() -> str:
@@ -139,13 +149,13 @@ class JobStore:
         if folder is None or name not in OUTPUT_FILES:
             return None
         path = folder / "out" / name
-        return path if path.is_file() else None
+        return path if _regular_file(path) else None
 
     def outputs(self, job_id: str) -> list[str]:
         folder = self.job_dir(job_id)
         if folder is None:
             return []
-        return sorted(n for n in OUTPUT_FILES if (folder / "out" / n).is_file())
+        return sorted(n for n in OUTPUT_FILES if _regular_file(folder / "out" / n))
 
     def delete(self, job_id: str) -> None:
         folder = self.jobs_dir / job_id
@@ -160,19 +170,24 @@ class JobStore:
 
     def recover(self) -> list[str]:
         """At server start: jobs left queued or running by a server that died are marked failed;
-        half-made job folders and stale uploads are removed. Returns the ids marked failed."""
-        for leftover in list(self.uploads_dir.iterdir()) + [p for p in self.jobs_dir.iterdir() if p.name.startswith(".")]:
-            if leftover.is_dir():
+        half-made job folders and stale uploads (server-made names only) are removed. Returns the ids
+        marked failed."""
+        leftovers = [p for p in self.uploads_dir.iterdir() if UPLOAD_PART.fullmatch(p.name)]
+        leftovers += [p for p in self.jobs_dir.iterdir() if JOB_LEFTOVER.fullmatch(p.name)]
+        for leftover in leftovers:
+            if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover, ignore_errors=True)
             else:
                 leftover.unlink(missing_ok=True)
         failed = []
         for folder in self.jobs_dir.iterdir():
+            record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
+            if not isinstance(record, dict):  # not a job folder of this server's
+                continue
             if (folder / "cancel").exists():
                 self.delete(folder.name)
                 continue
-            record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
-            if record is not None and record.get("state") not in FINAL:
+            if record.get("state") not in FINAL:
                 self.update(folder.name, state="failed", error=INTERRUPTED, finished=time.time())
                 failed.append(folder.name)
         if failed:

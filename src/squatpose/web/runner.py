@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MAX_TORCH_THREADS = 4  # per worker process
 STOPPED = "interrupted: the server was stopped while it ran"
 CRASHED = "the analysis process stopped unexpectedly (out of memory?); try a shorter or smaller video"
+MAX_RESUBMITS = 2  # a job caught in another job's crash runs again, at most this often
 
 
 class DataDirLock:
@@ -54,6 +55,9 @@ class Runner:
     def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None], str]) -> None:
         self.store, self.workers, self.job_fn = store, max(1, workers), job_fn
         self.futures: dict[str, Future] = {}
+        self.checkpoints: dict[str, Path | None] = {}
+        self.resubmits: dict[str, int] = {}
+        self.dead_pids: set[int] = set()  # worker processes that died (their jobs fail)
         self.lock = threading.Lock()
         self.pool: ProcessPoolExecutor | None = None
         self.stopping = False
@@ -90,15 +94,18 @@ class Runner:
         with self.lock:
             if self.pool is None:
                 raise RuntimeError("the server is not running its workers")
-            future = self.pool.submit(self.job_fn, str(self.store.jobs_dir / job_id),
+            future = self.pool.submit(worker.run_tracked, self.job_fn, str(self.store.jobs_dir / job_id),
                                       None if checkpoint is None else str(checkpoint))
-            self.futures[job_id] = future
+            self.futures[job_id], self.checkpoints[job_id] = future, checkpoint
         future.add_done_callback(lambda f: self._finished(job_id, f))
 
     def _finished(self, job_id: str, future: Future) -> None:
-        """Called in a pool thread when a job ends: clean up deleted jobs, record crashes."""
+        """Called in a pool thread when a job ends: clean up deleted jobs, record crashes. When a
+        worker dies, the pool fails every job in it: only the job that ran in the dead process
+        fails, the others run again on a new pool."""
         with self.lock:
             self.futures.pop(job_id, None)
+            checkpoint = self.checkpoints.pop(job_id, None)
         folder = self.store.jobs_dir / job_id
         if (folder / "cancel").exists() or (future.cancelled() and not self.stopping):
             self.store.delete(job_id)  # deleted by the user
@@ -106,6 +113,11 @@ class Runner:
         error = None if future.cancelled() else future.exception()
         if (error is None and not future.cancelled()) or not folder.is_dir():
             return
+        broken = isinstance(error, BrokenProcessPool) and not self.stopping
+        if broken:
+            self._replace_broken_pool()
+            if not self._ran_in_dead_worker(folder) and self._resubmit(job_id, checkpoint):
+                return
         record = read_json(folder / "job.json") or {}
         if record.get("state") not in FINAL:
             if self.stopping:  # still waiting or running when the server stopped
@@ -116,8 +128,29 @@ class Runner:
                 message = f"the job could not run: {error}"
             self.store.update(job_id, state="failed", error=message, finished=time.time())
             write_json(folder / "progress.json", {"stage": "failed", "done": 0, "total": 0, "fraction": None})
-        if isinstance(error, BrokenProcessPool) and not self.stopping:
-            self._replace_broken_pool()
+
+    def _ran_in_dead_worker(self, folder: Path) -> bool:
+        """Whether the job's worker process (worker.pid, written when it started) is one that died."""
+        try:
+            return int((folder / worker.PID_FILE).read_text()) in self.dead_pids
+        except (OSError, ValueError):
+            return False  # it never started
+
+    def _resubmit(self, job_id: str, checkpoint: Path | None) -> bool:
+        """Queue a job again that a crash elsewhere took down; False when it may not (again)."""
+        count = self.resubmits.get(job_id, 0)
+        if count >= MAX_RESUBMITS:
+            return False
+        self.resubmits[job_id] = count + 1
+        self.store.update(job_id, state="queued", started=None)
+        write_json(self.store.jobs_dir / job_id / "progress.json",
+                   {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
+        try:
+            self.submit(job_id, checkpoint)
+        except RuntimeError:  # stopping meanwhile
+            return False
+        log.info("job %s was in a pool whose other worker died: running it again", job_id)
+        return True
 
     def _replace_broken_pool(self) -> None:
         """A worker died (the pool is then unusable): swap in a new pool; called from the old
@@ -126,6 +159,21 @@ class Runner:
             old = self.pool
             if old is None or not getattr(old, "_broken", False):
                 return
+            self.dead_pids.update(_dead_workers(old))
             self.pool = self._new_pool()
         log.warning("a worker process died; started new workers")
         old.shutdown(wait=False, cancel_futures=True)
+
+
+
+def _dead_workers(pool: ProcessPoolExecutor, wait_s: float = 2.0) -> set[int]:
+    """Process ids of the pool's workers that have exited. A broken pool fails its futures before
+    it terminates the surviving workers, so these are the ones that died; the dead one may take a
+    moment to be reapable after its pipe closed, hence the short wait."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    end = time.monotonic() + wait_s
+    while True:
+        dead = {pid for pid, process in processes.items() if process.exitcode is not None}
+        if dead or time.monotonic() > end:
+            return dead
+        time.sleep(0.02)

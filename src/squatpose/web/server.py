@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
@@ -80,6 +81,23 @@ def host_name(host_header: str) -> str:
     return host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def cross_site(request: Request) -> str | None:
+    """Why a state-changing request comes from another site's page, or None. Browsers send
+    `Origin` (and `Sec-Fetch-Site`) with such requests; scripts and curl send neither and pass.
+    A multipart POST is a 'simple' request: without this check any page could start jobs here."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return "the browser marks it as coming from another site"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return None
+    if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
+        return f"it comes from the page of another origin ({origin[:100]})"
+    return None
+
+
 def _checked_id(job_id: str) -> str:
     if not valid_job_id(job_id):
         raise HTTPException(400, "invalid job id")
@@ -116,6 +134,8 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
     async def security_headers(request: Request, call_next):  # noqa: ANN202
         if allowed_hosts and host_name(request.headers.get("host", "")) not in allowed_hosts:
             return PlainTextResponse("Invalid host header", status_code=400)
+        if request.method not in SAFE_METHODS and (why := cross_site(request)):
+            return JSONResponse({"detail": f"cross-site request refused: {why}"}, status_code=403)
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         if request.url.path.endswith("/report.html"):
@@ -239,6 +259,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike
 
     if _loopback_hosts(host) is None:
         log.warning("serving on %s: anyone who can reach this address can upload and see results", host)
+    probe = DataDirLock(JobStore(data_dir or default_data_dir()).root)
+    probe.acquire()  # a second server on the folder: one clear error here, before uvicorn starts
+    probe.release()
     app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=_loopback_hosts(host))
     log.info("squatpose web app: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from squatpose import atomic
@@ -13,6 +14,7 @@ from squatpose.web.jobs import read_json, write_json
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes per second
+PID_FILE = "worker.pid"  # which worker process runs the job: the one that fails if that process dies
 BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
 _predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
 
@@ -27,6 +29,12 @@ def init_worker(threads: int) -> None:
 
     torch.set_num_threads(max(1, threads))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
+
+
+def run_tracked(job_fn: Callable[[str, str | None], str], job_dir: str, checkpoint: str | None) -> str:
+    """Note this process's id in the job folder, then run the job."""
+    (Path(job_dir) / PID_FILE).write_text(str(os.getpid()))
+    return job_fn(job_dir, checkpoint)
 
 
 def warm_up() -> bool:

@@ -112,10 +112,11 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
     schedule = make_schedule(optimizer, config.train, steps_per_epoch * config.train.epochs)
     state = TrainingState()
     if resume and (out_dir / "last.pt").exists():
-        _resume(out_dir / "last.pt", model, optimizer, schedule, state)
+        _resume(out_dir / "last.pt", model, optimizer, schedule, state, config)
     if dist_info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
+        _trim_metrics(out_dir / "metrics.jsonl", state.epoch)
     net = DistributedDataParallel(model) if dist_info.world > 1 else model
     loss_fn = get_loss(config.train.loss)
     save = _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info)
@@ -192,8 +193,52 @@ def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir,
     return save
 
 
-def _resume(path: Path, model, optimizer, schedule, state: TrainingState) -> None:
+# What may change when a run is resumed: how long and how it runs, not what it learns.
+RESUMABLE_CHANGES = {"train.epochs", "train.checkpoint_minutes", "train.threads", "data.num_workers",
+                     "train.val_flip_test"}
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _check_same_config(path: Path, saved: dict | None, config: Config) -> None:
+    """Refuse to resume a run under a config that changes what it learns: the recorded config
+    would no longer describe the weights."""
+    if saved is None:
+        return
+    # A key the saved config lacks was added to squatpose later: the run used its default.
+    before = {**_flatten(to_dict(Config())), **_flatten(saved)}
+    now = _flatten(to_dict(config))
+    changed = [k for k in sorted(before.keys() | now.keys())
+               if k not in RESUMABLE_CHANGES and before.get(k) != now.get(k)]
+    if changed:
+        listed = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed[:4])
+        raise ValueError(f"{path}: the run was trained with a different config ({listed}); resume with "
+                         "the same config (only train.epochs and run settings may change), or start over "
+                         "with --no-resume or another --out")
+
+
+def _trim_metrics(path: Path, epoch: int) -> None:
+    """Keep the metrics of epochs up to `epoch` (the checkpoint's): an epoch logged just before a
+    kill, but not saved, runs again and must not be listed twice."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", 0) <= epoch]
+    if len(kept) != len(lines):
+        atomic.write_text(path, "".join(line + "\n" for line in kept))
+
+
+def _resume(path: Path, model, optimizer, schedule, state: TrainingState, config: Config) -> None:
     ckpt = read_checkpoint(path)
+    _check_same_config(path, ckpt.get("config"), config)
     load_state(model, ckpt["state_dict"], path)
     optimizer.load_state_dict(ckpt["optimizer"])
     schedule.load_state_dict(ckpt["schedule"])
