@@ -137,7 +137,8 @@ class Lift3DConfig:
     length taken as its true length (the frames where it is longest lie in the image plane);
     noise_floor: 2D length noise (sd) tolerated before a segment counts as leaving the image plane;
     straight_knee_deg: a leg that is at least this straight with thigh and shin leaving the image
-    plane the same way is read as straight (a camera looking down or up), not bent;
+    plane the same way is read as straight (a camera looking down or up), not bent, if it leaves
+    the plane by at most the standing legs' tilt + tilt_margin_deg;
     min_frames: frames a segment must be seen in for that; straight_fraction / min_straight_frames:
     the person must stand straight (2D hip-ankle distance >= this fraction of thigh + shin) in at
     least this many frames; min/max_thigh_shin: plausible thigh/shin length ratio (outside: a
@@ -150,6 +151,7 @@ class Lift3DConfig:
     length_percentile: float = 90.0
     noise_floor: float = 2.5
     straight_knee_deg: float = 165.0
+    tilt_margin_deg: float = 10.0
     min_frames: int = 10
     straight_fraction: float = 0.95
     min_straight_frames: int = 3
@@ -158,13 +160,14 @@ class Lift3DConfig:
     joint_sd: float = 0.01
     pitch_sd_deg: float = 10.0
     max_sd_deg: float = 12.0
-    ambiguous_fraction: float = 0.15
+    ambiguous_fraction: float = 0.05
     max_overshoot: float = 1.15
     samples: int = 48
 
     def __post_init__(self) -> None:
         _check("lift3d", length_percentile=50 <= self.length_percentile <= 100,
                noise_floor=self.noise_floor >= 0, straight_knee_deg=90 <= self.straight_knee_deg <= 180,
+               tilt_margin_deg=0 <= self.tilt_margin_deg <= 90,
                min_frames=self.min_frames >= 1, straight_fraction=0 < self.straight_fraction <= 1,
                min_straight_frames=self.min_straight_frames >= 1,
                min_thigh_shin=0 < self.min_thigh_shin < self.max_thigh_shin,

@@ -4,7 +4,8 @@ person's own limb lengths, with 3D knee and thigh angles, their uncertainty and 
 Method (Taylor 2000, "Reconstruction of articulated objects from point correspondences in a single
 uncalibrated image"): under a scaled orthographic camera a segment of true length L whose image is
 l long leaves the image plane by dz = ±sqrt(L² - l²). L is the `length_percentile` of the
-segment's 2D length within each still stretch: the frames where a segment is longest are those
+segment's 2D length within each still stretch, relative to the person's slowly varying leg length
+in pixels (depth.py), so that walking closer or zooming does not change it: the frames where a segment is longest are those
 where it lies across the image (standing, or a thigh at the bottom of a side-view squat).
 
 Sign: in a squat the knee is the leg's forward-most point (ahead of hip and ankle) and knees
@@ -15,8 +16,9 @@ person facing the camera (their left hip at image right, the clip's median) has 
 One rule per clip, so the signs are continuous in time by construction; they can only "flip"
 where a segment crosses the image plane, where dz = 0 and the flip changes nothing. The one
 exception is a straight leg seen by a camera that looks down or up: standing, thigh and shin then
-leave the image plane the same way. Where that reading gives a straight leg (>= straight_knee_deg)
-it is taken; the thigh or shin crosses the image plane on the way down, where the two readings
+leave the image plane the same way, tilted by the camera's pitch (measured on the standing leg:
+its 2D length against the segment lengths). Where that reading gives a straight leg (>=
+straight_knee_deg) tilted no more than the pitch (+ tilt_margin_deg) it is taken; the thigh or shin crosses the image plane on the way down, where the two readings
 meet.
 With a level camera the thigh's angle to the horizontal depends on its image-vertical part only
 (the image's vertical is taken from the standing legs, which removes camera roll); camera pitch
@@ -50,8 +52,10 @@ class Legs3D:
     knee_angle: interior 3D knee angle (180 = straight), trusted frames only; thigh_angle: 3D thigh
     below the horizontal plane (0 = parallel, < 0 below), trusted frames only. *_all: (T, 2) every
     computable value; *_sd: (T, 2) standard deviation, degrees; trusted / thigh_trusted: (T, 2).
-    compression: (T, 2) 1 - 3D hip-ankle distance / (thigh + shin), trusted frames only.
+    compression: (T, 2) 1 - 3D hip-ankle distance / (thigh + shin), where no segment points at the
+    camera or overshoots its length.
     facing: 'camera', 'away' or 'unknown' (then 'camera' is assumed for the 3D points).
+    tilt_deg: how far the standing legs lean out of the image plane (camera pitch), degrees.
     notes: {side: why that leg has no 3D values}."""
 
     hip: np.ndarray
@@ -69,16 +73,21 @@ class Legs3D:
     thigh_trusted: np.ndarray
     compression: np.ndarray
     facing: str
+    tilt_deg: float
     notes: dict[str, str] = field(default_factory=dict)
 
 
-def limb_lengths(length_2d: np.ndarray, segment_id: np.ndarray, q: float, min_frames: int) -> np.ndarray:
-    """(T, 2) true length per frame and side: the q-th percentile of the 2D length (T, 2) within
-    each still stretch (segment_id (T,), -1 while walking: NaN there), NaN with < min_frames."""
+def limb_lengths(length_2d: np.ndarray, scale: np.ndarray, segment_id: np.ndarray, q: float,
+                 min_frames: int) -> np.ndarray:
+    """(T, 2) true length per frame and side: the q-th percentile of the 2D length (T, 2) relative
+    to `scale` (T, 2), the person's slowly varying leg length in pixels, within each still stretch
+    (segment_id (T,), -1 while walking: NaN there), times `scale`; NaN with < min_frames."""
     out = np.full(length_2d.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = length_2d / scale
     for seg in range(int(segment_id.max(initial=-1)) + 1):
         frames = segment_id == seg
-        out[frames] = nanpercentile(length_2d[frames], q, min_count=min_frames)
+        out[frames] = nanpercentile(relative[frames], q, min_count=min_frames) * scale[frames]
     return out
 
 
@@ -131,13 +140,13 @@ def _image_down(body: Body, straight: np.ndarray) -> np.ndarray:
 
 def lift_points(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, thigh_len: np.ndarray,
                 shin_len: np.ndarray, forward_z: float, floor: tuple[np.ndarray, np.ndarray] = (0.0, 0.0),
-                straight_deg: float = 180.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                straight_deg: float = 180.0, max_tilt: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """3D hip, knee, ankle (..., 3) from 2D points (..., 2) and true lengths (...).
 
     The knee lies `forward_z` (-1: towards the camera, +1: away) of both hip and ankle along the
     line of sight, unless the leg with thigh and shin leaving the image plane the same way is at
-    least `straight_deg` straight and straighter than the bent reading: a straight leg seen by a
-    camera that looks down or up (standing legs are not parallel to the image plane then).
+    least `straight_deg` straight, straighter than the bent reading and tilted out of the image
+    plane by at most `max_tilt` (sine): a straight leg seen by a camera that looks down or up.
     floor: (thigh, shin) amounts taken off L² - l² (noise), broadcastable to (...)."""
     z_thigh = np.sqrt(np.maximum(thigh_len ** 2 - np.sum((knee - hip) ** 2, -1) - floor[0], 0.0))
     z_shin = np.sqrt(np.maximum(shin_len ** 2 - np.sum((ankle - knee) ** 2, -1) - floor[1], 0.0))
@@ -147,7 +156,9 @@ def lift_points(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, thigh_len:
     bent = np.concatenate([ankle, knee_z - (forward_z * z_shin)[..., None]], -1)
     same = np.concatenate([ankle, knee_z + (forward_z * z_shin)[..., None]], -1)
     a_bent, a_same = interior_angle(h3, k3, bent), interior_angle(h3, k3, same)
-    use_same = (a_same >= straight_deg) & (a_same > a_bent)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tilted = np.fmax(z_thigh / thigh_len, z_shin / shin_len) <= max_tilt
+    use_same = (a_same >= straight_deg) & (a_same > a_bent) & tilted
     return h3, k3, np.where(use_same[..., None], same, bent)
 
 
@@ -160,16 +171,17 @@ def thigh_to_horizontal(hip3: np.ndarray, knee3: np.ndarray, down: np.ndarray) -
     return np.degrees(np.arcsin(np.clip(s, -1.0, 1.0)))
 
 
-def _angles(hip, knee, ankle, lt, ls, down, floor, straight_deg):  # type: ignore[no-untyped-def]
-    """Knee angle, thigh angle (deg) and thigh depth / length from 2D points and lengths."""
-    h3, k3, a3 = lift_points(hip, knee, ankle, lt, ls, -1.0, floor, straight_deg)
+def _angles(hip, knee, ankle, lt, ls, down, floor, straight):  # type: ignore[no-untyped-def]
+    """Knee angle, thigh angle (deg) and thigh depth / length from 2D points and lengths;
+    straight: (straight_deg, max_tilt) of lift_points."""
+    h3, k3, a3 = lift_points(hip, knee, ankle, lt, ls, -1.0, floor, *straight)
     with np.errstate(invalid="ignore", divide="ignore"):
         out_of_plane = np.abs(k3[..., 2]) / np.linalg.norm(k3 - h3, axis=-1)
     return interior_angle(h3, k3, a3), thigh_to_horizontal(h3, k3, down), out_of_plane
 
 
 def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray,
-                    floor: tuple[np.ndarray, np.ndarray], cfg: Lift3DConfig) -> tuple[np.ndarray, np.ndarray]:
+                    floor: tuple[np.ndarray, np.ndarray], straight: tuple[float, float], cfg: Lift3DConfig) -> tuple[np.ndarray, np.ndarray]:
     """(T, 2) standard deviations of the knee and thigh angle under joint and length noise."""
     rng = np.random.default_rng(0)
     leg = lt + ls
@@ -182,9 +194,10 @@ def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray
     length_sd = np.sqrt(2) * cfg.joint_sd * leg
     knee, thigh, _ = _angles(noisy("hip"), noisy("knee"), noisy("ankle"),
                              lt + rng.normal(size=shape[:-1]) * length_sd,
-                             ls + rng.normal(size=shape[:-1]) * length_sd, down, floor,
-                             cfg.straight_knee_deg)
-    return np.nanstd(knee, axis=0), np.nanstd(thigh, axis=0)
+                             ls + rng.normal(size=shape[:-1]) * length_sd, down, floor, straight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # frames without any value
+        return np.nanstd(knee, axis=0), np.nanstd(thigh, axis=0)
 
 
 def _side_notes(body: Body, lt: np.ndarray, ls: np.ndarray, straight: np.ndarray,
@@ -206,12 +219,13 @@ def _side_notes(body: Body, lt: np.ndarray, ls: np.ndarray, straight: np.ndarray
     return notes
 
 
-def lift_legs(body: Body, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
-    """3D legs of `body` (T frames); segment_id: (T,) still stretch per frame, -1 while walking."""
+def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
+    """3D legs of `body` (T frames); leg_length: (T, 2) the person's leg length in pixels per frame
+    (LegGeometry); segment_id: (T,) still stretch per frame, -1 while walking."""
     thigh2 = np.linalg.norm(body.knee - body.hip, axis=-1)
     shin2 = np.linalg.norm(body.ankle - body.knee, axis=-1)
-    lt = limb_lengths(thigh2, segment_id, cfg.length_percentile, cfg.min_frames)
-    ls = limb_lengths(shin2, segment_id, cfg.length_percentile, cfg.min_frames)
+    lt = limb_lengths(thigh2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
+    ls = limb_lengths(shin2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
     with np.errstate(invalid="ignore"):
         straight = np.linalg.norm(body.ankle - body.hip, axis=-1) >= cfg.straight_fraction * (lt + ls)
     notes = _side_notes(body, lt, ls, straight, cfg)
@@ -225,9 +239,10 @@ def lift_legs(body: Body, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
             lt[:, i] = ls[:, i] = np.nan
     down = _image_down(body, straight)
     floor = (2 * cfg.noise_floor * lt * length_noise(thigh2), 2 * cfg.noise_floor * ls * length_noise(shin2))
-    knee_all, thigh_all, out_of_plane = _angles(body.hip, body.knee, body.ankle, lt, ls, down, floor,
-                                                cfg.straight_knee_deg)
-    knee_sd, thigh_sd = _monte_carlo_sd(body, lt, ls, down, floor, cfg)
+    tilt_deg = float(np.degrees(np.arccos(1.0 / tilt)))
+    straight = (cfg.straight_knee_deg, float(np.sin(np.radians(min(90.0, tilt_deg + cfg.tilt_margin_deg)))))
+    knee_all, thigh_all, out_of_plane = _angles(body.hip, body.knee, body.ankle, lt, ls, down, floor, straight)
+    knee_sd, thigh_sd = _monte_carlo_sd(body, lt, ls, down, floor, straight, cfg)
     thigh_sd = np.hypot(thigh_sd, cfg.pitch_sd_deg * out_of_plane)
     with np.errstate(invalid="ignore"):
         shape_ok = ((thigh2 >= cfg.ambiguous_fraction * lt) & (shin2 >= cfg.ambiguous_fraction * ls)
@@ -236,9 +251,11 @@ def lift_legs(body: Body, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
         thigh_trusted = shape_ok & np.isfinite(thigh_all) & (thigh_sd <= cfg.max_sd_deg)
     facing = _facing(body)
     h3, k3, a3 = lift_points(body.hip, body.knee, body.ankle, lt, ls,
-                             1.0 if facing == "away" else -1.0, floor, cfg.straight_knee_deg)
+                             1.0 if facing == "away" else -1.0, floor, *straight)
     with np.errstate(invalid="ignore", divide="ignore"):
-        compression = np.where(trusted, 1.0 - np.linalg.norm(a3 - h3, axis=-1) / (lt + ls), np.nan)
+        # Near straight the knee angle is uncertain but the hip-ankle distance is not (it changes
+        # with the cosine of the bend), so compression needs only a well-posed leg, not a small sd.
+        compression = np.where(shape_ok, 1.0 - np.linalg.norm(a3 - h3, axis=-1) / (lt + ls), np.nan)
     conf = body.conf("hip", "knee", "ankle")
     return Legs3D(
         hip=h3, knee=k3, ankle=a3, thigh_len=lt, shin_len=ls,
@@ -247,4 +264,4 @@ def lift_legs(body: Body, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
                                        body.conf("hip", "knee")),
         knee_angle_all=knee_all, thigh_angle_all=thigh_all, knee_sd=knee_sd, thigh_sd=thigh_sd,
         trusted=trusted, thigh_trusted=thigh_trusted, compression=compression, facing=facing,
-        notes=notes)
+        tilt_deg=tilt_deg, notes=notes)
