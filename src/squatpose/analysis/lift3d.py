@@ -171,9 +171,11 @@ def thigh_to_horizontal(hip3: np.ndarray, knee3: np.ndarray, down: np.ndarray) -
     return np.degrees(np.arcsin(np.clip(s, -1.0, 1.0)))
 
 
-def _angles(hip, knee, ankle, lt, ls, down, floor, straight):  # type: ignore[no-untyped-def]
-    """Knee angle, thigh angle (deg) and thigh depth / length from 2D points and lengths;
-    straight: (straight_deg, max_tilt) of lift_points."""
+def _angles(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, lt: np.ndarray, ls: np.ndarray,
+            down: np.ndarray, floor: tuple[np.ndarray, np.ndarray], straight: tuple[float, float]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Knee angle, thigh angle (deg) and the thigh's out-of-plane share (depth / length) from 2D
+    points (..., 2) and lengths (...); straight: (straight_deg, max_tilt) of lift_points."""
     h3, k3, a3 = lift_points(hip, knee, ankle, lt, ls, -1.0, floor, *straight)
     with np.errstate(invalid="ignore", divide="ignore"):
         out_of_plane = np.abs(k3[..., 2]) / np.linalg.norm(k3 - h3, axis=-1)
@@ -219,11 +221,21 @@ def _side_notes(body: Body, lt: np.ndarray, ls: np.ndarray, straight: np.ndarray
     return notes
 
 
-def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
-    """3D legs of `body` (T frames); leg_length: (T, 2) the person's leg length in pixels per frame
-    (LegGeometry); segment_id: (T,) still stretch per frame, -1 while walking."""
-    thigh2 = np.linalg.norm(body.knee - body.hip, axis=-1)
-    shin2 = np.linalg.norm(body.ankle - body.knee, axis=-1)
+@dataclass(frozen=True)
+class _Limbs:
+    """thigh, shin: (T, 2) true lengths, px (NaN for a leg with a note); straight: (T, 2) frames
+    with the leg straight across the image; tilt: standing foreshortening (>= 1)."""
+
+    thigh: np.ndarray
+    shin: np.ndarray
+    straight: np.ndarray
+    tilt: float
+    notes: dict[str, str]
+
+
+def _limbs(body: Body, thigh2: np.ndarray, shin2: np.ndarray, leg_length: np.ndarray,
+           segment_id: np.ndarray, cfg: Lift3DConfig) -> _Limbs:
+    """True thigh and shin lengths, raised to the standing leg's foreshortening (camera pitch)."""
     lt = limb_lengths(thigh2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
     ls = limb_lengths(shin2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
     with np.errstate(invalid="ignore"):
@@ -232,14 +244,24 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
     tilt = standing_tilt(lt, ls, thigh2, shin2, straight)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        lt = np.fmax(lt, tilt * np.nanmedian(np.where(straight, thigh2, np.nan), axis=0)) * np.isfinite(lt)
-        ls = np.fmax(ls, tilt * np.nanmedian(np.where(straight, shin2, np.nan), axis=0)) * np.isfinite(ls)
+        lt, ls = (np.where(np.isfinite(true), np.fmax(true, tilt * np.nanmedian(
+            np.where(straight, seen, np.nan), axis=0)), np.nan) for true, seen in ((lt, thigh2), (ls, shin2)))
     for i, side in enumerate(SIDES):
         if side in notes:
             lt[:, i] = ls[:, i] = np.nan
-    down = _image_down(body, straight)
+    return _Limbs(lt, ls, straight, tilt, notes)
+
+
+def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
+    """3D legs of `body` (T frames); leg_length: (T, 2) the person's leg length in pixels per frame
+    (LegGeometry); segment_id: (T,) still stretch per frame, -1 while walking."""
+    thigh2 = np.linalg.norm(body.knee - body.hip, axis=-1)
+    shin2 = np.linalg.norm(body.ankle - body.knee, axis=-1)
+    limbs = _limbs(body, thigh2, shin2, leg_length, segment_id, cfg)
+    lt, ls = limbs.thigh, limbs.shin
+    down = _image_down(body, limbs.straight)
     floor = (2 * cfg.noise_floor * lt * length_noise(thigh2), 2 * cfg.noise_floor * ls * length_noise(shin2))
-    tilt_deg = float(np.degrees(np.arccos(1.0 / tilt)))
+    tilt_deg = float(np.degrees(np.arccos(1.0 / limbs.tilt)))
     straight = (cfg.straight_knee_deg, float(np.sin(np.radians(min(90.0, tilt_deg + cfg.tilt_margin_deg)))))
     knee_all, thigh_all, out_of_plane = _angles(body.hip, body.knee, body.ankle, lt, ls, down, floor, straight)
     knee_sd, thigh_sd = _monte_carlo_sd(body, lt, ls, down, floor, straight, cfg)
@@ -256,12 +278,12 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
         # Near straight the knee angle is uncertain but the hip-ankle distance is not (it changes
         # with the cosine of the bend), so compression needs only a well-posed leg, not a small sd.
         compression = np.where(shape_ok, 1.0 - np.linalg.norm(a3 - h3, axis=-1) / (lt + ls), np.nan)
-    conf = body.conf("hip", "knee", "ankle")
     return Legs3D(
         hip=h3, knee=k3, ankle=a3, thigh_len=lt, shin_len=ls,
-        knee_angle=Measure.from_sides("deg", np.where(trusted, knee_all, np.nan), conf),
+        knee_angle=Measure.from_sides("deg", np.where(trusted, knee_all, np.nan),
+                                      body.conf("hip", "knee", "ankle")),
         thigh_angle=Measure.from_sides("deg", np.where(thigh_trusted, thigh_all, np.nan),
                                        body.conf("hip", "knee")),
         knee_angle_all=knee_all, thigh_angle_all=thigh_all, knee_sd=knee_sd, thigh_sd=thigh_sd,
         trusted=trusted, thigh_trusted=thigh_trusted, compression=compression, facing=facing,
-        tilt_deg=tilt_deg, notes=notes)
+        tilt_deg=tilt_deg, notes=limbs.notes)
