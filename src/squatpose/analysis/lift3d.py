@@ -52,8 +52,8 @@ class Legs3D:
     knee_angle: interior 3D knee angle (180 = straight), trusted frames only; thigh_angle: 3D thigh
     below the horizontal plane (0 = parallel, < 0 below), trusted frames only. *_all: (T, 2) every
     computable value; *_sd: (T, 2) standard deviation, degrees; trusted / thigh_trusted: (T, 2).
-    compression: (T, 2) 1 - 3D hip-ankle distance / (thigh + shin), where no segment points at the
-    camera or overshoots its length.
+    compression: (T, 2) 1 - 3D hip-ankle distance / (3D thigh + shin), where no segment points at
+    the camera or overshoots its length.
     facing: 'camera', 'away' or 'unknown' (then 'camera' is assumed for the 3D points).
     tilt_deg: how far the standing legs lean out of the image plane (camera pitch), degrees.
     notes: {side: why that leg has no 3D values}."""
@@ -277,7 +277,10 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
     with np.errstate(invalid="ignore", divide="ignore"):
         # Near straight the knee angle is uncertain but the hip-ankle distance is not (it changes
         # with the cosine of the bend), so compression needs only a well-posed leg, not a small sd.
-        compression = np.where(shape_ok, 1.0 - np.linalg.norm(a3 - h3, axis=-1) / (lt + ls), np.nan)
+        # Measured against the rebuilt segments, not L: the noise floor shortens them alike, and a
+        # straight leg must read 0 whatever the floor took off.
+        rebuilt = np.linalg.norm(k3 - h3, axis=-1) + np.linalg.norm(a3 - k3, axis=-1)
+        compression = np.where(shape_ok, 1.0 - np.linalg.norm(a3 - h3, axis=-1) / rebuilt, np.nan)
     return Legs3D(
         hip=h3, knee=k3, ankle=a3, thigh_len=lt, shin_len=ls,
         knee_angle=Measure.from_sides("deg", np.where(trusted, knee_all, np.nan),
