@@ -155,8 +155,8 @@ class Lift3DConfig:
     min_frames: int = 10
     straight_fraction: float = 0.95
     min_straight_frames: int = 3
-    min_thigh_shin: float = 0.7
-    max_thigh_shin: float = 1.5
+    min_thigh_shin: float = 0.6
+    max_thigh_shin: float = 1.8
     joint_sd: float = 0.01
     pitch_sd_deg: float = 10.0
     max_sd_deg: float = 12.0

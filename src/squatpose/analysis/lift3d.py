@@ -223,12 +223,12 @@ def _side_notes(body: Body, lt: np.ndarray, ls: np.ndarray, straight: np.ndarray
 
 @dataclass(frozen=True)
 class _Limbs:
-    """thigh, shin: (T, 2) true lengths, px (NaN for a leg with a note); straight: (T, 2) frames
-    with the leg straight across the image; tilt: standing foreshortening (>= 1)."""
+    """thigh, shin: (T, 2) true lengths, px (NaN for a leg with a note); standing: (T, 2) the
+    straightest frames; tilt: standing foreshortening (>= 1)."""
 
     thigh: np.ndarray
     shin: np.ndarray
-    straight: np.ndarray
+    standing: np.ndarray
     tilt: float
     notes: dict[str, str]
 
@@ -238,18 +238,21 @@ def _limbs(body: Body, thigh2: np.ndarray, shin2: np.ndarray, leg_length: np.nda
     """True thigh and shin lengths, raised to the standing leg's foreshortening (camera pitch)."""
     lt = limb_lengths(thigh2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
     ls = limb_lengths(shin2, leg_length, segment_id, cfg.length_percentile, cfg.min_frames)
-    with np.errstate(invalid="ignore"):
-        straight = np.linalg.norm(body.ankle - body.hip, axis=-1) >= cfg.straight_fraction * (lt + ls)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        extent = np.linalg.norm(body.ankle - body.hip, axis=-1) / (lt + ls)
+        straight = extent >= cfg.straight_fraction
+        # the straightest tenth of the straight frames: the standing pose, for the camera's pitch
+        standing = straight & (extent >= nanpercentile(extent, 90))
     notes = _side_notes(body, lt, ls, straight, cfg)
-    tilt = standing_tilt(lt, ls, thigh2, shin2, straight)
+    tilt = standing_tilt(lt, ls, thigh2, shin2, standing)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lt, ls = (np.where(np.isfinite(true), np.fmax(true, tilt * np.nanmedian(
-            np.where(straight, seen, np.nan), axis=0)), np.nan) for true, seen in ((lt, thigh2), (ls, shin2)))
+            np.where(standing, seen, np.nan), axis=0)), np.nan) for true, seen in ((lt, thigh2), (ls, shin2)))
     for i, side in enumerate(SIDES):
         if side in notes:
             lt[:, i] = ls[:, i] = np.nan
-    return _Limbs(lt, ls, straight, tilt, notes)
+    return _Limbs(lt, ls, standing, tilt, notes)
 
 
 def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: Lift3DConfig) -> Legs3D:
@@ -259,7 +262,7 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
     shin2 = np.linalg.norm(body.ankle - body.knee, axis=-1)
     limbs = _limbs(body, thigh2, shin2, leg_length, segment_id, cfg)
     lt, ls = limbs.thigh, limbs.shin
-    down = _image_down(body, limbs.straight)
+    down = _image_down(body, limbs.standing)
     floor = (2 * cfg.noise_floor * lt * length_noise(thigh2), 2 * cfg.noise_floor * ls * length_noise(shin2))
     tilt_deg = float(np.degrees(np.arccos(1.0 / limbs.tilt)))
     straight = (cfg.straight_knee_deg, float(np.sin(np.radians(min(90.0, tilt_deg + cfg.tilt_margin_deg)))))

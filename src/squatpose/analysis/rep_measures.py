@@ -150,22 +150,24 @@ def _lowest_3d(m: Measure, sd: np.ndarray, frames: np.ndarray, min_conf: float
     return float(values[i]), float(np.sqrt(np.mean(side_sd ** 2))), int(frames[i])
 
 
-def _numbers_3d(ctx: RepContext, frames: np.ndarray, parallel_tolerance: float,
+def _numbers_3d(ctx: RepContext, frames: np.ndarray, bottom: np.ndarray, parallel_tolerance: float,
                 notes: dict[str, str]) -> dict[str, object]:
+    """3D numbers of the repetition; only when a trusted value exists near its deepest point
+    (`bottom` frames), else the lowest value found would not be the bottom's."""
     legs = ctx.legs3d
     if legs is None:
         return {}
     why = "; ".join(legs.notes.values()) if len(legs.notes) == 2 else (
-        "no frame of this repetition has a trustworthy 3D leg (a thigh or shin pointing almost "
-        "straight at the camera, or joints too uncertain)")
+        "no trustworthy 3D leg near the bottom of this repetition (joints missing or too uncertain "
+        "there, or a thigh or shin pointing almost straight at the camera)")
     out: dict[str, object] = {}
     knee = _lowest_3d(legs.knee_angle, legs.knee_sd, frames, ctx.min_conf)
-    if knee is None:
+    if knee is None or _lowest_3d(legs.knee_angle, legs.knee_sd, bottom, ctx.min_conf) is None:
         notes["min_knee_angle_3d"] = why
     else:
         out.update(min_knee_angle_3d=knee[0], min_knee_angle_3d_sd=knee[1], bottom_frame_3d=knee[2])
     thigh = _lowest_3d(legs.thigh_angle, legs.thigh_sd, frames, ctx.min_conf)
-    if thigh is None:
+    if thigh is None or _lowest_3d(legs.thigh_angle, legs.thigh_sd, bottom, ctx.min_conf) is None:
         notes["thigh_angle_bottom_3d"] = notes["below_parallel_3d"] = why
     else:
         out.update(thigh_angle_bottom_3d=thigh[0], thigh_angle_bottom_3d_sd=thigh[1],
@@ -201,5 +203,5 @@ def measure_repetition(span: RepSpan, number: int, ctx: RepContext, parallel_tol
         below_parallel=None if thigh is None else bool(thigh <= parallel_tolerance),
         confidence=float(np.mean(ctx.depth.conf[frames])),
         missing_frames=span.missing_frames, notes=notes, **view_numbers,  # type: ignore[arg-type]
-        **_numbers_3d(ctx, frames, parallel_tolerance, notes),  # type: ignore[arg-type]
+        **_numbers_3d(ctx, frames, bottom, parallel_tolerance, notes),  # type: ignore[arg-type]
     )
