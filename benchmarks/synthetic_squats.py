@@ -1,9 +1,10 @@
 """Synthetic joint tracks of squats and walking, with known geometry, for tests and demos.
 
 Motion is generated in a 3D body frame in leg lengths (forward, lateral, up; ankle on the floor at
-up = 0) and rendered orthographically (side view) or with optional perspective (front view).
-Thigh and shin are each half a leg; knees are placed by two-link inverse kinematics, bending
-forward (plus an optional inward shift for knee valgus).
+up = 0) and rendered orthographically (side view), with optional perspective (front view), or
+orthographically from a camera at any yaw and pitch (`render_camera`). Thigh and shin are each half
+a leg; knees are placed by two-link inverse kinematics, bending forward (turned out by `toe_out`,
+plus an optional inward shift for knee valgus).
 """
 from __future__ import annotations
 
@@ -22,17 +23,19 @@ HIP_HALF_WIDTH = 0.1
 @dataclass(frozen=True)
 class WorldMotion:
     """Per frame, per side (left, right): hip, ankle (T, 2, 3) as (forward, lateral, up) in leg
-    lengths; lean: (T,) trunk lean from vertical, rad; valgus: (T,) inward knee shift, leg lengths."""
+    lengths; lean: (T,) trunk lean from vertical, rad; valgus: (T,) inward knee shift, leg lengths;
+    toe_out: outward turn of the knees' bending direction, rad (knees track over turned-out toes)."""
 
     hip: np.ndarray
     ankle: np.ndarray
     lean: np.ndarray
     valgus: np.ndarray
+    toe_out: float = 0.0
 
     def __add__(self, other: WorldMotion) -> WorldMotion:
         return WorldMotion(*(np.concatenate([a, b]) for a, b in
                              zip((self.hip, self.ankle, self.lean, self.valgus),
-                                 (other.hip, other.ankle, other.lean, other.valgus))))
+                                 (other.hip, other.ankle, other.lean, other.valgus))), self.toe_out)
 
 
 def squat_phase(n_reps: int, fps: float, descent_s: float = 1.2, bottom_s: float = 0.3,
@@ -49,7 +52,7 @@ def squat_phase(n_reps: int, fps: float, descent_s: float = 1.2, bottom_s: float
 
 
 def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: float = 0.15,
-                 forward: float = 0.0, valgus: float = 0.0) -> WorldMotion:
+                 forward: float = 0.0, valgus: float = 0.0, toe_out_deg: float = 0.0) -> WorldMotion:
     """Squat following `phase` (T,): hips go down to `bottom_hip_height` and back 0.25 leg."""
     t = len(phase)
     sides = np.array([1.0, -1.0])  # left is +lateral
@@ -60,7 +63,7 @@ def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: flo
     ankle = np.zeros((t, 2, 3))
     ankle[..., 0] = forward
     ankle[..., 1] = stance * sides
-    return WorldMotion(hip, ankle, np.radians(10 + 35 * phase), valgus * phase)
+    return WorldMotion(hip, ankle, np.radians(10 + 35 * phase), valgus * phase, np.radians(toe_out_deg))
 
 
 def walk_motion(duration_s: float, fps: float, speed: float = 1.2, forward: float = 0.0,
@@ -83,13 +86,16 @@ def walk_motion(duration_s: float, fps: float, speed: float = 1.2, forward: floa
     return WorldMotion(hip, ankle, np.full(len(t), np.radians(5)), np.zeros(len(t)))
 
 
-def _knees(motion: WorldMotion) -> np.ndarray:
-    """(T, 2, 3) knee positions by two-link IK, bending forward, shifted inward by `valgus`."""
+def knees(motion: WorldMotion) -> np.ndarray:
+    """(T, 2, 3) knee positions by two-link IK, bending forward (turned out by `toe_out`), shifted
+    inward by `valgus`."""
     hip, ankle = motion.hip, motion.ankle
     d = np.clip(np.linalg.norm(ankle - hip, axis=-1, keepdims=True), 1e-6, THIGH + SHIN - 1e-6)
     u = (ankle - hip) / np.linalg.norm(ankle - hip, axis=-1, keepdims=True)
     along = (THIGH ** 2 - SHIN ** 2 + d ** 2) / (2 * d)
-    fwd = np.array([1.0, 0.0, 0.0]) - u[..., :1] * u
+    out = np.sign(hip[..., 1:2]) * np.sin(motion.toe_out)  # left is +lateral
+    bend = np.concatenate([np.full_like(out, np.cos(motion.toe_out)), out, np.zeros_like(out)], -1)
+    fwd = bend - np.sum(bend * u, axis=-1, keepdims=True) * u
     fwd /= np.linalg.norm(fwd, axis=-1, keepdims=True)
     knee = hip + along * u + np.sqrt(np.maximum(THIGH ** 2 - along ** 2, 0)) * fwd
     knee[..., 1] -= np.sign(hip[..., 1]) * motion.valgus[:, None]
@@ -107,7 +113,7 @@ def render(motion: WorldMotion, view: str = "side", fps: float = 30.0, leg_px: f
     camera to forward = 0, optional) adds perspective for walking towards the camera along
     +forward, with the camera `camera_height` leg lengths above the floor.
     """
-    knee = _knees(motion)
+    knee = knees(motion)
     shoulder = motion.hip.copy()
     shoulder[..., 0] += TRUNK * np.sin(motion.lean)[:, None]
     shoulder[..., 2] += TRUNK * np.cos(motion.lean)[:, None]
@@ -130,6 +136,51 @@ def render(motion: WorldMotion, view: str = "side", fps: float = 30.0, leg_px: f
     t = len(img)
     return JointTracks(fps, ANALYSIS_JOINTS, img.reshape(t, -1, 2), score.reshape(t, -1),
                        (int(2 * origin[0]), int(origin[1] + 60)))
+
+
+def true_knee_angle(motion: WorldMotion) -> np.ndarray:
+    """(T, 2) interior 3D knee angle, degrees, per side (left, right)."""
+    knee = knees(motion)
+    u, v = motion.hip - knee, motion.ankle - knee
+    cos = np.sum(u * v, -1) / (np.linalg.norm(u, axis=-1) * np.linalg.norm(v, axis=-1))
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def true_thigh_angle(motion: WorldMotion) -> np.ndarray:
+    """(T, 2) 3D thigh angle below the horizontal plane, degrees (90 vertical, 0 parallel)."""
+    d = knees(motion) - motion.hip
+    return np.degrees(np.arcsin(np.clip(-d[..., 2] / np.linalg.norm(d, axis=-1), -1.0, 1.0)))
+
+
+def camera_points(motion: WorldMotion, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """(T, 4, 2, 3) shoulder, hip, knee, ankle per side in camera coordinates (x right, y down, z
+    away from the camera), leg lengths, from a camera `yaw_deg` around the person (0 = in front,
+    90 = at the person's right, who then faces image +x) tilted down by `pitch_deg`."""
+    knee = knees(motion)
+    shoulder = motion.hip.copy()
+    shoulder[..., 0] += TRUNK * np.sin(motion.lean)[:, None]
+    shoulder[..., 2] += TRUNK * np.cos(motion.lean)[:, None]
+    shoulder[..., 1] *= 1.8
+    pts = np.stack([shoulder, motion.hip, knee, motion.ankle], axis=1)
+    fwd, lat, up = pts[..., 0], pts[..., 1], pts[..., 2]
+    yaw, pitch = np.radians(yaw_deg), np.radians(pitch_deg)
+    x = lat * np.cos(yaw) + fwd * np.sin(yaw)
+    z = -fwd * np.cos(yaw) + lat * np.sin(yaw)
+    y = -up
+    return np.stack([x, y * np.cos(pitch) - z * np.sin(pitch), z * np.cos(pitch) + y * np.sin(pitch)], -1)
+
+
+def render_camera(motion: WorldMotion, yaw_deg: float, pitch_deg: float = 0.0, fps: float = 30.0,
+                  leg_px: float = 300.0, origin: tuple[float, float] = (640.0, 620.0),
+                  noise_px: float = 0.0, seed: int = 0) -> JointTracks:
+    """Orthographic projection of `motion` from a camera at `yaw_deg` (0 = front, 90 = side with
+    the person facing image +x) and `pitch_deg` (> 0 looking down), with Gaussian joint noise."""
+    cam = camera_points(motion, yaw_deg, pitch_deg)
+    img = np.asarray(origin) + cam[..., :2] * leg_px
+    img = img + np.random.default_rng(seed).normal(0.0, noise_px, img.shape)
+    t = len(img)
+    return JointTracks(fps, ANALYSIS_JOINTS, img.reshape(t, -1, 2), np.ones((t, 8)),
+                       (int(2 * origin[0]), int(origin[1] + 100)))
 
 
 def squat_tracks(n_reps: int = 3, view: str = "side", fps: float = 30.0, noise_px: float = 0.0,

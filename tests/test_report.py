@@ -36,7 +36,7 @@ def test_write_outputs_with_video(tmp_path, analysis):
     video = _video(tmp_path / "in.mp4", a.n_frames)
     out = tmp_path / "out"
     paths = write_outputs(a, out, video_path=video, progress=False)
-    expected = {"keypoints.csv", "angles.csv", "timeline.png", "depth_per_rep.png",
+    expected = {"keypoints.csv", "angles.csv", "timeline.png", "depth_per_rep.png", "bottom_3d.png",
                 "annotated.mp4", "report.html", "summary.json"}
     assert {p.name for p in paths.values()} == expected
     assert {p.name for p in out.iterdir()} == expected  # nothing partial left behind
@@ -50,7 +50,7 @@ def test_write_outputs_with_video(tmp_path, analysis):
 
     html = (out / "report.html").read_text()
     assert '<table id="repetitions">' in html and html.count("<tr><td>") == 3  # 2 reps + 1 partial
-    assert html.count('src="data:image/png;base64,') == 2
+    assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
     assert "How to read this" in html and "2 repetitions" in html
 
@@ -61,6 +61,7 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert "left_knee_x_smooth" in header and len(lines[5].split(",")) == len(header)
     angles = (out / "angles.csv").read_text().splitlines()
     assert len(angles) == a.n_frames + 1 and "knee_angle_left" in angles[0].split(",")
+    assert {"knee_angle_3d_left", "knee_angle_3d_sd_right", "thigh_angle_3d_trusted_left"} <= set(angles[0].split(","))
     assert png_size(out / "timeline.png")[0] > 500
 
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
@@ -121,3 +122,22 @@ def test_heatmap_sheet_tiles_every_joint(tmp_path):
     assert red[320:640, 0:240].any()  # the left knee tile (row 2, column 1) shows its peak
     assert not red[320:640, 240:].any() and not red[:320].any()
     assert not sheet[640:, 240:].any()  # unused grid cells stay black
+
+
+def test_front_view_report_shows_3d_values(tmp_path):
+    motion = squat_motion(squat_phase(2, FPS, lead_s=0.5), toe_out_deg=20)
+    a = analyze_tracks(render(motion, "front", FPS, leg_px=150, origin=(160, 220), noise_px=1.0))
+    assert a.reps == 2 and not a.view.is_side
+    paths = write_outputs(a, tmp_path, progress=False)
+    summary = json.loads(paths["summary_json"].read_text())
+    for rep in summary["repetitions"]:
+        assert rep["min_knee_angle"] is None  # 2D: not measurable from the front
+        assert 40 < rep["min_knee_angle_3d"] < 70 and 0 < rep["min_knee_angle_3d_sd"] < 12
+        assert rep["below_parallel_3d"] is True
+    html = paths["report_html"].read_text()
+    assert "3D legs at the bottom" in html and "&plusmn;" in html
+    assert png_size(paths["bottom_3d_png"])[0] > 300
+    assert any("3D estimate" in f["text"] and "±" in f["text"] for f in summary["feedback"])
+    columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
+    row = paths["angles_csv"].read_text().splitlines()[1 + a.repetitions[0].bottom_frame].split(",")
+    assert 40 < float(row[columns.index("knee_angle_3d_left")]) < 70

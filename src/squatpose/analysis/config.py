@@ -147,6 +147,51 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class Lift3DConfig:
+    """3D leg pose from one camera (lift3d.py). length_percentile: percentile of a segment's 2D
+    length taken as its true length (the frames where it is longest lie in the image plane);
+    noise_floor: 2D length noise (sd) tolerated before a segment counts as leaving the image plane;
+    straight_knee_deg: a leg that is at least this straight with thigh and shin leaving the image
+    plane the same way is read as straight (a camera looking down or up), not bent, if it leaves
+    the plane by at most the standing legs' tilt + tilt_margin_deg;
+    min_frames: frames a segment must be seen in for that; straight_fraction / min_straight_frames:
+    the person must stand straight (2D hip-ankle distance >= this fraction of thigh + shin) in at
+    least this many frames; min/max_thigh_shin: plausible thigh/shin length ratio (outside: a
+    segment was never seen at full length); joint_sd: 2D joint noise assumed at score 1, leg
+    lengths (grows as 1/score); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
+    assumed); a value is trusted when its sd <= max_sd_deg, no segment points within
+    ambiguous_fraction (image length / true length) of straight at the camera and no 2D segment
+    is longer than max_overshoot times its length; samples: Monte Carlo draws for the sd."""
+
+    length_percentile: float = 90.0
+    noise_floor: float = 2.5
+    straight_knee_deg: float = 165.0
+    tilt_margin_deg: float = 10.0
+    min_frames: int = 10
+    straight_fraction: float = 0.95
+    min_straight_frames: int = 3
+    min_thigh_shin: float = 0.6
+    max_thigh_shin: float = 1.8
+    joint_sd: float = 0.01
+    pitch_sd_deg: float = 10.0
+    max_sd_deg: float = 12.0
+    ambiguous_fraction: float = 0.05
+    max_overshoot: float = 1.15
+    samples: int = 48
+
+    def __post_init__(self) -> None:
+        check("lift3d", length_percentile=50 <= self.length_percentile <= 100,
+               noise_floor=self.noise_floor >= 0, straight_knee_deg=90 <= self.straight_knee_deg <= 180,
+               tilt_margin_deg=0 <= self.tilt_margin_deg <= 90,
+               min_frames=self.min_frames >= 1, straight_fraction=0 < self.straight_fraction <= 1,
+               min_straight_frames=self.min_straight_frames >= 1,
+               min_thigh_shin=0 < self.min_thigh_shin < self.max_thigh_shin,
+               joint_sd=self.joint_sd >= 0, pitch_sd_deg=self.pitch_sd_deg >= 0,
+               max_sd_deg=self.max_sd_deg > 0, ambiguous_fraction=0 <= self.ambiguous_fraction < 1,
+               max_overshoot=self.max_overshoot >= 1, samples=self.samples >= 2)
+
+
+@dataclass(frozen=True)
 class AnalysisConfig:
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
     measures: MeasureConfig = field(default_factory=MeasureConfig)
@@ -154,6 +199,7 @@ class AnalysisConfig:
     depth: DepthConfig = field(default_factory=DepthConfig)
     reps: RepConfig = field(default_factory=RepConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
+    lift3d: Lift3DConfig = field(default_factory=Lift3DConfig)
 
 
 def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> AnalysisConfig:
@@ -163,6 +209,7 @@ def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> Ana
 
 def load_analysis_config(path: str | Path | None = None,
                          overrides: list[str] | None = None) -> AnalysisConfig:
-    """Read an analysis YAML (sections smoothing, measures, view, depth, reps, feedback) and apply `--set`
+    """Read an analysis YAML (sections smoothing, measures, view, depth, reps, feedback,
+    lift3d) and apply `--set`
     overrides such as `reps.min_depth=0.3`."""
     return load(AnalysisConfig, path, overrides)

@@ -6,6 +6,9 @@ shin, c = 1 - sin(knee angle / 2) in 3D, so c is about 0 standing, 0.29 at 90 de
 and 0.45-0.55 with thighs parallel. Unlike the 2D knee angle it changes just as much in front and
 back views as in side views, and it does not depend on camera roll or on where the person stands.
 In side views it is averaged with the knee-angle estimate 1 - sin(angle / 2) (config weight).
+Where the 3D leg reconstruction (lift3d.py) is well posed, its hip-ankle compression replaces both:
+it is the same quantity measured in 3D, so it no longer depends on the camera's yaw (in 2D the
+backward hip shift and the forward knee travel show only in views that see them).
 Without ankles, hip drop below the highest hip position (/ L) stands in (needs a still camera).
 Frames where the feet travel (walking in or out) get no depth: squats keep the feet planted.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -22,6 +26,9 @@ from squatpose.analysis.body import Body
 from squatpose.analysis.config import DepthConfig
 
 SHIN_TO_LEG = 1.7  # leg / shin in 2D: 1st percentile on Penn Action (median 2.0)
+
+if TYPE_CHECKING:  # lift3d uses this module's helpers
+    from squatpose.analysis.lift3d import Legs3D
 
 
 @dataclass(frozen=True)
@@ -191,14 +198,17 @@ def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
 
 
 def depth_signal(body: Body, geom: LegGeometry, knee_angle: Measure, side_view: bool,
-                 cfg: DepthConfig) -> DepthSignal:
-    """Combine leg compression (and, in side views, the knee angle) into one depth per frame."""
+                 cfg: DepthConfig, legs3d: Legs3D | None = None) -> DepthSignal:
+    """Combine leg compression (and, in side views, the knee angle; where trusted, the 3D
+    compression) into one depth per frame."""
     legs = geom.compression
     if side_view and cfg.knee_weight_side > 0:
         knee_c = 1.0 - np.sin(np.radians(knee_angle.lr) / 2)
         both = np.isfinite(legs) & np.isfinite(knee_c)
         mixed = (1 - cfg.knee_weight_side) * legs + cfg.knee_weight_side * knee_c
         legs = np.where(both, mixed, np.where(np.isfinite(legs), legs, knee_c))
+    if legs3d is not None:  # one source per frame: a 3D side beside a 2D side would jump
+        legs = np.where(np.isfinite(legs3d.compression).any(axis=1, keepdims=True), legs3d.compression, legs)
     leg_m = Measure.from_sides("leg", legs, body.conf("hip", "ankle"))
     hip_m = Measure.from_sides("leg", _hip_drop(body, geom), body.score_of("hip"))
     use_legs = np.isfinite(leg_m.value)

@@ -40,6 +40,11 @@ def rep_feedback(rep: Repetition, cfg: FeedbackConfig) -> tuple[tuple[str, ...],
         flags.append("above_parallel")
         out.append(Feedback(f"rep {n}: stopped about {rep.thigh_angle_bottom:.0f}° above parallel "
                             "(thigh angle at the lowest point)", "depth", n))
+    if rep.below_parallel is None and rep.below_parallel_3d is False:
+        flags.append("above_parallel")
+        out.append(Feedback(f"rep {n}: stopped about {rep.thigh_angle_bottom_3d:.0f}° "
+                            f"(± {rep.thigh_angle_bottom_3d_sd:.0f}°) above parallel (3D estimate "
+                            "from one camera, assuming it was level)", "depth", n))
     if rep.descent_s is not None and rep.descent_s < cfg.fast_descent_s:
         flags.append("fast_descent")
         out.append(Feedback(f"rep {n}: fast descent ({rep.descent_s:.1f} s)", "tempo", n))
@@ -81,12 +86,31 @@ def _tempo_sentences(reps: list[Repetition], cfg: FeedbackConfig) -> list[Feedba
     return out
 
 
+def _depth_sentence_3d(reps: list[Repetition], lo: float, hi: float) -> Feedback | None:
+    """Front/back views: parallel and knee bend from the 3D estimate, with their uncertainty."""
+    judged = [r for r in reps if r.below_parallel_3d is not None]
+    knees = [r for r in reps if r.min_knee_angle_3d is not None]
+    if not judged and not knees:
+        return None
+    parts = [f"depth (hip-to-ankle shortening) {lo:.2f}-{hi:.2f} of leg length"]
+    if judged:
+        sd = float(np.median([r.thigh_angle_bottom_3d_sd for r in judged]))
+        parts.append(f"{sum(r.below_parallel_3d for r in judged)} of {len(judged)} repetitions "
+                     f"reached parallel by the 3D estimate from one camera (thigh angle ± {sd:.0f}°, "
+                     "assuming a level camera)")
+    if knees:
+        deepest = min(knees, key=lambda r: r.min_knee_angle_3d)
+        parts.append(f"deepest knee angle about {deepest.min_knee_angle_3d:.0f}° "
+                     f"± {deepest.min_knee_angle_3d_sd:.0f}° (rep {deepest.number}, 3D estimate)")
+    return Feedback("; ".join(parts) + "; filming from the side measures these directly", "depth")
+
+
 def _depth_sentence(reps: list[Repetition], side_view: bool) -> Feedback:
     if not side_view:
         lo, hi = min(r.depth for r in reps), max(r.depth for r in reps)
-        return Feedback(f"depth (hip-to-ankle shortening) {lo:.2f}-{hi:.2f} of leg length; "
-                        "from the front or back 'below parallel' cannot be judged - film from "
-                        "the side for that", "depth")
+        return _depth_sentence_3d(reps, lo, hi) or Feedback(
+            f"depth (hip-to-ankle shortening) {lo:.2f}-{hi:.2f} of leg length; from the front or "
+            "back 'below parallel' cannot be judged - film from the side for that", "depth")
     judged = [r for r in reps if r.below_parallel is not None]
     if not judged:
         return Feedback("depth against parallel could not be judged (joints not detected "

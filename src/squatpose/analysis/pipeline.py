@@ -1,4 +1,4 @@
-"""analyze_tracks: smoothing -> measures -> view -> depth -> repetitions -> feedback."""
+"""analyze_tracks: smoothing -> measures -> view -> 3D legs -> depth -> repetitions -> feedback."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +17,7 @@ from squatpose.analysis.depth import (
     standing_length,
 )
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
+from squatpose.analysis.lift3d import Legs3D, lift_legs
 from squatpose.analysis.rep_counter import RepCount, count_reps, knee_straight
 from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repetition
 from squatpose.analysis.result import SquatAnalysis
@@ -31,13 +32,14 @@ LYING_DEG = 45.0  # standing legs this far from vertical: not a tilted camera bu
 
 
 def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: DepthSignal, view: ViewInfo,
-                 fps: float, cfg: AnalysisConfig) -> RepContext:
+                 legs3d: Legs3D, fps: float, cfg: AnalysisConfig) -> RepContext:
     thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
     standing = standing_length(thigh, cfg.depth.leg_percentile)
     return RepContext(fps=fps, side_view=view.is_side, measures=measures, depth=depth,
                       leg_length=geom.leg_length, thigh_ratio=thigh / standing,
                       hip_y=body.hip[..., 1], hip_conf=body.score_of("hip"),
-                      min_conf=cfg.feedback.min_confidence, bottom_band=cfg.reps.bottom_band)
+                      min_conf=cfg.feedback.min_confidence, bottom_band=cfg.reps.bottom_band,
+                      legs3d=legs3d)
 
 
 def _repetitions(count: RepCount, ctx: RepContext, cfg: AnalysisConfig, n_frames: int
@@ -119,10 +121,11 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     geom = leg_geometry(body, tracks.fps, cfg.depth)
     measures = compute_measures(body, geom.leg_length)
     view_info = resolve_view(view, body, geom, cfg.view)
-    depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth)
+    legs3d = lift_legs(body, geom.leg_length, geom.segment_id, cfg.lift3d)
+    depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth, legs3d)
     count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
                        knee_straight(measures.knee_angle.lr))
-    ctx = _rep_context(body, geom, measures, depth, view_info, tracks.fps, cfg)
+    ctx = _rep_context(body, geom, measures, depth, view_info, legs3d, tracks.fps, cfg)
     reps, partial, rep_sentences = _repetitions(count, ctx, cfg, tracks.n_frames)
     feedback = set_feedback(reps, partial, view_info.is_side, cfg.feedback) + rep_sentences
     leg = geom.leg_length[np.isfinite(geom.leg_length)]
@@ -133,5 +136,5 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
         smoothed=smooth.tracks, measures=measures, depth=depth, moving=geom.moving,
         phases=count.phases, repetitions=reps, partial=partial, feedback=feedback,
         warnings=_collect_warnings(tracks, smooth, body, geom, depth, count, view_info, cfg),
-        config=cfg, leg_length_px=float(np.median(leg)) if leg.size else None,
+        config=cfg, leg_length_px=float(np.median(leg)) if leg.size else None, legs3d=legs3d,
     )

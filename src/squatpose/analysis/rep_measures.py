@@ -11,6 +11,7 @@ import numpy as np
 from squatpose.analysis.angles import Measure, Measures
 from squatpose.analysis.body import row_mean
 from squatpose.analysis.depth import DepthSignal
+from squatpose.analysis.lift3d import Legs3D
 from squatpose.analysis.rep_counter import RepSpan
 
 NOT_IN_FRONT_VIEW = "not measurable in a front/back view (the thigh and knee bend towards the camera)"
@@ -32,6 +33,7 @@ class RepContext:
     hip_conf: np.ndarray
     min_conf: float
     bottom_band: float
+    legs3d: Legs3D | None = None
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,9 @@ class Repetition:
     thigh_angle_bottom is the thigh below horizontal at its lowest (0 = parallel, < 0 below);
     knee_angle_diff = left - right at the bottom; hip_height_diff_pct = how much lower the left hip
     is than the right at the bottom, % of leg length; fppa_max: peak signed frontal plane
-    projection angle per side (> 0 knee inward); notes: {field name: why it is None}."""
+    projection angle per side (> 0 knee inward); notes: {field name: why it is None}.
+    *_3d: the same from the one-camera 3D reconstruction (any view), with standard deviations
+    (*_3d_sd, degrees); below_parallel_3d assumes a level camera."""
 
     number: int
     complete: bool
@@ -66,6 +70,12 @@ class Repetition:
     missing_frames: int
     notes: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
+    min_knee_angle_3d: float | None = None
+    min_knee_angle_3d_sd: float | None = None
+    thigh_angle_bottom_3d: float | None = None
+    thigh_angle_bottom_3d_sd: float | None = None
+    below_parallel_3d: bool | None = None
+    bottom_frame_3d: int | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -129,6 +139,42 @@ def _front_view_numbers(ctx: RepContext, frames: np.ndarray, bottom: np.ndarray,
             "fppa_max": peaks, "max_trunk_lean": None}
 
 
+def _lowest_3d(m: Measure, sd: np.ndarray, frames: np.ndarray, min_conf: float
+               ) -> tuple[float, float, int] | None:
+    """(lowest combined value, its sd, frame) of a trusted 3D measure over `frames`, or None."""
+    values = _confident(m, frames, min_conf)
+    if not np.isfinite(values).any():
+        return None
+    i = int(np.nanargmin(values))
+    side_sd = sd[frames[i]][np.isfinite(m.lr[frames[i]])]
+    return float(values[i]), float(np.sqrt(np.mean(side_sd ** 2))), int(frames[i])
+
+
+def _numbers_3d(ctx: RepContext, frames: np.ndarray, bottom: np.ndarray, parallel_tolerance: float,
+                notes: dict[str, str]) -> dict[str, object]:
+    """3D numbers of the repetition; only when a trusted value exists near its deepest point
+    (`bottom` frames), else the lowest value found would not be the bottom's."""
+    legs = ctx.legs3d
+    if legs is None:
+        return {}
+    why = "; ".join(legs.notes.values()) if len(legs.notes) == 2 else (
+        "no trustworthy 3D leg near the bottom of this repetition (joints missing or too uncertain "
+        "there, or a thigh or shin pointing almost straight at the camera)")
+    out: dict[str, object] = {}
+    knee = _lowest_3d(legs.knee_angle, legs.knee_sd, frames, ctx.min_conf)
+    if knee is None or _lowest_3d(legs.knee_angle, legs.knee_sd, bottom, ctx.min_conf) is None:
+        notes["min_knee_angle_3d"] = why
+    else:
+        out.update(min_knee_angle_3d=knee[0], min_knee_angle_3d_sd=knee[1], bottom_frame_3d=knee[2])
+    thigh = _lowest_3d(legs.thigh_angle, legs.thigh_sd, frames, ctx.min_conf)
+    if thigh is None or _lowest_3d(legs.thigh_angle, legs.thigh_sd, bottom, ctx.min_conf) is None:
+        notes["thigh_angle_bottom_3d"] = notes["below_parallel_3d"] = why
+    else:
+        out.update(thigh_angle_bottom_3d=thigh[0], thigh_angle_bottom_3d_sd=thigh[1],
+                   below_parallel_3d=bool(thigh[0] <= parallel_tolerance))
+    return out
+
+
 def measure_repetition(span: RepSpan, number: int, ctx: RepContext, parallel_tolerance: float,
                        n_frames: int) -> Repetition:
     """Numbers for one repetition found by the counter."""
@@ -157,4 +203,5 @@ def measure_repetition(span: RepSpan, number: int, ctx: RepContext, parallel_tol
         below_parallel=None if thigh is None else bool(thigh <= parallel_tolerance),
         confidence=float(np.mean(ctx.depth.conf[frames])),
         missing_frames=span.missing_frames, notes=notes, **view_numbers,  # type: ignore[arg-type]
+        **_numbers_3d(ctx, frames, bottom, parallel_tolerance, notes),  # type: ignore[arg-type]
     )

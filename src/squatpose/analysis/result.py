@@ -10,6 +10,7 @@ from squatpose.analysis.angles import Measures
 from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.depth import DepthSignal
 from squatpose.analysis.feedback import Feedback
+from squatpose.analysis.lift3d import Legs3D
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.view import ViewInfo
@@ -26,6 +27,10 @@ UNITS = {
     "hip_height_diff_pct": "left hip lower than right at the bottom, % of leg length",
     "fppa_max": "peak frontal plane projection angle per side, degrees, > 0 = knee inward (2D)",
     "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
+    "min_knee_angle_3d": "interior knee angle from the one-camera 3D reconstruction, degrees, with "
+                         "its standard deviation (_sd); any view",
+    "thigh_angle_bottom_3d": "3D thigh below the horizontal plane at its lowest, degrees, 0 = "
+                             "parallel, assumes a level camera; _sd its standard deviation",
 }
 
 
@@ -37,7 +42,8 @@ class SquatAnalysis:
     depth: normalised depth signal (T,); moving: (T,) feet moving; phases: (T,) state-machine phase
     names; repetitions: completed ones; partial: unfinished at the end (not counted); feedback:
     set sentences first, then per repetition; warnings: problems with the input; timings: seconds
-    per stage, filled by the caller (e.g. pose, analysis, outputs).
+    per stage, filled by the caller (e.g. pose, analysis, outputs); legs3d: the per-frame 3D leg
+    reconstruction (None when not computed).
     """
 
     fps: float
@@ -56,6 +62,7 @@ class SquatAnalysis:
     config: AnalysisConfig
     leg_length_px: float | None
     timings: dict[str, float] = field(default_factory=dict)
+    legs3d: Legs3D | None = None
 
     @property
     def reps(self) -> int:
@@ -85,6 +92,8 @@ class SquatAnalysis:
             "feedback": [f.to_dict() for f in self.feedback],
             "warnings": list(self.warnings),
             "leg_length_px": self.leg_length_px,
+            **({"lift3d": {"facing": self.legs3d.facing, "standing_tilt_deg": self.legs3d.tilt_deg,
+                           "notes": dict(self.legs3d.notes)}} if self.legs3d is not None else {}),
             "units": UNITS,
             "config": to_dict(self.config),
             **({"timings": dict(self.timings)} if self.timings else {}),

@@ -15,6 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.analysis.body import SIDES
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.report import viz
 from squatpose.report.html import render_html
@@ -63,11 +64,45 @@ def angles_csv(a: SquatAnalysis) -> str:
         cols[f"{name}_right"] = _fmt(m.lr[:, 1], 2)
         cols[name] = _fmt(m.value, 2)
         cols[f"{name}_conf"] = _fmt(m.conf)
+    cols.update(_columns_3d(a))
     return _csv(cols)
 
 
+def _columns_3d(a: SquatAnalysis) -> dict[str, np.ndarray]:
+    """Per side: 3D knee and thigh angle, its sd and whether it is trusted (1/0)."""
+    legs = a.legs3d
+    if legs is None:
+        return {}
+    cols = {}
+    for name, values, sd, ok in (("knee_angle_3d", legs.knee_angle_all, legs.knee_sd, legs.trusted),
+                                 ("thigh_angle_3d", legs.thigh_angle_all, legs.thigh_sd, legs.thigh_trusted)):
+        for i, side in enumerate(SIDES):
+            cols[f"{name}_{side}"] = _fmt(values[:, i], 2)
+            cols[f"{name}_sd_{side}"] = _fmt(sd[:, i], 2)
+            cols[f"{name}_trusted_{side}"] = ok[:, i].astype(int).astype(str)
+    return cols
+
+
+def _bottom_poses(a: SquatAnalysis) -> list[tuple[str, np.ndarray]]:
+    """(title, (3 joints, 2 sides, 3) camera-space points) at each repetition's 3D bottom."""
+    legs = a.legs3d
+    if legs is None:
+        return []
+    out = []
+    for rep in a.repetitions:
+        t = rep.bottom_frame if rep.bottom_frame_3d is None else rep.bottom_frame_3d
+        pts = np.stack([legs.hip[t], legs.knee[t], legs.ankle[t]])
+        if not np.isfinite(pts).all(axis=(0, 2)).any():
+            continue
+        knee = ("knee angle not measurable" if rep.min_knee_angle_3d is None else
+                f"knee {rep.min_knee_angle_3d:.0f}° ± {rep.min_knee_angle_3d_sd:.0f}°")
+        out.append((f"rep {rep.number}: {knee}", pts))
+    return out
+
+
 def plots(a: SquatAnalysis) -> dict[str, bytes]:
-    """PNG bytes of the timeline and the per-repetition depth chart."""
+    """PNG bytes of the timeline, the per-repetition depth chart and (when the 3D legs are known)
+    the 3D stick figures of each repetition's bottom."""
     reps = a.repetitions
     markers = {"start": np.array([r.start_time for r in reps + a.partial]),
                "bottom": np.array([r.bottom_time for r in reps + a.partial]),
@@ -76,10 +111,14 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
     timeline = viz.timeline_figure(
         a.times, a.measures.knee_angle.lr, a.measures.knee_angle.value, a.depth.depth, markers,
         [(r.start_time, r.end_time) for r in reps], [(r.start_time, end) for r in a.partial],
-        a.moving, a.view.is_side)
+        a.moving, a.view.is_side, None if a.legs3d is None else a.legs3d.knee_angle.value)
     bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle_bottom for r in reps],
                                  [r.depth for r in reps], a.view.is_side)
-    return {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
+    pngs = {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
+    poses = _bottom_poses(a)
+    if poses:
+        pngs["bottom_3d.png"] = viz.figure_png(viz.bottom_3d_figure(poses))
+    return pngs
 
 
 def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
@@ -89,6 +128,8 @@ def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
     lines = [f"reps {done[t]}", f"{a.phases[t]}"]
     if a.view.is_side:
         lines.append(f"knee {knee:.0f} deg" if np.isfinite(knee) else "knee -")
+    elif a.legs3d is not None and np.isfinite(a.legs3d.knee_angle.value[t]):
+        lines.append(f"knee 3D {a.legs3d.knee_angle.value[t]:.0f} deg")
     return lines + [f"depth {depth:.2f}" if np.isfinite(depth) else "depth -"]
 
 
@@ -133,8 +174,8 @@ def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
                   progress: bool = True) -> dict[str, Path]:
     """Write all outputs into out_dir (created if needed); returns {name: path}.
 
-    names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'annotated_video' (only
-    with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
+    names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'bottom_3d_png' (when a
+    repetition has 3D legs), 'annotated_video' (only with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
     means the set is complete).
     """
     if video_path is not None:
@@ -148,6 +189,8 @@ def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
     pngs = plots(a)
     paths["timeline_png"] = atomic.write_bytes(out / "timeline.png", pngs["timeline.png"])
     paths["depth_png"] = atomic.write_bytes(out / "depth_per_rep.png", pngs["depth_per_rep.png"])
+    if "bottom_3d.png" in pngs:
+        paths["bottom_3d_png"] = atomic.write_bytes(out / "bottom_3d.png", pngs["bottom_3d.png"])
     codec = None
     if video_path is not None:
         codec = write_annotated_video(a, video_path, out / "annotated.mp4", progress)

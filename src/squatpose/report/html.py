@@ -31,6 +31,10 @@ cannot be seen, so it is left empty.</li>
 <li><b>Knee angle</b> is the inside angle at the knee: 180&deg; is a straight leg, smaller means
 more bent. From the front or back the camera sees the knee bend end-on, so the 2D angle is not
 reliable there.</li>
+<li><b>3D columns</b> come from rebuilding the legs in 3D from this one camera, using your own thigh
+and shin lengths (measured while you stand): they work from the front and back too. &plusmn; is
+one standard deviation. "Parallel 3D" assumes the camera was level; a tilted camera shifts it by
+about the tilt.</li>
 <li><b>Descent / ascent</b> are the times from leaving standing to the deepest point and back.</li>
 <li>Everything comes from 2D joint positions in the video: camera angle, tilt and loose clothing
 affect the numbers. Treat them as a guide, not a measurement.</li>
@@ -53,19 +57,27 @@ def _asymmetry(rep: Repetition) -> str:
     return f"{'left' if diff > 0 else 'right'} hip {abs(diff):.0f}% lower"
 
 
+def _with_sd(value: float | None, sd: float | None) -> str:
+    return "&ndash;" if value is None else f"{value:.0f}&deg; &plusmn; {sd or 0:.0f}&deg;"
+
+
 def _rep_row(rep: Repetition) -> str:
     parallel = {True: "yes", False: "no", None: "&ndash;"}[rep.below_parallel]
+    parallel_3d = {True: "yes", False: "no", None: "&ndash;"}[rep.below_parallel_3d]
     end = _num(rep.end_time, ".1f")
     cells = [f"{rep.number}", f"{rep.start_time:.1f}&ndash;{end} s", _num(rep.descent_s, ".1f", " s"),
              _num(rep.ascent_s, ".1f", " s"), f"{rep.depth:.2f}", _num(rep.min_knee_angle, ".0f", "&deg;"),
-             _num(rep.thigh_angle_bottom, ".0f", "&deg;"), parallel, _asymmetry(rep),
+             _num(rep.thigh_angle_bottom, ".0f", "&deg;"), parallel,
+             _with_sd(rep.min_knee_angle_3d, rep.min_knee_angle_3d_sd),
+             _with_sd(rep.thigh_angle_bottom_3d, rep.thigh_angle_bottom_3d_sd), parallel_3d, _asymmetry(rep),
              escape(", ".join(rep.flags)) or "&ndash;"]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
 def _rep_table(reps: list[Repetition]) -> str:
     head = ["rep", "time", "descent", "ascent", "depth", "min knee angle", "thigh at bottom",
-            "reached parallel", "left/right", "flags"]
+            "reached parallel", "min knee angle 3D", "thigh at bottom 3D", "parallel 3D", "left/right",
+            "flags"]
     rows = "".join(_rep_row(r) for r in reps)
     return (f'<table id="repetitions"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}'
             f"</tr></thead><tbody>{rows}</tbody></table>")
@@ -73,6 +85,14 @@ def _rep_table(reps: list[Repetition]) -> str:
 
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _bottom_3d(pngs: dict[str, bytes]) -> str:
+    if "bottom_3d.png" not in pngs:
+        return ""
+    return ("<h2>3D legs at the bottom</h2><p class='muted'>Rebuilt from this one camera with your own "
+            "limb lengths; seen from the camera's side, up is up.</p>"
+            + _img(pngs["bottom_3d.png"], "3D stick figure of each repetition's bottom"))
 
 
 def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
@@ -101,6 +121,7 @@ def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
 <h2>Repetitions</h2>{table}{partial}
 <h2>Over time</h2>{_img(pngs["timeline.png"], "knee angle and depth over time")}
 <h2>Depth per repetition</h2>{_img(pngs["depth_per_rep.png"], "depth per repetition")}
+{_bottom_3d(pngs)}
 {video}
 <h2>How to read this</h2>{HOW_TO_READ}
 </body></html>

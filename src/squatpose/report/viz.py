@@ -27,6 +27,7 @@ LEFT_HEX, RIGHT_HEX, BOTH_HEX = "#1e90ff", "#ff8c00", "#222222"
 DEPTH_HEX, START_HEX, BOTTOM_HEX, END_HEX = "#2ca02c", "#2ca02c", "#d62728", "#9467bd"
 REP_SHADE_HEX, PARTIAL_SHADE_HEX, MOVING_SHADE_HEX = "#2ca02c", "#bbbbbb", "#ffcc00"
 ABOVE_HEX, BELOW_HEX, NEUTRAL_HEX = "#ff7f0e", "#2ca02c", "#1f77b4"
+KNEE_3D_HEX = "#8c564b"
 
 DEFAULT_EDGES: tuple[tuple[str, str], ...] = JOINT_SETS["lower8"].edges
 
@@ -179,16 +180,19 @@ def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: st
 def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, depth: np.ndarray,
                     markers: dict[str, np.ndarray], rep_spans: Sequence[tuple[float, float]],
                     partial_spans: Sequence[tuple[float, float]], moving: np.ndarray,
-                    side_view: bool) -> Figure:
+                    side_view: bool, knee_3d: np.ndarray | None = None) -> Figure:
     """Knee angle (T,) per side (T, 2) and depth (T,) over time, with repetition markers
-    {'start'|'bottom'|'end': times (R,)} and shaded repetitions / walking."""
+    {'start'|'bottom'|'end': times (R,)} and shaded repetitions / walking; knee_3d: (T,) the
+    one-camera 3D knee angle, drawn dashed when given."""
     fig = Figure(figsize=(10, 6))
     ax_k, ax_d = fig.subplots(2, 1, sharex=True)
     ax_k.plot(times, knee_lr[:, 0], color=LEFT_HEX, lw=1, alpha=0.7, label="left")
     ax_k.plot(times, knee_lr[:, 1], color=RIGHT_HEX, lw=1, alpha=0.7, label="right")
     ax_k.plot(times, knee, color=BOTH_HEX, lw=1.8, label="combined")
+    if knee_3d is not None and np.isfinite(knee_3d).any():
+        ax_k.plot(times, knee_3d, color=KNEE_3D_HEX, lw=1.8, ls="--", label="3D (one camera)")
     title = "knee angle (interior, 180° = straight)"
-    ax_k.set_title(title if side_view else title + " - front/back view: not a reliable measure")
+    ax_k.set_title(title if side_view else title + " - front/back view: the 2D angle is not reliable")
     ax_k.set_ylabel("degrees")
     ax_d.plot(times, depth, color=DEPTH_HEX, lw=1.8, label="depth")
     for name, colour, marker in (("start", START_HEX, "^"), ("bottom", BOTTOM_HEX, "v"),
@@ -237,5 +241,37 @@ def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | Non
         ax.set_ylabel("depth (fraction of leg length)")
         ax.set_title("front/back view: 'parallel' cannot be judged, film from the side", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4) -> Figure:
+    """3D stick figures, one panel per (title, points (3, 2, 3)): hip, knee, ankle per side
+    (left, right) in camera coordinates (x right, y down, z away from the camera), drawn with
+    up as up, the camera in front and equal scales on all axes. NaN sides are left out."""
+    cols = max(1, min(max_cols, len(poses)))
+    rows = math.ceil(len(poses) / cols)
+    fig = Figure(figsize=(3.2 * cols, 3.4 * rows))
+    for i, (title, pts) in enumerate(poses):
+        ax = fig.add_subplot(rows, cols, i + 1, projection="3d")
+        centre = np.nanmean(pts[0], axis=0)  # mid-hip
+        xyz = (pts - centre)[..., [0, 2, 1]] * np.array([1.0, 1.0, -1.0])  # x, depth, up
+        for side, colour in ((0, LEFT_HEX), (1, RIGHT_HEX)):
+            leg = xyz[:, side]
+            if np.isfinite(leg).all():
+                ax.plot(leg[:, 0], leg[:, 1], leg[:, 2], "-o", color=colour, lw=2.5, ms=4)
+        if np.isfinite(xyz[0]).all():
+            ax.plot(xyz[0, :, 0], xyz[0, :, 1], xyz[0, :, 2], "-", color=BOTH_HEX, lw=1.5)
+        half = max(float(np.nanmax(np.abs(xyz))), 1.0)
+        for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+            setter(-half, half)
+        ax.set_box_aspect((1, 1, 1))
+        ax.view_init(elev=12, azim=-25)  # mostly from the side, where the knee bend shows
+        ax.set_xlabel("x (px)", fontsize=7)
+        ax.set_ylabel("depth (px, away)", fontsize=7)
+        ax.set_zlabel("up (px)", fontsize=7)
+        ax.tick_params(labelsize=6)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle("legs at the bottom, 3D from one camera (left blue, right orange)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -322,6 +322,9 @@ const REP_COLUMNS = [
   ["min_knee_angle", "min knee angle", (r) => num(r.min_knee_angle, 0, "°")],
   ["thigh_angle_bottom", "thigh vs horizontal", (r) => num(r.thigh_angle_bottom, 0, "°")],
   ["below_parallel", "below parallel", (r) => r.below_parallel === null ? "—" : r.below_parallel ? "yes" : "no"],
+  ["min_knee_angle_3d", "min knee angle 3D", (r) => r.min_knee_angle_3d == null ? "—"
+    : `${num(r.min_knee_angle_3d, 0, "°")} ± ${num(r.min_knee_angle_3d_sd, 0, "°")}`],
+  ["below_parallel_3d", "parallel 3D", (r) => r.below_parallel_3d == null ? "—" : r.below_parallel_3d ? "yes" : "no"],
   ["knee_angle_diff", "knee L−R", (r) => num(r.knee_angle_diff, 0, "°")],
   ["hip_height_diff_pct", "hip height L−R", (r) => num(r.hip_height_diff_pct, 1, "%")],
   ["fppa_max", "knee inward L / R", (r) => r.fppa_max ? `${num(r.fppa_max.left, 0, "°")} / ${num(r.fppa_max.right, 0, "°")}` : "—"],
