@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/squatpose demo --out out/demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(PY) -m pytest
 
 # The built-in model's derived training data (docs/training.md): dev split, refined labels, squat frames.

@@ -1,58 +1,120 @@
-"""Accuracy of a checkpoint on the shared validation sets, as Markdown rows for the model card.
+"""Accuracy of checkpoints (and the MoveNet teacher) on the shared validation sets, as Markdown for the model card.
 
-    python benchmarks/accuracy.py [--checkpoint C] [--data ../shared/data]
+    python benchmarks/accuracy.py [--checkpoint C ...] [--teacher ../shared/teachers/movenet-thunder.onnx]
+                                  [--data ../shared/data] [--json all.json]
 
-Same protocol as `squatpose eval` (GT boxes, image pixels, PCK normalised by the larger GT box side, pooled
-over labelled lower-body joints) and as the peers table: PARSE (305 persons) and the COCO sample val
-restricted to persons with all six lower-body joints labelled (22 persons), with and without flip test.
+Same protocol as `squatpose eval` and the peers table (GT boxes, image pixels, PCK normalised by the larger GT
+box side, pooled over labelled lower-body joints), with and without flip test, on:
+- the LSP dev split: 300 LSP train images held out of the built-in model's training (`squatpose data split`,
+  seed 0; made in a temporary folder when derived/lsp is absent): precise labels, the selection set;
+- PARSE (305 persons; its labelling convention differs, so PCK@0.05 barely separates models there);
+- the COCO sample val, persons with all six lower-body joints labelled (22) and with any (51).
+Every model of a run is measured on the same persons; per-joint tables follow for the LSP dev split.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from squatpose.joints import LOWER6, get_joint_set
 from squatpose.pose.checkpoint import load_model
-from squatpose.pose.data.dataset import load_records
-from squatpose.pose.evaluation.evaluate import predict_records, score_predictions
+from squatpose.pose.data.dataset import PersonRecord, load_records, read_image_rgb
+from squatpose.pose.data.splits import split_coco
+from squatpose.pose.data.teacher import MoveNetTeacher
+from squatpose.pose.evaluation.evaluate import EvalResult, predict_records, score_predictions
 from squatpose.pose.predictor import TorchRunner, default_checkpoint
 
+REPO = Path(__file__).resolve().parents[1]
 SETS = {
     "PARSE": ("parse/parse.json", "parse/images", 1),
     "COCO sample val (all six labelled)": ("coco_mini/annotations/person_keypoints_val2017.json", "coco_mini/val2017", 6),
     "COCO sample val (any lower joint)": ("coco_mini/annotations/person_keypoints_val2017.json", "coco_mini/val2017", 1),
 }
+DEV = "LSP dev split"
+LOWER6_COCO = get_joint_set("lower6").coco_indices
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.1f}"
+
+
+def lsp_dev(data: Path, scratch: Path) -> tuple[Path, Path]:
+    """The dev split's JSON (derived/lsp if made, else made the same way into `scratch`) and its images."""
+    made = REPO / "derived" / "lsp" / "lsp_train_dev.json"
+    if not made.is_file():
+        made, _ = split_coco(data / "lsp" / "lsp_train.json", scratch, dev_images=300, seed=0)
+    return made, data / "lsp" / "images"
+
+
+def model_predictions(checkpoint: Path):
+    loaded = load_model(checkpoint)
+    runner = TorchRunner(loaded.model)
+
+    def predict(records: list[PersonRecord], flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        return predict_records(runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
+                               loaded.input_std, flip_test=flip, box_padding=loaded.box_padding, progress=False)
+    return predict
+
+
+def teacher_predictions(path: Path):
+    teacher = MoveNetTeacher(path)
+    lower = list(LOWER6_COCO)
+
+    def predict(records: list[PersonRecord], flip: bool) -> tuple[np.ndarray, np.ndarray]:
+        poses = [teacher.predict(read_image_rgb(r.image_path), r.bbox, flip=flip) for r in records]
+        return np.stack([p.points[lower] for p in poses]), np.stack([p.scores[lower] for p in poses])
+    return predict
+
+
+def row(model: str, name: str, flip: bool, result: EvalResult) -> str:
+    pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(LOWER6))
+    return (f"| {model} | {name} | {'yes' if flip else 'no'} | {result.n_persons} | {_fmt(pooled[0.05])} | "
+            f"{_fmt(pooled[0.1])} | {_fmt(pooled[0.2])} | {_fmt(groups['hip'][0.1])} | {_fmt(groups['knee'][0.1])} | "
+            f"{_fmt(groups['ankle'][0.1])} | {_fmt(result.oks['AP'])} |")
+
+
+def per_joint(model: str, flip: bool, result: EvalResult) -> str:
+    lines = [f"\n{model}, {DEV}, flip test {'yes' if flip else 'no'}: PCK@0.05 / 0.1 / 0.2 per joint\n",
+             "| joint | @0.05 | @0.1 | @0.2 |", "|---|---|---|---|"]
+    for j, name in enumerate(LOWER6):
+        lines.append(f"| {name} | " + " | ".join(_fmt(result.pck_box.per_joint[a][j]) for a in (0.05, 0.1, 0.2)) + " |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    parser.add_argument("--checkpoint", type=Path, action="append", default=None,
+                        help="a checkpoint (repeat to compare several; default: the built-in model)")
+    parser.add_argument("--teacher", type=Path, default=None, help="MoveNet ONNX measured beside the checkpoints")
+    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--json", type=Path, default=None, help="also write all metrics to this JSON file")
     args = parser.parse_args()
-    loaded = load_model(args.checkpoint or default_checkpoint())
-    runner = TorchRunner(loaded.model)
-    out = {}
-    header = ("| set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | hip@0.1 | knee@0.1 | ankle@0.1 | OKS-AP |\n"
-              "|---|---|---|---|---|---|---|---|---|---|")
-    print(header)
-    for name, (ann, images, min_joints) in SETS.items():
-        records = load_records(args.data / ann, args.data / images, loaded.joint_set, min_joints=min_joints)
-        for flip in (False, True):
-            xy, score = predict_records(runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                                        loaded.input_std, flip_test=flip, box_padding=loaded.box_padding,
-                                        progress=False)
-            result = score_predictions(name, records, xy, score, loaded.joint_set)
-            pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(loaded.joint_set.names))
-            print(f"| {name} | {'yes' if flip else 'no'} | {len(records)} | {_fmt(pooled[0.05])} | "
-                  f"{_fmt(pooled[0.1])} | {_fmt(pooled[0.2])} | {_fmt(groups['hip'][0.1])} | "
-                  f"{_fmt(groups['knee'][0.1])} | {_fmt(groups['ankle'][0.1])} | {_fmt(result.oks['AP'])} |")
-            out[f"{name} flip={flip}"] = result.to_dict()
+    models = {str(c): model_predictions(c) for c in (args.checkpoint or [default_checkpoint()])}
+    if args.teacher:
+        models[f"teacher {args.teacher.stem}"] = teacher_predictions(args.teacher)
+    out, details = {}, []
+    print("| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | hip@0.1 | knee@0.1 | ankle@0.1 | OKS-AP |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as scratch:
+        dev_json, dev_images = lsp_dev(args.data, Path(scratch))
+        sets = {DEV: (dev_json, dev_images, 1),
+                **{name: (args.data / a, args.data / i, m) for name, (a, i, m) in SETS.items()}}
+        for name, (ann, images, min_joints) in sets.items():
+            records = load_records(ann, images, get_joint_set("lower6"), min_joints=min_joints)
+            for model, predict in models.items():
+                for flip in (False, True):
+                    xy, score = predict(records, flip)
+                    result = score_predictions(name, records, xy, score, get_joint_set("lower6"))
+                    print(row(model, name, flip, result), flush=True)
+                    out[f"{model} | {name} | flip={flip}"] = result.to_dict()
+                    if name == DEV:
+                        details.append(per_joint(model, flip, result))
+    print("\n".join(details))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))
 
