@@ -5,7 +5,8 @@ how much of each clip the person was followed.
 
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
 (reps.json marks those `ambiguous`: either count is acceptable there). "followed" is the share of frames
-whose pose was confident (mean joint score ≥ the tracker's min_score). Without --out nothing is
+whose pose was confident (mean joint score ≥ the tracker's min_score); "bottom" is the median mean joint
+score within ±0.25 s of each counted repetition's bottom, the median over the clip's repetitions. Without --out nothing is
 written (pipeline speed); with --out every clip's outputs (report.html, annotated.mp4, ...) are kept in
 DIR/<clip>/ for looking at.
 """
@@ -31,10 +32,16 @@ def clip_order(name: str) -> tuple[str, int]:
     return stem, int(number) if number.isdigit() else 0
 
 
+def bottom_score(frame_score: np.ndarray, bottom: int, fps: float, half_window_s: float = 0.25) -> float:
+    """Median mean-joint score within ±half_window_s of a repetition's bottom (where models fail most)."""
+    half = max(1, round(half_window_s * fps))
+    return float(np.median(frame_score[max(0, bottom - half):bottom + half + 1]))
+
+
 def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tuple[int, int, list[float]]:
     truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
     print(f"\n{folder.name}")
-    print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'people':>7}{'fps':>7}  view")
+    print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'bottom':>8}{'people':>7}{'fps':>7}  view")
     right, followed = 0, []
     for name, expected in sorted(truth.items(), key=lambda kv: clip_order(kv[0])):
         start = time.perf_counter()
@@ -44,12 +51,15 @@ def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tup
         accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else set())
         ok = result.reps in accepted
         right += ok
-        share = float(np.mean(result.raw.score.mean(axis=1) >= TrackerConfig().min_score))
+        frame_score = result.raw.score.mean(axis=1)
+        share = float(np.mean(frame_score >= TrackerConfig().min_score))
         followed.append(share)
+        bottoms = [bottom_score(frame_score, rep.bottom_frame, result.fps) for rep in result.repetitions]
         people = next((w.split()[0] for w in result.warnings if "people were seen" in w), "1")
         label = "/".join(str(v) for v in sorted(accepted))
-        print(f"{name:<28}{result.reps:>8}{label:>8}{'✓' if ok else '✗':>4}{100 * share:>9.1f}%{people:>7}"
-              f"{result.n_frames / seconds:>7.1f}  {expected['view'][:40]}", flush=True)
+        bottom = f"{np.median(bottoms):.2f}" if bottoms else "-"
+        print(f"{name:<28}{result.reps:>8}{label:>8}{'✓' if ok else '✗':>4}{100 * share:>9.1f}%{bottom:>8}"
+              f"{people:>7}{result.n_frames / seconds:>7.1f}  {expected['view'][:40]}", flush=True)
     return right, len(truth), followed
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_or_skip
+from conftest import shared_or_skip, write_video
 
 from squatpose.cli import main
 from squatpose.joints import get_joint_set
@@ -166,13 +166,12 @@ def test_split_is_disjoint_complete_and_seeded(tmp_path, tiny_coco) -> None:
 
 
 def _write_video(path: Path, frames: int = 12, fps: float = 10.0) -> Path:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (96, 128))
+    images = []
     for i in range(frames):
         frame = np.full((128, 96, 3), 30 + 5 * i, np.uint8)
         cv2.rectangle(frame, (40, 20), (56, 120), (200, 200, 200), -1)
-        writer.write(frame)
-    writer.release()
-    return path
+        images.append(frame)
+    return write_video(path, images, fps)
 
 
 def test_pseudo_label_keeps_confident_frames(tmp_path) -> None:

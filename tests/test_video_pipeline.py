@@ -4,22 +4,12 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_or_skip
+from conftest import shared_or_skip, write_video
 
 from squatpose.api import analyze
 from squatpose.cli import main
 from squatpose.video.extract import NoPersonError
 from squatpose.video.io import VideoError, open_video
-
-
-def _write_video(path, frames, fps=30.0):
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    for frame in frames:
-        writer.write(frame)
-    writer.release()
-    return path
-
 
 CLIP = "squat_13"  # back view, two clean repetitions, 130 frames
 
@@ -40,11 +30,11 @@ def real_clip(tmp_path_factory):
         if not ok:
             break
         frames.append(cv2.resize(frame, (640, 360), interpolation=cv2.INTER_AREA))
-    return _write_video(tmp_path_factory.mktemp("clip") / f"{CLIP}_small.mp4", frames, fps)
+    return write_video(tmp_path_factory.mktemp("clip") / f"{CLIP}_small.mp4", frames, fps)
 
 
 def test_video_without_person_is_a_clear_error(tmp_path, capsys):
-    blank = _write_video(tmp_path / "empty_room.mp4", [np.full((240, 320, 3), 90, np.uint8)] * 12)
+    blank = write_video(tmp_path / "empty_room.mp4", [np.full((240, 320, 3), 90, np.uint8)] * 12)
     with pytest.raises(NoPersonError, match="empty_room.mp4: no person found in any of its 12 frames"):
         analyze(blank, tmp_path / "out", progress=False)
     assert not (tmp_path / "out" / "summary.json").exists()
@@ -59,7 +49,7 @@ def test_unreadable_and_missing_videos(tmp_path):
         open_video(fake)
     with pytest.raises(VideoError, match="nothing.mp4: video file not found"):
         open_video(tmp_path / "nothing.mp4")
-    good = _write_video(tmp_path / "ok.mp4", [np.zeros((64, 64, 3), np.uint8)] * 3)
+    good = write_video(tmp_path / "ok.mp4", [np.zeros((64, 64, 3), np.uint8)] * 3)
     with pytest.raises(VideoError, match="--fps must be"):
         open_video(good, fps=0.0)
     _, info = open_video(good, fps=12.5)
