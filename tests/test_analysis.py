@@ -83,7 +83,7 @@ def test_view_without_squats_uses_stance_width_and_user_override():
 # ---------------------------------------------------------------- depth
 
 def test_depth_is_leg_compression_in_every_view():
-    cfg = dataclasses.replace(AnalysisConfig(), depth=DepthConfig(knee_weight_side=0.0))
+    cfg = dataclasses.replace(AnalysisConfig(), depth=DepthConfig(knee_weight_side=0.0, use_3d=True))
     motion = squat_motion(squat_phase(2, FPS), toe_out_deg=20)  # knees out over the toes
     side = analyze_tracks(render(motion, "side", FPS), cfg)
     front = analyze_tracks(render(motion, "front", FPS), cfg)
@@ -95,6 +95,10 @@ def test_depth_is_leg_compression_in_every_view():
     for a in (side, front):
         assert abs(np.nanmedian(a.depth.depth[:20])) < 0.01  # standing
         assert set(a.depth.source) == {"legs"}
+    # the default 2D signal reads the front view's 2D shortening (depth.use_3d is off by default)
+    front_2d = analyze_tracks(render(motion, "front", FPS),
+                              dataclasses.replace(cfg, depth=DepthConfig(knee_weight_side=0.0)))
+    assert np.nanmax(front_2d.depth.depth) == pytest.approx(1 - np.hypot(0.38, 0.05), abs=0.02)
 
 
 def test_depth_ignores_camera_roll():

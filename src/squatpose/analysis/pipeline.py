@@ -122,7 +122,8 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     measures = compute_measures(body, geom.leg_length)
     view_info = resolve_view(view, body, geom, cfg.view)
     legs3d = lift_legs(body, geom.leg_length, geom.segment_id, cfg.lift3d)
-    depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth, legs3d)
+    depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth,
+                         legs3d if cfg.depth.use_3d else None)
     count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
                        knee_straight(measures.knee_angle.lr))
     ctx = _rep_context(body, geom, measures, depth, view_info, legs3d, tracks.fps, cfg)
