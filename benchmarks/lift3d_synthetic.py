@@ -9,21 +9,20 @@ joints scatter by about that much on clean frames), then the full analyze_tracks
               and 90th percentile, and the share of frames with one (coverage); the same at the
               bottom (phase >= 0.9) only;
   reps:       completed repetitions out of 5 for each pitch and squat depth (parallel, half);
-  peak depth: the depth signal's peak per squat depth, with the 3D compression (now) and from 2D
-              alone (before), min-max over pitch: a yaw-independent signal keeps it level.
+  peak depth: the depth signal's peak per squat depth, with the 3D compression (depth.use_3d) and
+              from 2D alone (the default), min-max over pitch: a yaw-independent signal keeps it level.
 
 usage: python benchmarks/lift3d_synthetic.py [--noise 0.01] [--seeds 2]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import time
 
 import numpy as np
 
 from squatpose.analysis import AnalysisConfig, analyze_tracks
-from squatpose.analysis.body import Body
-from squatpose.analysis.depth import depth_signal, leg_geometry
 from synthetic_squats import render_camera, squat_motion, squat_phase, true_knee_angle
 
 YAWS = range(0, 91, 15)
@@ -50,17 +49,17 @@ def knee_errors(yaw: int, noise: float, seeds: int) -> tuple[np.ndarray, np.ndar
 
 
 def counts(yaw: int, bottom_height: float) -> tuple[list[int], list[float], list[float]]:
-    """Reps per pitch, peak depth with the 3D legs and from 2D only."""
+    """Reps per pitch (default config: the 2D depth signal), peak depth with the 3D legs
+    (depth.use_3d) and from 2D only."""
     motion = squat_motion(squat_phase(5, FPS), bottom_hip_height=bottom_height, toe_out_deg=20)
+    with_3d = dataclasses.replace(AnalysisConfig(), depth=dataclasses.replace(AnalysisConfig().depth, use_3d=True))
     reps, peak3, peak2 = [], [], []
     for pitch in (-20, 0, 20):
-        a = analyze_tracks(render_camera(motion, yaw, pitch, FPS, 150.0, noise_px=2.0, seed=pitch + 50))
+        tracks = render_camera(motion, yaw, pitch, FPS, 150.0, noise_px=2.0, seed=pitch + 50)
+        a = analyze_tracks(tracks)
         reps.append(a.reps)
-        peak3.append(float(np.nanmax(a.depth.depth)))
-        body = Body.from_tracks(a.smoothed, a.config.measures.min_score)
-        only_2d = depth_signal(body, leg_geometry(body, a.fps, a.config.depth), a.measures.knee_angle,
-                               a.view.is_side, a.config.depth)
-        peak2.append(float(np.nanmax(only_2d.depth)))
+        peak2.append(float(np.nanmax(a.depth.depth)))
+        peak3.append(float(np.nanmax(analyze_tracks(tracks, with_3d).depth.depth)))
     return reps, peak3, peak2
 
 
