@@ -4,8 +4,9 @@
    (decode, whole frame letterboxed to 192×192, one model call per frame) on a 720p clip and on the
    same clip upscaled to 1080p at run time, with analyze's time split (decode, detection, pose,
    tracking, analysis). Rounds alternate between the two so that load changes hit both alike.
-2. Per-crop latency of the built-in model (the ONNX file the default backend runs) against Lightning,
-   batch 1, with 1 and 2 threads, in interleaved rounds.
+2. Per-crop latency of the built-in model (the runner the default backend picks: the shipped int8 file
+   when there is one, and the float32 ONNX export beside it) against Lightning, batch 1, with 1 and 2
+   threads, in interleaved rounds.
 
     python benchmarks/speed.py [--checkpoint C] [--video CLIP.mp4] [--threads 2] [--rounds 3]
 """
@@ -26,7 +27,7 @@ import onnxruntime as ort
 from squatpose.api import analyze
 from squatpose.pose.checkpoint import load_model
 from squatpose.pose.export import export_onnx
-from squatpose.pose.predictor import OnnxRunner, Predictor, default_checkpoint
+from squatpose.pose.predictor import OnnxRunner, Predictor, default_checkpoint, make_runner
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_VIDEO = SHARED / "data" / "squat_videos" / "squat_13.mp4"
@@ -89,9 +90,10 @@ def upscale(video: Path, out: Path, size_wh: tuple[int, int] = (1920, 1080)) -> 
 
 
 def end_to_end(checkpoint: Path, clips: dict[str, Path], threads: int, rounds: int) -> None:
-    predictor = Predictor.from_checkpoint(checkpoint, backend="onnx", threads=threads)
+    predictor = Predictor.from_checkpoint(checkpoint, threads=threads)  # the default backend, as users get it
     session = lightning_session(threads)
-    print(f"\nend to end, {threads} threads, best of {rounds} alternating rounds (frames/s):")
+    print(f"\nend to end, {threads} threads, pose on {predictor.backend} ({predictor.precision}), best of {rounds} "
+          "alternating rounds (frames/s):")
     print(f"{'clip':<8}{'frames':>7}{'analyze':>9}{'Lightning':>11}{'ratio':>7}{'reps':>6}  "
           + "  ".join(f"{k} ms" for k in SPLIT))
     for label, video in clips.items():
@@ -120,19 +122,24 @@ def interleaved_ms(fns: list, rounds: int, calls: int) -> list[float]:
 
 
 def crop_latency(checkpoint: Path, rounds: int, calls: int) -> None:
+    """The runner the default backend picks for this checkpoint (the shipped int8 file for the built-in
+    weights) and the float ONNX export, against Lightning."""
     loaded = load_model(checkpoint)
     w, h = loaded.codec.input_wh
     ours = np.random.default_rng(0).normal(size=(1, 3, h, w)).astype(np.float32)
     theirs = np.random.default_rng(0).integers(0, 255, (1, 192, 192, 3)).astype(np.int32)
     print(f"\nper-crop latency, batch 1, median of {rounds} interleaved rounds × {calls} calls (ms):")
-    print(f"{'threads':<8}{'built-in ' + f'{w}x{h}':>18}{'Lightning 192':>15}{'ratio':>7}")
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(loaded, Path(tmp) / "model.onnx")
         for threads in (1, 2):
-            runner, session = OnnxRunner(path, threads), lightning_session(threads)
+            runner, backend, precision = make_runner(loaded, "auto", None, threads)
+            session = lightning_session(threads)
             feed = {session.get_inputs()[0].name: theirs}
-            a, b = interleaved_ms([partial(runner, ours), partial(session.run, None, feed)], rounds, calls)
-            print(f"{threads:<8}{a:>18.2f}{b:>15.2f}{a / b:>7.2f}")
+            fns = [partial(runner, ours), partial(OnnxRunner(path, threads), ours), partial(session.run, None, feed)]
+            default, fp32, light = interleaved_ms(fns, rounds, calls)
+            print(f"{threads} thread(s): built-in {w}x{h} default backend ({backend}, {precision}) {default:.2f}, "
+                  f"float32 ONNX {fp32:.2f}, Lightning 192 {light:.2f}; default / Lightning {default / light:.2f}, "
+                  f"float32 / Lightning {fp32 / light:.2f}")
 
 
 def main() -> None:

@@ -172,8 +172,10 @@ def _add_release(sub) -> None:
                                    "score calibration (isotonic, to P(within 0.1 of the box side)) on a precisely "
                                    "labelled dev split; prints the reliability table before and after.")
     p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/best.pt)")
-    p.add_argument("--calibrate-on", required=True, metavar="JSON", help="COCO keypoints JSON of the dev split")
-    p.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
+    p.add_argument("--calibrate-on", default=None, metavar="JSON",
+                   help="COCO keypoints JSON of the dev split to fit the score calibration on (without it the "
+                        "release keeps the raw heatmap peaks as scores)")
+    p.add_argument("--images", default=None, help="folder the JSON's file_names are relative to")
     p.add_argument("--out", required=True, help="release file to write (e.g. src/squatpose/weights/default.pt)")
     p.add_argument("--no-flip", action="store_true", help="calibrate single-pass scores instead of flip-test ones")
 
@@ -413,10 +415,14 @@ def _cmd_release(args) -> int:
     from squatpose.pose.data.dataset import load_records
     from squatpose.pose.release import calibrate_scores, write_release
 
-    joint_set = get_joint_set(read_checkpoint(args.checkpoint)["joint_set"])
-    records = load_records(args.calibrate_on, args.images, joint_set)
-    calibration, tables = calibrate_scores(args.checkpoint, records, flip_test=not args.no_flip)
-    print(tables)
+    calibration = None
+    if args.calibrate_on:
+        if not args.images:
+            raise ValueError("--calibrate-on needs --images DIR")
+        joint_set = get_joint_set(read_checkpoint(args.checkpoint)["joint_set"])
+        records = load_records(args.calibrate_on, args.images, joint_set)
+        calibration, tables = calibrate_scores(args.checkpoint, records, flip_test=not args.no_flip)
+        print(tables)
     print(f"release: {write_release(args.checkpoint, args.out, calibration)}")
     return 0
 
