@@ -30,8 +30,7 @@ def locate_and_predict(predictor: Predictor, image_rgb: np.ndarray, box: list[fl
         if found is not None and (best is None or found[2].mean() > best[1][2].mean()):
             best = (source, found)
     if best is None:  # nothing looks like a person: the caller's score check says so
-        height, width = image_rgb.shape[:2]
-        best = ("whole image", (np.array([0.0, 0.0, width, height]), None, None))
+        best = ("whole image", (np.array([0.0, 0.0, w, h]), None, None))
     source, (used_box, _, _) = best
     return predictor.predict(image_rgb, used_box[None], return_heatmaps=True), used_box, source + ", refined"
 
