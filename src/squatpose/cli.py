@@ -167,8 +167,8 @@ def _add_export(sub) -> None:
 
 
 def _add_release(sub) -> None:
-    p = sub.add_parser("release", help="make the shipped model file: no optimiser state, calibrated joint scores",
-                       description="Copies a training checkpoint without its optimiser state and fits the joint "
+    p = sub.add_parser("release", help="make the shipped model file: no optimiser state, optionally calibrated joint scores",
+                       description="Copies a training checkpoint without its optimiser state; with --calibrate-on it fits the joint "
                                    "score calibration (isotonic, to P(within 0.1 of the box side)) on a precisely "
                                    "labelled dev split; prints the reliability table before and after.")
     p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/best.pt)")
