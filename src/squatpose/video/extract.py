@@ -13,7 +13,7 @@ from tqdm import tqdm
 from squatpose.analysis.tracks import JointTracks
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import BlazePoseDetector, PersonDetector
-from squatpose.video.io import VideoError, VideoInfo, iter_frames_timed, open_video
+from squatpose.video.io import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
 from squatpose.video.timing import is_variable, resample_uniform
 from squatpose.video.tracker import PersonTracker, Track, TrackerConfig
 
@@ -72,10 +72,11 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
 
 def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
             on_frame: Callable[[int, int], None] | None) -> tuple[np.ndarray, dict[str, float]]:
-    """Step the tracker through every frame → frame times `(T,)` seconds and the seconds spent."""
+    """Step the tracker through every frame → frame times `(T,)` seconds and the seconds spent (decode:
+    the time spent waiting for a decoded frame; decoding runs ahead on its own thread)."""
     decode_s = step_s = 0.0
     times: list[float] = []
-    frames = iter_frames_timed(cap)
+    frames = prefetch(iter_frames_timed(cap))
     bar = tqdm(total=info.n_frames or None, desc="pose", unit="frame", disable=not progress, leave=False)
     try:
         while True:
@@ -92,6 +93,7 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
             if on_frame is not None:
                 on_frame(len(times), info.n_frames)
     finally:
+        frames.close()  # stops the decoding thread before the capture goes
         bar.close()
         cap.release()
     timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}

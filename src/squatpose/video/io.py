@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -68,6 +71,58 @@ def iter_frames_timed(cap: cv2.VideoCapture) -> Iterator[tuple[np.ndarray, float
     for frame in iter_frames_rgb(cap):
         msec = cap.get(cv2.CAP_PROP_POS_MSEC)
         yield frame, (msec / 1000.0 if math.isfinite(msec) and msec >= 0 else math.nan)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
+_END = object()
+
+
+def prefetch(items: Iterator[T], depth: int = 4) -> Generator[T, None, None]:
+    """`items` produced on a background thread up to `depth` ahead, so that decoding the next frames
+    overlaps the model's work on this one (OpenCV and ONNX Runtime release the GIL). A producer error is
+    raised here; closing this generator stops the producer before it returns, so the caller may then
+    release the video it reads."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, who raises it
+            put(_Failure(error))
+
+    thread = threading.Thread(target=produce, name="squatpose-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 CUT_OFF_FRACTION = 0.9  # frame counts from the container can be estimates: allow 10 % less
