@@ -66,3 +66,29 @@ def test_onnx_file_of_another_checkpoint_is_refused(tmp_path):
     eight.joint_set = get_joint_set("lower8")
     with pytest.raises(ValueError, match=r"m\.onnx: ONNX model does not match the checkpoint: joint_set 'lower6'"):
         Predictor(eight, backend="onnx", onnx_path=onnx_path)
+
+
+def test_onnx_export_folds_same_padding_into_the_convs(tmp_path):
+    """EfficientNet's stride-2 'SAME' pads become conv pads: no Pad node left, the same heatmaps."""
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from squatpose.pose.export import export_onnx
+    from squatpose.pose.predictor import OnnxRunner
+
+    torch.manual_seed(0)
+    model = build_model("efflite0", LOWER6.num_joints)
+    for module in model.modules():  # trained-like statistics, so the outputs are not near zero
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_var.uniform_(0.5, 2.0)
+            module.running_mean.uniform_(-0.2, 0.2)
+    atomic_save(make_checkpoint(model, "efflite0", LOWER6, HeatmapCodec((96, 128), 4, 2.0)), tmp_path / "e.pt")
+    loaded = load_model(tmp_path / "e.pt")
+    path = export_onnx(loaded, tmp_path / "e.onnx")
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert "Pad" not in ops and "Conv" in ops
+    x = np.random.default_rng(0).normal(size=(2, 3, 128, 96)).astype(np.float32)
+    with torch.no_grad():
+        want = loaded.model.eval()(torch.from_numpy(x)).numpy()
+    got = OnnxRunner(path, 1)(x)
+    assert want.std() > 1e-3
+    np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
