@@ -17,7 +17,7 @@ def test_int8_export_keeps_metadata_and_heatmaps(tmp_path, tiny_coco):
 
     loaded = load_model(default_checkpoint())
     records = load_records(*tiny_coco, loaded.joint_set)
-    int8 = quantize_int8(loaded, tmp_path / "model.int8.onnx", calibration_batches(loaded, records, 8))
+    int8 = quantize_int8(loaded, tmp_path / "model.int8.onnx", calibration_batches(loaded, records, 8), persons=8)
     float_path = export_onnx(loaded, tmp_path / "model.onnx")
     assert int8.stat().st_size < float_path.stat().st_size / 3
     meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
@@ -33,3 +33,12 @@ def test_int8_export_needs_calibration_data(tmp_path, capsys):
     assert main(["export", "--int8", "--out", str(tmp_path / "m.onnx")]) == 2
     assert "--int8 needs --calibration" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_calibration_chunk_never_divides_the_crop_count():
+    from squatpose.pose.quantize import calibration_chunk
+
+    for persons in (1, 8, 16, 250, 256, 512, 720):
+        chunk = calibration_chunk(persons)
+        assert chunk >= 16
+        assert persons <= chunk or persons % chunk != 0

@@ -162,8 +162,9 @@ def _add_export(sub) -> None:
                    help="static int8 quantization calibrated on --calibration crops (check it with eval --onnx)")
     p.add_argument("--calibration", default=None, metavar="JSON", help="COCO keypoints JSON of calibration persons")
     p.add_argument("--images", default=None, help="folder the calibration JSON's file_names are relative to")
-    p.add_argument("--calibration-persons", type=int, default=64,
-                   help="persons used for calibration (default 64; each takes about 90 MB while calibrating)")
+    p.add_argument("--calibration-persons", type=int, default=None,
+                   help="persons used for calibration (default 250, the count measured in docs/model-card.md; "
+                        "they are summarised 16 at a time, about 1.5 GB of memory)")
 
 
 def _add_release(sub) -> None:
@@ -397,12 +398,13 @@ def _cmd_export(args) -> int:
     if args.int8:
         from squatpose.joints import get_joint_set
         from squatpose.pose.data.dataset import load_records
-        from squatpose.pose.quantize import calibration_batches, quantize_int8
+        from squatpose.pose.quantize import CALIBRATION_PERSONS, calibration_batches, quantize_int8
 
         if not (args.calibration and args.images):
             raise ValueError("--int8 needs --calibration JSON and --images DIR (crops for the activation ranges)")
         records = load_records(args.calibration, args.images, get_joint_set(loaded.joint_set.name))
-        path = quantize_int8(loaded, args.out, calibration_batches(loaded, records, args.calibration_persons))
+        persons = min(args.calibration_persons or CALIBRATION_PERSONS, len(records))
+        path = quantize_int8(loaded, args.out, calibration_batches(loaded, records, persons), persons=persons)
     else:
         path = export_onnx(loaded, args.out)
     print(f"ONNX model: {path}")
