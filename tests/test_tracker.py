@@ -156,7 +156,11 @@ def test_extract_tracks_names_the_people_to_choose_from_and_the_one_followed(tmp
     assert seen.boxes == [[20, 90, 40, 110], [180, 30, 70, 180]] and seen.followed == 1
     assert found.warnings[0].startswith("2 people were seen; the analysis follows the one moving most")
     chosen = extract_tracks(video, FakePredictor(), detector=FakeDetector(), box=seen.boxes[0], progress=False)
-    assert chosen.people_seen.followed == 0 and chosen.people_seen.followed_box == [20, 90, 40, 110]
+    # the clicked whole-body box says whom; the crop is the detector's, as for a person found automatically
+    pose_h = 2.6 * 110 / 2
+    assert chosen.people_seen.followed == 0
+    assert chosen.people_seen.followed_box == pytest.approx([40 - 0.3 * pose_h, 145 - pose_h / 2, 0.6 * pose_h, pose_h],
+                                                            abs=0.1)
     assert chosen.tracks.xy[-1, 0, 0] == pytest.approx(20 + 0.65 * 40, abs=2)
     alone = write_video(tmp_path / "one.mp4", render_scene(people[1:]), FPS)
     one = extract_tracks(alone, FakePredictor(), detector=FakeDetector(), progress=False).people_seen

@@ -112,8 +112,9 @@ class PersonTracker:
         self.crowd: Crowd | None = None   # the first round that found the most people (two or more)
         self.timings = {"detection": 0.0, "pose": 0.0}
         self._last_detect = -10**9
+        self.user_track: Track | None = None   # started from the user's box, until a detection sizes it
         if user_box is not None:
-            self.followed = self._new_track(np.asarray(user_box, np.float64))
+            self.followed = self.user_track = self._new_track(np.asarray(user_box, np.float64))
 
     def _new_track(self, box: np.ndarray) -> Track:
         track = Track(len(self.tracks), np.asarray(box, np.float64))
@@ -148,6 +149,8 @@ class PersonTracker:
     def _choose(self, found: list[Detection], t: int) -> None:
         """Start following someone, or re-anchor an unsure followed person, from a detection round."""
         track = self.followed
+        if track is not None and track is self.user_track:
+            self._size_user_box(found, track)
         if track is None:   # start following: the same person again keeps their id
             lost = max((tr for tr in self.tracks.values() if tr.xy), key=lambda tr: max(tr.xy), default=None)
             chosen = main_detection(found, None if lost is None else lost.box)
@@ -161,6 +164,16 @@ class PersonTracker:
             best = max(found, key=lambda d: box_iou(d.pose_box(), track.box))
             if box_iou(best.pose_box(), track.box) > self.config.match_iou:
                 track.box = best.pose_box()
+
+    def _size_user_box(self, found: list[Detection], track: Track) -> None:
+        """The user's box says whom to follow; the detection of that person gives the crop the model is
+        surest with (a box drawn or clicked around the body is tighter than that)."""
+        def overlap(d: Detection) -> float:
+            return max(box_iou(d.box, track.box), box_iou(d.pose_box(), track.box))
+
+        best = max(found, key=overlap)
+        if overlap(best) > self.config.match_iou:
+            track.box, self.user_track = best.pose_box(), None
 
     def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
         # Unsure poses are kept too (their scores let the analysis gate them); only sure ones move the box.
