@@ -133,6 +133,22 @@ def test_worker_stops_a_deleted_job(tmp_path) -> None:
     assert store.read(record["id"]) is None and store.list() == []
 
 
+def test_people_frame_is_the_frame_asked_for_at_most_960_px_wide(tmp_path) -> None:
+    from squatpose.web.worker import write_people_frame
+
+    video = tmp_path / "wide.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (1280, 360))
+    for value in (0, 60, 120, 180):
+        writer.write(np.full((360, 1280, 3), value, np.uint8))
+    writer.release()
+    write_people_frame(video, 2, tmp_path / "people.jpg")
+    image = cv2.imread(str(tmp_path / "people.jpg"))
+    assert image.shape == (270, 960, 3) and abs(float(image.mean()) - 120) < 4
+    with pytest.raises(ValueError, match="wide.mp4: frame 9 could not be read again"):
+        write_people_frame(video, 9, tmp_path / "late.jpg")
+    assert not (tmp_path / "late.jpg").exists()
+
+
 def test_error_messages_lose_server_paths(tmp_path) -> None:
     from squatpose.web.worker import scrub
 
