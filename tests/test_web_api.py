@@ -521,6 +521,7 @@ def test_choosing_a_person_makes_a_new_job_on_the_same_video(tmp_path) -> None:
         assert new_input.stat().st_ino == (folder / source["input"]).stat().st_ino  # a hard link, no copy
         assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} == {source["id"], job["id"]}
         assert wait_for(client, job["id"])["state"] == "done"
+        assert store.derive(job, [7.6, 3, 5, 5])["upload_name"] == "two of us.mp4 (person at 8,3)"  # not "… (…) (…)"
     assert {p.name: p.read_bytes() for p in (folder / "job.json", folder / "out" / "summary.json")} == before
     assert sorted(p.name for p in (folder / "out").iterdir()) == ["summary.json"]
 

@@ -31,6 +31,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 # at start-up only these are removed, whatever else a user keeps in the data folder stays.
 UPLOAD_PART = re.compile(r"[0-9a-f]{32}\.part")
 JOB_LEFTOVER = re.compile(r"\.[0-9a-f]{32}\.(new|[0-9a-f]{8}\.deleted)")
+CHOSEN_PERSON = re.compile(r" \(person at -?\d+,-?\d+\)$")  # the display name's note of a chosen person
 FINAL = ("done", "failed")
 INTERRUPTED = "interrupted by a server restart"
 VIEWS = ("auto", "side", "front", "back")
@@ -133,8 +134,9 @@ class JobStore:
                 shutil.copyfile(original, dest)
 
         where = ",".join(str(round(v)) for v in box[:2])
+        name = CHOSEN_PERSON.sub("", source["upload_name"])   # a choice made on a chosen person's job
         return self._add(place, source["kind"], Path(source["input"]).suffix, view=source["view"],
-                         model=source["model"], upload_name=f"{source['upload_name']} (person at {where})",
+                         model=source["model"], upload_name=f"{name} (person at {where})",
                          size=source["size_bytes"], box=box)
 
     def _add(self, place_input: Callable[[Path], None], kind: str, ext: str, **fields: Any) -> dict:

@@ -187,6 +187,16 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
                 + [{"name": n, "available": True} for n in store.models()],
                 "workers": runner.workers}
 
+    def start(record: dict, checkpoint: Path | None) -> JSONResponse:
+        """Queue a new job; answer 201 with it (503 when the server is shutting down)."""
+        try:
+            runner.submit(record["id"], checkpoint)
+        except RuntimeError as exc:  # the server is shutting down
+            store.update(record["id"], state="failed", error=f"could not start: {exc}")
+            raise HTTPException(503, str(exc)) from exc
+        return JSONResponse(_job_view(store, record), status_code=201,
+                            headers={"Location": f"/api/jobs/{record['id']}"})
+
     @app.post("/api/jobs", status_code=201, summary="Upload a video or photo and start its analysis",
               openapi_extra=UPLOAD_BODY,
               responses={400: {"description": "bad form"}, 413: {"description": "file too large"},
@@ -223,16 +233,6 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
         finally:
             part.unlink(missing_ok=True)
         return start(record, checkpoint)
-
-    def start(record: dict, checkpoint: Path | None) -> JSONResponse:
-        """Queue a new job; answer 201 with it (503 when the server is shutting down)."""
-        try:
-            runner.submit(record["id"], checkpoint)
-        except RuntimeError as exc:  # the server is shutting down
-            store.update(record["id"], state="failed", error=f"could not start: {exc}")
-            raise HTTPException(503, str(exc)) from exc
-        return JSONResponse(_job_view(store, record), status_code=201,
-                            headers={"Location": f"/api/jobs/{record['id']}"})
 
     @app.post("/api/jobs/{job_id}/person", status_code=201, summary="Analyse another person of a video",
               openapi_extra=PERSON_BODY,
