@@ -539,9 +539,6 @@ def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
         response = client.post(f"/api/jobs/{source['id']}/person", content=content,
                                headers={"content-type": "application/json"})
         assert response.status_code == 400 and message in response.json()["detail"], response.text
-        bad_json = client.post(f"/api/jobs/{source['id']}/person", content=b"{box: 1",
-                               headers={"content-type": "application/json"})
-        assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["detail"]
         assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [source["id"]]
 
 
@@ -565,6 +562,11 @@ def test_choosing_a_person_needs_a_finished_video_job(tmp_path) -> None:
         ok = finished_job(store, video, summary=TWO_PEOPLE)
         as_form = client.post(f"/api/jobs/{ok['id']}/person", data={"box": "4,2,20,40"})
         assert as_form.status_code == 415 and "application/json" in as_form.json()["detail"]
+        bad_json = client.post(f"/api/jobs/{ok['id']}/person", content=b"{box: 1",
+                               headers={"content-type": "application/json"})
+        assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["detail"]
+        big = client.post(f"/api/jobs/{ok['id']}/person", json={"box": [4, 2, 20, 40], "pad": "x" * 5000})
+        assert big.status_code == 413 and "send only the box" in big.json()["detail"]
         for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
             refused = client.post(f"/api/jobs/{ok['id']}/person", json=box, headers=headers)
             assert refused.status_code == 403 and "cross-site" in refused.json()["detail"]

@@ -47,6 +47,7 @@ STATIC = Path(__file__).parent / "static"
 BUILTIN_WEIGHTS = Path(__file__).parents[1] / "weights" / "default.pt"  # predict.default_checkpoint(), without torch
 DEFAULT_MAX_UPLOAD_MB = 200
 BODY_SLACK = 64 * 1024  # multipart headers and the small fields around the file
+MAX_JSON_BYTES = 4096   # a person choice: {"box": [x, y, w, h]}
 PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
             "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'")
 REPORT_CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
@@ -238,7 +239,7 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
               openapi_extra=PERSON_BODY,
               responses={400: {"description": "invalid job id, or a bad box"}, 404: {"description": "no such job"},
                          409: {"description": "not a finished video job, or its video or model is gone"},
-                         415: {"description": "not sent as application/json"}})
+                         413: {"description": "body over 4 kB"}, 415: {"description": "not sent as application/json"}})
     async def choose_person(job_id: str, request: Request) -> JSONResponse:
         """When a video shows several people, a finished job's `summary.people` lists the boxes of those
         seen (`boxes`, in the video's pixels, on the frame `frame`, shown in `people.jpg`) and which one it
@@ -256,8 +257,13 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
                                      "upload the video again")
         if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             raise HTTPException(415, "send the box as application/json")
+        raw = b""
+        async for chunk in request.stream():  # a box is a few bytes: a big body is not read into memory
+            raw += chunk
+            if len(raw) > MAX_JSON_BYTES:
+                raise HTTPException(413, f"the body is larger than {MAX_JSON_BYTES} bytes: send only the box")
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPException(400, f"the body is not valid JSON ({exc})") from exc
         box = person_box(body, frame_wh)
