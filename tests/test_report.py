@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import cv2
@@ -5,6 +6,7 @@ import numpy as np
 import pytest
 
 from squatpose.analysis import analyze_tracks
+from squatpose.analysis.result import PeopleSeen
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
@@ -73,6 +75,14 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert ok and (frame.astype(int) - frame[-1, -1].astype(int)).any()  # overlay drawn
 
 
+def test_summary_names_the_people_to_choose_from(tmp_path, analysis):
+    people = PeopleSeen(2, 30, 1.0, (320, 280), [[10, 20, 60, 150], [200, 30, 50, 140.5]], 1, [190, 0, 80, 200])
+    paths = write_outputs(dataclasses.replace(analysis, people=people), tmp_path, progress=False)
+    assert json.loads(paths["summary_json"].read_text())["people"] == {
+        "count": 2, "frame": 30, "time_s": 1.0, "frame_wh": [320, 280], "boxes": [[10, 20, 60, 150], [200, 30, 50, 140.5]],
+        "followed": 1, "followed_box": [190, 0, 80, 200]}
+
+
 def png_size(path):
     img = cv2.imread(str(path))
     return img.shape[1], img.shape[0]
@@ -81,7 +91,8 @@ def png_size(path):
 def test_write_outputs_without_video_and_bad_video(tmp_path, analysis, monkeypatch):
     paths = write_outputs(analysis, tmp_path / "a", source_name="clip.json", progress=False)
     assert "annotated_video" not in paths and not (tmp_path / "a" / "annotated.mp4").exists()
-    assert json.loads(paths["summary_json"].read_text())["source"] == "clip.json"
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["source"] == "clip.json" and "people" not in summary   # tracks from a file: nobody counted
 
     class Boom(Exception):
         pass

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import shared_or_skip
 
@@ -132,6 +133,22 @@ def test_worker_stops_a_deleted_job(tmp_path) -> None:
     assert store.read(record["id"]) is None and store.list() == []
 
 
+def test_people_frame_is_the_frame_asked_for_at_most_960_px_wide(tmp_path) -> None:
+    from squatpose.web.worker import write_people_frame
+
+    video = tmp_path / "wide.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (1280, 360))
+    for value in (0, 60, 120, 180):
+        writer.write(np.full((360, 1280, 3), value, np.uint8))
+    writer.release()
+    write_people_frame(video, 2, tmp_path / "people.jpg")
+    image = cv2.imread(str(tmp_path / "people.jpg"))
+    assert image.shape == (270, 960, 3) and abs(float(image.mean()) - 120) < 4
+    with pytest.raises(ValueError, match="wide.mp4: frame 9 could not be read again"):
+        write_people_frame(video, 9, tmp_path / "late.jpg")
+    assert not (tmp_path / "late.jpg").exists()
+
+
 def test_error_messages_lose_server_paths(tmp_path) -> None:
     from squatpose.web.worker import scrub
 
@@ -156,6 +173,9 @@ def test_page_config_and_openapi(server) -> None:
     body = spec["paths"]["/api/jobs"]["post"]["requestBody"]["content"]
     assert "file" in body["multipart/form-data"]["schema"]["properties"]
     assert {"get", "delete"} <= set(spec["paths"]["/api/jobs/{job_id}"])
+    person = spec["paths"]["/api/jobs/{job_id}/person"]["post"]
+    assert "box" in person["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert "people.jpg" in person["description"] and {"400", "404", "409"} <= set(person["responses"])
 
 
 def test_builtin_weights_path_matches_predictor() -> None:
@@ -454,3 +474,117 @@ def test_one_crashed_worker_fails_only_its_own_job(tmp_path) -> None:
     assert jobs["crash.jpg"]["state"] == "failed" and "stopped unexpectedly" in jobs["crash.jpg"]["error"]
     assert jobs["running.jpg"]["state"] == "done", jobs["running.jpg"]
     assert jobs["queued.jpg"]["state"] == "done", jobs["queued.jpg"]
+
+
+# ---------- choosing another person of a video ----------
+
+def write_tiny_video(path: Path) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for value in (0, 100, 200):
+        writer.write(np.full((48, 64, 3), value, np.uint8))
+    writer.release()
+    return path
+
+
+def finished_job(store: JobStore, video: Path, *, kind: str = "video", summary: dict | None = None) -> dict:
+    """A job folder as a finished analysis leaves it: the input file and out/summary.json."""
+    part = store.uploads_dir / f"{'e' * 32}.part"
+    shutil.copyfile(video, part)
+    record = store.create(part, kind, video.suffix, view="side", model="built-in", upload_name="two of us.mp4",
+                          size=video.stat().st_size)
+    if summary is not None:
+        write_json(store.jobs_dir / record["id"] / "out" / "summary.json", summary)
+    return store.update(record["id"], state="done", reps=1)
+
+
+TWO_PEOPLE = {"reps": 1, "people": {"count": 2, "frame": 0, "time_s": 0.0, "frame_wh": [64, 48],
+                                    "boxes": [[4, 2, 20, 40], [36, 4, 20, 40]], "followed": 1}}
+
+
+def test_choosing_a_person_makes_a_new_job_on_the_same_video(tmp_path) -> None:
+    video = write_tiny_video(tmp_path / "two.mp4")
+    store = JobStore(tmp_path / "data")
+    source = finished_job(store, video, summary=TWO_PEOPLE)
+    folder = store.jobs_dir / source["id"]
+    before = {p.name: p.read_bytes() for p in (folder / "job.json", folder / "out" / "summary.json")}
+    with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
+        response = client.post(f"/api/jobs/{source['id']}/person", json={"box": [4, 2, 20, 40.5]})
+        assert response.status_code == 201, response.text
+        job = response.json()
+        assert response.headers["location"] == f"/api/jobs/{job['id']}" and job["id"] != source["id"]
+        assert job["box"] == [4, 2, 20, 40.5] and job["state"] in ("queued", "running")
+        assert (job["kind"], job["view"], job["model"], job["size_bytes"]) == ("video", "side", "built-in",
+                                                                               video.stat().st_size)
+        assert job["upload_name"] == "two of us.mp4 (person at 4,2)"
+        new_input = store.jobs_dir / job["id"] / job["input"]
+        assert new_input.read_bytes() == video.read_bytes()
+        assert new_input.stat().st_ino == (folder / source["input"]).stat().st_ino  # a hard link, no copy
+        assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} == {source["id"], job["id"]}
+        assert wait_for(client, job["id"])["state"] == "done"
+        assert store.derive(job, [7.6, 3, 5, 5])["upload_name"] == "two of us.mp4 (person at 8,3)"  # not "… (…) (…)"
+    assert {p.name: p.read_bytes() for p in (folder / "job.json", folder / "out" / "summary.json")} == before
+    assert sorted(p.name for p in (folder / "out").iterdir()) == ["summary.json"]
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"box": [1, 2, 3]}, "four numbers"), ({"box": [1, 2, 3, "4"]}, "four numbers"), ({"box": [1, True, 3, 4]}, "four numbers"),
+    ({"boxes": [1, 2, 3, 4]}, "four numbers"), ([1, 2, 3, 4], "four numbers"), ({"box": [1, 2, 0, 4]}, "positive width"),
+    ({"box": [1, 2, 3, -4]}, "positive width"), ({"box": [64, 2, 3, 4]}, "outside the 64×48 video"),
+    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "finite")])
+def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
+    store = JobStore(tmp_path / "data")
+    source = finished_job(store, write_tiny_video(tmp_path / "a.mp4"), summary=TWO_PEOPLE)
+    with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
+        content = json.dumps(body).replace("Infinity", "1e999")
+        response = client.post(f"/api/jobs/{source['id']}/person", content=content,
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 400 and message in response.json()["detail"], response.text
+        assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [source["id"]]
+
+
+def test_choosing_a_person_needs_a_finished_video_job(tmp_path) -> None:
+    store = JobStore(tmp_path / "data")
+    video = write_tiny_video(tmp_path / "a.mp4")
+    (tmp_path / "p.jpg").write_bytes(JPEG_BYTES)
+    photo = finished_job(store, tmp_path / "p.jpg", kind="image")
+    queued = store.update(finished_job(store, video, summary=TWO_PEOPLE)["id"], state="queued")
+    gone = finished_job(store, video, summary=TWO_PEOPLE)
+    (store.jobs_dir / gone["id"] / gone["input"]).unlink()
+    old = finished_job(store, video, summary={"reps": 1})   # made before summaries named the people
+    box = {"box": [4, 2, 20, 40]}
+    with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
+        for record, status, message in ((photo, 409, "finished video"), (queued, 409, "finished video"),
+                                        (gone, 409, "no longer has its video"), (old, 409, "upload the video again")):
+            response = client.post(f"/api/jobs/{record['id']}/person", json=box)
+            assert response.status_code == status and message in response.json()["detail"], response.text
+        assert client.post(f"/api/jobs/{'0' * 32}/person", json=box).status_code == 404
+        assert client.post("/api/jobs/not-an-id/person", json=box).status_code == 400
+        ok = finished_job(store, video, summary=TWO_PEOPLE)
+        as_form = client.post(f"/api/jobs/{ok['id']}/person", data={"box": "4,2,20,40"})
+        assert as_form.status_code == 415 and "application/json" in as_form.json()["detail"]
+        bad_json = client.post(f"/api/jobs/{ok['id']}/person", content=b"{box: 1",
+                               headers={"content-type": "application/json"})
+        assert bad_json.status_code == 400 and "not valid JSON" in bad_json.json()["detail"]
+        big = client.post(f"/api/jobs/{ok['id']}/person", json={"box": [4, 2, 20, 40], "pad": "x" * 5000})
+        assert big.status_code == 413 and "send only the box" in big.json()["detail"]
+        for headers in ({"origin": "http://evil.example"}, {"sec-fetch-site": "cross-site"}):
+            refused = client.post(f"/api/jobs/{ok['id']}/person", json=box, headers=headers)
+            assert refused.status_code == 403 and "cross-site" in refused.json()["detail"]
+        assert len(client.get("/api/jobs").json()["jobs"]) == 5   # no job was added
+        own = client.post(f"/api/jobs/{ok['id']}/person", json=box,
+                          headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"})
+        assert own.status_code == 201
+
+
+def test_a_chosen_person_is_analysed_by_the_worker(server, finished_video) -> None:
+    """The real analysis of the new job follows the box given (a person alone here: the same person)."""
+    client, data = server
+    summary = finished_video["summary"]
+    assert summary["people"]["count"] == 1 and summary["people"]["frame_wh"] == [320, 180]
+    assert "people.jpg" not in finished_video["files"]          # nobody else to choose
+    response = client.post(f"/api/jobs/{finished_video['id']}/person", json={"box": [100, 10, 120, 170]})
+    assert response.status_code == 201, response.text
+    job = wait_for(client, response.json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert job["box"] == [100, 10, 120, 170]
+    assert job["summary"]["n_frames"] == summary["n_frames"] and job["summary"]["people"]["count"] == 1

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from conftest import shared_or_skip
 
@@ -45,6 +46,36 @@ def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int
     writer.release()
     cap.release()
     return dest
+
+
+def two_people_clip(dest: Path, side_h: int = 288, step: int = 2) -> Path:
+    """Two real squat clips side by side in one frame: squat_13 (a man from behind, left) and squat_17
+    (a woman from the side, right), each cropped around the person and downscaled, every `step`-th
+    frame of the shorter one (110 frames: 55 at 12 fps), written by OpenCV."""
+    caps = [cv2.VideoCapture(str(shared_or_skip("squat_videos", f"{name}.mp4"))) for name in ("squat_13", "squat_17")]
+    crops = ((420, 980), (260, 820))   # x range of each 1280×720 clip that holds its person
+    side_w = round((crops[0][1] - crops[0][0]) * side_h / 720)
+    writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), 24.0 / step, (2 * side_w, side_h))
+    index = 0
+    while True:
+        read = [cap.read() for cap in caps]
+        if not all(ok for ok, _ in read):
+            break
+        if index % step == 0:
+            writer.write(np.hstack([cv2.resize(frame[:, x0:x1], (side_w, side_h), interpolation=cv2.INTER_AREA)
+                                    for (_, frame), (x0, x1) in zip(read, crops)]))
+        index += 1
+    writer.release()
+    for cap in caps:
+        cap.release()
+    return dest
+
+
+def box_iou(a: list[float], b: list[float]) -> float:
+    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
+    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
+    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 @pytest.fixture(scope="module")
@@ -166,3 +197,64 @@ def test_bad_uploads_show_readable_errors(base_url, page, tmp_path, analysed) ->
     page.wait_for_selector("#jobs tbody tr")
     assert page.locator(f"#jobs a[href='#/jobs/{job_id}']").count() == 0
     page.screenshot(path=str(SCREENS / "5_list.png"), full_page=True)
+
+
+def wait_for_results(page) -> None:
+    page.wait_for_selector("#rep-count, #error-message", timeout=RESULT_TIMEOUT_MS)
+    if page.locator("#error-message").count():
+        pytest.fail(f"the analysis failed: {page.text_content('#error-message')}")
+
+
+def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory) -> None:
+    """Two people in one video: the page shows the frame with a button over each, the followed one
+    highlighted; choosing the other (keyboard) starts a new job whose analysis follows that person."""
+    clip = two_people_clip(tmp_path_factory.mktemp("e2e_two") / "two of us.mp4")
+    page.goto(base_url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    page.set_input_files("#file", str(clip))
+    page.click("#start")
+    page.wait_for_url("**/#/jobs/*")
+    first_id = page.url.rsplit("/", 1)[-1]
+    wait_for_results(page)
+    people = page.request.get(f"{base_url}/api/jobs/{first_id}/files/summary.json").json()["people"]
+    assert people["count"] == 2 and len(people["boxes"]) >= 2 and people["followed"] is not None
+    assert page.text_content("#people-note").startswith("2 people were seen; this analysis follows the highlighted one.")
+    buttons = page.locator("#people button.person")
+    assert buttons.count() == len(people["boxes"])
+    assert page.locator("#people button.person.followed").get_attribute("aria-label") == (
+        f"person {people['followed'] + 1}, analysed here")
+
+    # each button lies over its box, scaled with the image (placed by script: the CSP forbids inline styles)
+    page.wait_for_function("() => document.querySelector('#people img').complete", timeout=10_000)
+    image = page.locator("#people img").bounding_box()
+    frame_w, frame_h = people["frame_wh"]
+    for i, (x, y, w, h) in enumerate(people["boxes"]):
+        shown = buttons.nth(i).bounding_box()
+        left, right = max(x, 0) / frame_w, min(x + w, frame_w) / frame_w
+        assert (shown["x"] - image["x"]) / image["width"] == pytest.approx(left, abs=0.01)
+        assert shown["width"] / image["width"] == pytest.approx(right - left, abs=0.01)
+        top, bottom = max(y, 0) / frame_h, min(y + h, frame_h) / frame_h
+        assert (shown["y"] - image["y"]) / image["height"] == pytest.approx(top, abs=0.01)
+        assert shown["height"] / image["height"] == pytest.approx(bottom - top, abs=0.01)
+    page.screenshot(path=str(SCREENS / "6_people.png"), full_page=True)
+
+    chosen = next(i for i in range(len(people["boxes"])) if i != people["followed"])
+    buttons.nth(chosen).focus()
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == f"person {chosen + 1}"
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"() => location.hash.startsWith('#/jobs/') && !location.hash.endsWith('{first_id}')")
+    second_id = page.url.rsplit("/", 1)[-1]
+    page.wait_for_selector("#job-progress:not([hidden]), #rep-count", timeout=RESULT_TIMEOUT_MS)
+    page.screenshot(path=str(SCREENS / "7_person_progress.png"), full_page=True)
+    wait_for_results(page)
+    job = page.request.get(f"{base_url}/api/jobs/{second_id}").json()
+    assert job["box"] == people["boxes"][chosen] and job["upload_name"].startswith("two of us.mp4 (person at ")
+    again = job["summary"]["people"]
+    assert again["followed"] == chosen and again["boxes"] == people["boxes"]
+    ious = [box_iou(again["followed_box"], box) for box in people["boxes"]]
+    assert max(range(len(ious)), key=ious.__getitem__) == chosen
+    assert page.locator("#people button.person.followed").get_attribute("aria-label") == (
+        f"person {chosen + 1}, analysed here")
+    page.screenshot(path=str(SCREENS / "8_person_chosen.png"), full_page=True)
+    first = page.request.get(f"{base_url}/api/jobs/{first_id}").json()   # the first analysis stays as it was
+    assert first["state"] == "done" and first["summary"]["people"] == people and "box" not in first

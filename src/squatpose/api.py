@@ -37,6 +37,7 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
         raise ValueError("give either a video or keypoints (a joint-tracks JSON), not both or neither")
     warnings: list[str] = []
     timings: dict[str, float] = {}
+    people = None
     if keypoints is not None:
         tracks = load_keypoints_json(keypoints)
         source = Path(keypoints)
@@ -50,13 +51,14 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
         predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
         found = extract_tracks(video, predictor, box=box, fps=fps, detector=detector, box_hint=box_hint,
                                progress=progress, on_frame=on_frame)
-        tracks, warnings, timings = found.tracks, found.warnings, dict(found.timings)
+        tracks, warnings, timings, people = found.tracks, found.warnings, dict(found.timings), found.people_seen
         cut_off = truncation_warning(found.info, found.n_frames)
         warnings += [cut_off] if cut_off else []
         source = Path(video)
     start = time.perf_counter()
     analysis = analyze_tracks(tracks, config, view=view)
     analysis.warnings[:0] = warnings
+    analysis.people = people
     timings["analysis"] = time.perf_counter() - start
     if out_dir is not None:
         start = time.perf_counter()

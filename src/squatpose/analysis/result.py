@@ -34,6 +34,25 @@ UNITS = {
 }
 
 
+@dataclass(frozen=True)
+class PeopleSeen:
+    """How many people a video showed and, when several, the detection round that saw the most of them:
+    whom a user may choose from. Boxes are x,y,w,h in the original frame's pixels."""
+
+    count: int
+    frame: int | None = None                 # 0-based index of the decoded frame of that round
+    time_s: float | None = None              # its time, seconds from the first frame
+    frame_wh: tuple[int, int] | None = None  # that frame's size, px
+    boxes: list[list[float]] = field(default_factory=list)   # each person's whole body, best first
+    followed: int | None = None              # index in `boxes` of the person analysed (None: none overlaps)
+    followed_box: list[float] | None = None  # the analysed person's crop box in that frame (else where found)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "frame": self.frame, "time_s": self.time_s,
+                "frame_wh": None if self.frame_wh is None else list(self.frame_wh), "boxes": self.boxes,
+                "followed": self.followed, "followed_box": self.followed_box}
+
+
 @dataclass
 class SquatAnalysis:
     """Result of analyze_tracks for one person.
@@ -43,7 +62,7 @@ class SquatAnalysis:
     names; repetitions: completed ones; partial: unfinished at the end (not counted); feedback:
     set sentences first, then per repetition; warnings: problems with the input; timings: seconds
     per stage, filled by the caller (e.g. pose, analysis, outputs); legs3d: the per-frame 3D leg
-    reconstruction (None when not computed).
+    reconstruction (None when not computed); people: who else the video showed (None without a video).
     """
 
     fps: float
@@ -63,6 +82,7 @@ class SquatAnalysis:
     leg_length_px: float | None
     timings: dict[str, float] = field(default_factory=dict)
     legs3d: Legs3D | None = None
+    people: PeopleSeen | None = None
 
     @property
     def reps(self) -> int:
@@ -94,6 +114,7 @@ class SquatAnalysis:
             "leg_length_px": self.leg_length_px,
             **({"lift3d": {"facing": self.legs3d.facing, "standing_tilt_deg": self.legs3d.tilt_deg,
                            "notes": dict(self.legs3d.notes)}} if self.legs3d is not None else {}),
+            **({"people": self.people.to_dict()} if self.people is not None else {}),
             "units": UNITS,
             "config": to_dict(self.config),
             **({"timings": dict(self.timings)} if self.timings else {}),

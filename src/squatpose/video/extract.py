@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from squatpose.analysis.result import PeopleSeen
 from squatpose.analysis.tracks import JointTracks
 from squatpose.pose.predictor import Predictor
-from squatpose.video.detector import BlazePoseDetector, PersonDetector
+from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
 from squatpose.video.io import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
 from squatpose.video.timing import is_variable, resample_uniform
-from squatpose.video.tracker import PersonTracker, Track, TrackerConfig
+from squatpose.video.tracker import Crowd, PersonTracker, Track, TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class VideoTracks:
     n_frames: int
     people: int
     followed: float = 1.0       # share of frames where the person's pose was confident
+    people_seen: PeopleSeen | None = None   # the count again and, when several, whom one could choose
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)   # seconds: decode, detection, pose, tracking
 
@@ -67,7 +69,11 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     tracks = JointTracks(info.fps, predictor.joint_set.names, xy, score, (info.width, info.height))
     people = max(tracker.people_seen(), 1)
     warnings = [] if people == 1 else [_people_warning(people, main, info.fps, box_hint)]
-    return VideoTracks(tracks, info, n_frames, people, followed, warnings, timings)
+    if people == 1 or tracker.crowd is None:
+        seen = PeopleSeen(people, frame_wh=(info.width, info.height))
+    else:
+        seen = _candidates(people, tracker.crowd, main, times, info.fps)
+    return VideoTracks(tracks, info, n_frames, people, followed, seen, warnings, timings)
 
 
 def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
@@ -98,6 +104,19 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
         cap.release()
     timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}
     return np.asarray(times, np.float64), timings
+
+
+def _candidates(people: int, crowd: Crowd, main: Track, times: np.ndarray, fps: float) -> PeopleSeen:
+    """The people of the round that saw the most, and which of them the analysis follows: the one
+    overlapping the main track's crop in that frame most (where it was found, if it was not followed then)."""
+    box = crowd.track_box if crowd.track_id == main.track_id and crowd.track_box is not None else main.first_box
+    overlaps = [box_iou(candidate, box) for candidate in crowd.boxes]
+    best = int(np.argmax(overlaps))
+    since = times[crowd.frame] - times[0]
+    time_s = float(since) if np.isfinite(since) else crowd.frame / fps
+    return PeopleSeen(people, crowd.frame, time_s, crowd.frame_wh,
+                      [[round(float(v), 1) for v in candidate] for candidate in crowd.boxes],
+                      best if overlaps[best] > 0 else None, [round(float(v), 1) for v in box])
 
 
 def _people_warning(people: int, main: Track, fps: float, box_hint: bool) -> str:

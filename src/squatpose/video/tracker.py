@@ -46,6 +46,17 @@ class Track:
         self.first_box = self.box.copy()
 
 
+@dataclass(frozen=True)
+class Crowd:
+    """A detection round that saw several people: whom to offer the user to choose from."""
+
+    frame: int
+    frame_wh: tuple[int, int]
+    boxes: list[np.ndarray]          # whole-body [x,y,w,h] image px, best first
+    track_id: int | None             # the track followed in that frame (after the round)
+    track_box: np.ndarray | None     # ... and its crop box in that frame
+
+
 def track_rank(track: Track, hips: list[int]) -> float:
     """Frames seen × mean joint score × (0.5 + vertical hip travel relative to the box height, capped at 1)
     × box height: the exerciser moves up and down and is usually the largest person in view."""
@@ -98,10 +109,12 @@ class PersonTracker:
         self.tracks: dict[int, Track] = {}
         self.followed: Track | None = None
         self.rounds: list[int] = []     # people found in each detection round
+        self.crowd: Crowd | None = None   # the first round that found the most people (two or more)
         self.timings = {"detection": 0.0, "pose": 0.0}
         self._last_detect = -10**9
+        self.user_track: Track | None = None   # started from the user's box, until a detection sizes it
         if user_box is not None:
-            self.followed = self._new_track(np.asarray(user_box, np.float64))
+            self.followed = self.user_track = self._new_track(np.asarray(user_box, np.float64))
 
     def _new_track(self, box: np.ndarray) -> Track:
         track = Track(len(self.tracks), np.asarray(box, np.float64))
@@ -126,7 +139,18 @@ class PersonTracker:
         self.rounds.append(len(found))
         if not found:
             return
+        self._choose(found, t)
+        if len(found) >= 2 and (self.crowd is None or len(found) > len(self.crowd.boxes)):
+            followed = self.followed
+            self.crowd = Crowd(t, (frame_rgb.shape[1], frame_rgb.shape[0]), [d.box.copy() for d in found],
+                               None if followed is None else followed.track_id,
+                               None if followed is None else followed.box.copy())
+
+    def _choose(self, found: list[Detection], t: int) -> None:
+        """Start following someone, or re-anchor an unsure followed person, from a detection round."""
         track = self.followed
+        if track is not None and track is self.user_track:
+            self._size_user_box(found, track)
         if track is None:   # start following: the same person again keeps their id
             lost = max((tr for tr in self.tracks.values() if tr.xy), key=lambda tr: max(tr.xy), default=None)
             chosen = main_detection(found, None if lost is None else lost.box)
@@ -140,6 +164,16 @@ class PersonTracker:
             best = max(found, key=lambda d: box_iou(d.pose_box(), track.box))
             if box_iou(best.pose_box(), track.box) > self.config.match_iou:
                 track.box = best.pose_box()
+
+    def _size_user_box(self, found: list[Detection], track: Track) -> None:
+        """The user's box says whom to follow; the detection of that person gives the crop the model is
+        surest with (a box drawn or clicked around the body is tighter than that)."""
+        def overlap(d: Detection) -> float:
+            return max(box_iou(d.box, track.box), box_iou(d.pose_box(), track.box))
+
+        best = max(found, key=overlap)
+        if overlap(best) > self.config.match_iou:
+            track.box, self.user_track = best.pose_box(), None
 
     def _update(self, track: Track, t: int, xy: np.ndarray, score: np.ndarray) -> None:
         # Unsure poses are kept too (their scores let the analysis gate them); only sure ones move the box.

@@ -1,6 +1,7 @@
 """Jobs on disk: one folder per job under `<data dir>/jobs/<id>/`.
 
     job.json       the record: kind, state (queued → running → done | failed), times, view, model, error
+                   (and `box`, x,y,w,h, for a job that analyses a person the user chose on another job's video)
     progress.json  written by the worker a few times per second: stage, done, total, fraction
     input.<ext>    the upload, under a name the server chose
     out/           the analysis outputs; only names in OUTPUT_FILES are ever served
@@ -19,6 +20,7 @@ import shutil
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 # at start-up only these are removed, whatever else a user keeps in the data folder stays.
 UPLOAD_PART = re.compile(r"[0-9a-f]{32}\.part")
 JOB_LEFTOVER = re.compile(r"\.[0-9a-f]{32}\.(new|[0-9a-f]{8}\.deleted)")
+CHOSEN_PERSON = re.compile(r" \(person at -?\d+,-?\d+\)$")  # the display name's note of a chosen person
 FINAL = ("done", "failed")
 INTERRUPTED = "interrupted by a server restart"
 VIEWS = ("auto", "side", "front", "back")
@@ -41,6 +44,7 @@ OUTPUT_FILES: dict[str, str] = {
     "timeline.png": "image/png", "depth_per_rep.png": "image/png", "report.html": "text/html",
     "annotated.mp4": "video/mp4", "annotated.webm": "video/webm",
     "pose.jpg": "image/jpeg", "heatmaps.png": "image/png", "result.json": "application/json",
+    "people.jpg": "image/jpeg",
 }
 
 
@@ -114,19 +118,44 @@ class JobStore:
 
     def create(self, upload: Path, kind: str, ext: str, *, view: str, model: str, upload_name: str,
                size: int) -> dict:
-        """Move a received upload into a new job folder and write its record (state 'queued').
-        The folder appears under its final name only once complete."""
+        """Move a received upload into a new job folder and write its record (state 'queued')."""
+        return self._add(lambda dest: os.replace(upload, dest), kind, ext, view=view, model=model,
+                         upload_name=display_name(upload_name), size=size)
+
+    def derive(self, source: dict, box: list[float]) -> dict:
+        """A new job on the input of the finished job `source` (hard-linked where the file system allows,
+        else copied; the source job stays as it is) that follows the person in `box` (x,y,w,h)."""
+        original = self.jobs_dir / source["id"] / source["input"]
+
+        def place(dest: Path) -> None:
+            try:
+                os.link(original, dest)
+            except OSError:  # another file system, or links not allowed
+                shutil.copyfile(original, dest)
+
+        where = ",".join(str(round(v)) for v in box[:2])
+        name = CHOSEN_PERSON.sub("", source["upload_name"])   # a choice made on a chosen person's job
+        return self._add(place, source["kind"], Path(source["input"]).suffix, view=source["view"],
+                         model=source["model"], upload_name=f"{name} (person at {where})",
+                         size=source["size_bytes"], box=box)
+
+    def _add(self, place_input: Callable[[Path], None], kind: str, ext: str, **fields: Any) -> dict:
+        """Make a job folder with its input (`place_input(path)` puts it there) and its record. The folder
+        appears under its final name only once complete."""
         job_id = new_job_id()
         staging = self.jobs_dir / f".{job_id}.new"
         (staging / "out").mkdir(parents=True)
-        os.replace(upload, staging / f"input{ext}")
-        record = {"id": job_id, "kind": kind, "state": "queued", "input": f"input{ext}",
-                  "upload_name": display_name(upload_name), "size_bytes": size, "view": view,
-                  "model": model, "created": time.time(), "started": None, "finished": None,
-                  "error": None, "reps": None}
-        write_json(staging / "job.json", record)
-        write_json(staging / "progress.json", {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
-        os.replace(staging, self.jobs_dir / job_id)
+        try:
+            place_input(staging / f"input{ext}")
+            record = {"id": job_id, "kind": kind, "state": "queued", "input": f"input{ext}",
+                      "upload_name": fields.pop("upload_name"), "size_bytes": fields.pop("size"), **fields,
+                      "created": time.time(), "started": None, "finished": None, "error": None, "reps": None}
+            write_json(staging / "job.json", record)
+            write_json(staging / "progress.json", {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
+            os.replace(staging, self.jobs_dir / job_id)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return record
 
     def list(self) -> list[dict]:

@@ -4,6 +4,7 @@ analysis runs in a worker process (spawn), so the server keeps answering while j
 API (documented at /docs):
     GET    /api/config                    upload limit, views, models
     POST   /api/jobs                      multipart: file (+ view, model) → 201 job record
+    POST   /api/jobs/{id}/person          JSON {"box": [x, y, w, h]} → 201 a new job following that person
     GET    /api/jobs                      all jobs, newest first
     GET    /api/jobs/{id}                 record + progress + output files (+ summary when done)
     GET    /api/jobs/{id}/files/{name}    an output file (names from jobs.OUTPUT_FILES only)
@@ -13,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +47,7 @@ STATIC = Path(__file__).parent / "static"
 BUILTIN_WEIGHTS = Path(__file__).parents[1] / "weights" / "default.pt"  # predict.default_checkpoint(), without torch
 DEFAULT_MAX_UPLOAD_MB = 200
 BODY_SLACK = 64 * 1024  # multipart headers and the small fields around the file
+MAX_JSON_BYTES = 4096   # a person choice: {"box": [x, y, w, h]}
 PAGE_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
             "style-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'")
 REPORT_CSP = "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
@@ -55,6 +59,13 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
         "view": {"type": "string", "enum": list(VIEWS), "default": "auto"},
         "model": {"type": "string", "default": BUILTIN_MODEL,
                   "description": "'built-in' or a *.pt file name from GET /api/config"}}}}}}}
+
+
+PERSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["box"], "properties": {
+        "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
+                "description": "x, y, w, h of the person in the video's own pixels, as in the job summary's "
+                               "`people.boxes`"}}}}}}}
 
 
 def default_data_dir() -> Path:
@@ -96,6 +107,24 @@ def cross_site(request: Request) -> str | None:
     if urlsplit(origin).netloc.lower() != request.headers.get("host", "").lower():
         return f"it comes from the page of another origin ({origin[:100]})"
     return None
+
+
+def person_box(body: object, frame_wh: list[int]) -> list[float]:
+    """The `box` of a person-choice body: 4 finite numbers x,y,w,h, w and h > 0, overlapping the
+    frame `frame_wh`; HTTPException(400) saying what is wrong otherwise."""
+    box = body.get("box") if isinstance(body, dict) else None
+    if not (isinstance(box, list) and len(box) == 4
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
+        raise HTTPException(400, 'send {"box": [x, y, w, h]}: four numbers, the person\'s box in video pixels')
+    x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise HTTPException(400, "the box must hold finite numbers")
+    if w <= 0 or h <= 0:
+        raise HTTPException(400, f"the box must have a positive width and height, got {w:g} × {h:g}")
+    width, height = frame_wh
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise HTTPException(400, f"the box {x:g},{y:g},{w:g},{h:g} lies outside the {width}×{height} video")
+    return [x, y, w, h]
 
 
 def _checked_id(job_id: str) -> str:
@@ -159,6 +188,16 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
                 + [{"name": n, "available": True} for n in store.models()],
                 "workers": runner.workers}
 
+    def start(record: dict, checkpoint: Path | None) -> JSONResponse:
+        """Queue a new job; answer 201 with it (503 when the server is shutting down)."""
+        try:
+            runner.submit(record["id"], checkpoint)
+        except RuntimeError as exc:  # the server is shutting down
+            store.update(record["id"], state="failed", error=f"could not start: {exc}")
+            raise HTTPException(503, str(exc)) from exc
+        return JSONResponse(_job_view(store, record), status_code=201,
+                            headers={"Location": f"/api/jobs/{record['id']}"})
+
     @app.post("/api/jobs", status_code=201, summary="Upload a video or photo and start its analysis",
               openapi_extra=UPLOAD_BODY,
               responses={400: {"description": "bad form"}, 413: {"description": "file too large"},
@@ -194,13 +233,45 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
             return JSONResponse({"detail": "upload interrupted"}, status_code=400)
         finally:
             part.unlink(missing_ok=True)
+        return start(record, checkpoint)
+
+    @app.post("/api/jobs/{job_id}/person", status_code=201, summary="Analyse another person of a video",
+              openapi_extra=PERSON_BODY,
+              responses={400: {"description": "invalid job id, or a bad box"}, 404: {"description": "no such job"},
+                         409: {"description": "not a finished video job, or its video or model is gone"},
+                         413: {"description": "body over 4 kB"}, 415: {"description": "not sent as application/json"}})
+    async def choose_person(job_id: str, request: Request) -> JSONResponse:
+        """When a video shows several people, a finished job's `summary.people` lists the boxes of those
+        seen (`boxes`, in the video's pixels, on the frame `frame`, shown in `people.jpg`) and which one it
+        followed. Send one of them (or any box around a person in the video's first frame) to analyse that
+        person instead: a new job on the same video, view and model; the original job stays as it is."""
+        record = store.read(_checked_id(job_id))
+        if record is None:
+            raise HTTPException(404, "no such job")
+        if record.get("kind") != "video" or record.get("state") != "done":
+            raise HTTPException(409, "only a finished video analysis can follow another person")
+        folder = store.jobs_dir / job_id
+        frame_wh = ((read_json(folder / "out" / "summary.json") or {}).get("people") or {}).get("frame_wh")
+        if not (folder / record["input"]).is_file() or not frame_wh:
+            raise HTTPException(409, "this analysis no longer has its video (or predates choosing a person): "
+                                     "upload the video again")
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            raise HTTPException(415, "send the box as application/json")
+        raw = b""
+        async for chunk in request.stream():  # a box is a few bytes: a big body is not read into memory
+            raw += chunk
+            if len(raw) > MAX_JSON_BYTES:
+                raise HTTPException(413, f"the body is larger than {MAX_JSON_BYTES} bytes: send only the box")
         try:
-            runner.submit(record["id"], checkpoint)
-        except RuntimeError as exc:  # the server is shutting down
-            store.update(record["id"], state="failed", error=f"could not start: {exc}")
-            raise HTTPException(503, str(exc)) from exc
-        return JSONResponse(_job_view(store, record), status_code=201,
-                            headers={"Location": f"/api/jobs/{record['id']}"})
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPException(400, f"the body is not valid JSON ({exc})") from exc
+        box = person_box(body, frame_wh)
+        try:
+            checkpoint = store.checkpoint_for(record["model"])
+        except ValueError as exc:
+            raise HTTPException(409, f"the analysis' model is no longer available ({exc})") from exc
+        return start(store.derive(record, box), checkpoint)
 
     @app.get("/api/jobs", summary="All jobs, newest first")
     def list_jobs() -> dict:

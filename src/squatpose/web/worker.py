@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes per second
 PID_FILE = "worker.pid"  # which worker process runs the job: the one that fails if that process dies
+PEOPLE_WIDTH = 960  # the frame to click a person on: wide enough to tell people apart, small to send
 BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
 _predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
 
@@ -131,6 +132,30 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     return written > 0
 
 
+def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEOPLE_WIDTH) -> None:
+    """Frame `index` of the video (the one the people to choose from were seen in) as a JPEG at most
+    `max_width` px wide; the boxes stay in the video's pixels, the page scales them."""
+    import cv2
+
+    from squatpose.video.io import open_video
+
+    cap, _ = open_video(video, fallback_fps=30.0)
+    try:
+        for _ in range(index + 1):  # read, not seek: seeking is not frame-exact in every container
+            ok, frame = cap.read()
+            if not ok:
+                raise ValueError(f"{video}: frame {index} could not be read again")
+    finally:
+        cap.release()
+    if frame.shape[1] > max_width:
+        size = (max_width, round(frame.shape[0] * max_width / frame.shape[1]))
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not ok:
+        raise ValueError(f"{video}: frame {index} could not be encoded as JPEG")
+    atomic.write_bytes(dest, jpeg.tobytes())
+
+
 def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
     from squatpose.api import analyze
 
@@ -144,9 +169,15 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
         if total and done >= total:
             progress.stage("measuring and writing the results", done, total)
 
-    analyze(folder / record["input"], out, view=record["view"], predictor=predictor, progress=False,
-            box_hint=False, on_frame=on_frame)  # the page has no --box to offer
+    analyze(folder / record["input"], out, view=record["view"], predictor=predictor, box=record.get("box"),
+            progress=False, box_hint=False, on_frame=on_frame)  # the page offers people to click, not --box
     summary = read_json(out / "summary.json") or {}
+    people = summary.get("people") or {}
+    if len(people.get("boxes") or []) >= 2:
+        try:
+            write_people_frame(folder / record["input"], people["frame"], out / "people.jpg")
+        except (ValueError, OSError) as exc:  # the analysis stands; only the choice of person is not offered
+            log.warning("job %s: no frame to choose a person on: %s", folder.name, exc)
     codec = summary.get("video_codec")
     if codec != BROWSER_CODEC and (out / "annotated.mp4").is_file():
         browser_copy(out / "annotated.mp4", out / "annotated.webm", progress)

@@ -276,6 +276,8 @@ function videoResults(job) {
     parts.push(el("div", { class: "warn-box", id: "warnings" }, el("strong", { text: "Warnings" }),
       el("ul", {}, s.warnings.map((w) => el("li", { text: w })))));
   }
+  const picker = peoplePicker(job);
+  if (picker) parts.push(picker);
   parts.push(section("Feedback", feedbackList(s.feedback || [])));
   parts.push(section("Annotated video", videoPlayer(files, s.video_codec)));
   if (files["timeline.png"]) {
@@ -290,6 +292,53 @@ function videoResults(job) {
   }
   parts.push(section("Downloads", downloads(files)));
   return el("div", {}, parts);
+}
+
+// ---------- several people in the video: click the one to analyse ----------
+function peoplePicker(job) {
+  const people = (job.summary || {}).people || {};
+  const boxes = people.boxes || [];
+  const image = (job.files || {})["people.jpg"];
+  if (boxes.length < 2 || !image || !people.frame_wh) return null;
+  const error = el("p", { class: "error", role: "alert", hidden: true });
+  const frame = el("div", { class: "people-frame", id: "people" },
+    el("img", { src: image, alt: `the video at ${num(people.time_s, 1)} s with the people seen in it` }));
+  boxes.forEach((box, i) => {
+    const followed = i === people.followed;
+    const button = el("button", { type: "button", class: followed ? "person followed" : "person", disabled: followed,
+      "aria-label": followed ? `person ${i + 1}, analysed here` : `person ${i + 1}`, text: String(i + 1) });
+    placeOver(button, box, people.frame_wh);
+    button.addEventListener("click", () => choosePerson(job.id, box, frame, error));
+    frame.append(button);
+  });
+  return section("People in the video",
+    el("p", { id: "people-note", text: `${people.count} people were seen; this analysis follows the highlighted one. `
+      + "Click another person to analyse them instead." }), frame, error);
+}
+
+function placeOver(node, [x, y, w, h], [width, height]) {
+  // percentages of the frame, so the box scales with the image; CSSOM, not a style attribute (the CSP forbids those)
+  const clamp = (v, total) => Math.min(Math.max(v, 0), total);
+  const left = clamp(x, width), top = clamp(y, height);
+  node.style.left = `${(100 * left) / width}%`;
+  node.style.top = `${(100 * top) / height}%`;
+  node.style.width = `${(100 * (clamp(x + w, width) - left)) / width}%`;
+  node.style.height = `${(100 * (clamp(y + h, height) - top)) / height}%`;
+}
+
+async function choosePerson(jobId, box, frame, error) {
+  const buttons = [...frame.querySelectorAll("button.person:not(.followed)")];
+  for (const button of buttons) button.disabled = true;
+  error.hidden = true;
+  try {
+    const job = await api(`/api/jobs/${jobId}/person`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ box }) });
+    location.hash = `#/jobs/${job.id}`; // its progress, as after an upload
+  } catch (e) {
+    error.textContent = `Could not start that analysis: ${e.message}`;
+    error.hidden = false;
+    for (const button of buttons) button.disabled = false;
+  }
 }
 
 function feedbackList(feedback) {
@@ -358,7 +407,7 @@ const DOWNLOADS = [
   ["report.html", "report (HTML)"], ["summary.json", "summary (JSON)"], ["angles.csv", "angles per frame (CSV)"],
   ["keypoints.csv", "joints per frame (CSV)"], ["annotated.mp4", "annotated video (MP4)"],
   ["timeline.png", "timeline plot (PNG)"], ["depth_per_rep.png", "depth plot (PNG)"],
-  ["pose.jpg", "photo with joints (JPEG)"], ["heatmaps.png", "heatmaps (PNG)"], ["result.json", "joints and angles (JSON)"],
+  ["people.jpg", "the people seen (JPEG)"], ["pose.jpg", "photo with joints (JPEG)"], ["heatmaps.png", "heatmaps (PNG)"], ["result.json", "joints and angles (JSON)"],
 ];
 
 function downloads(files) {
