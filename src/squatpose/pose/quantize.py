@@ -11,9 +11,8 @@ COCO sample val; docs/model-card.md): min/max ranges over 250 crops, five random
 LSP dev −0.44 to −0.72 (mean −0.59), PARSE −0.49 to −0.88, COCO −0.5 to −1.0; 99.99th-percentile ranges
 over 64 / 256 crops −0.94 / −0.33 on LSP dev; entropy over 64 −0.33; keeping the first conv float too
 −0.55. The calibration method matters less than which crops are drawn, so the simplest (min/max) is
-used. ONNX Runtime's calibrator holds every
-activation of the crops it has not yet summarised (about 90 MB per crop at 256×192), so it is given
-them `CALIBRATION_CHUNK` at a time.
+used. ONNX Runtime's calibrator holds every activation of the crops it has not yet summarised (about 90 MB
+per crop at 256×192), so it is given them `CALIBRATION_CHUNK` at a time.
 """
 from __future__ import annotations
 
