@@ -91,6 +91,26 @@ def test_reps_without_full_lockout_are_split_at_the_low_point():
     assert res.completed[0].end_frame == 59 == res.completed[1].start_frame
 
 
+def test_a_glitch_to_standing_at_the_bottom_does_not_split_a_rep():
+    """Two frames where the depth jumps towards standing and back (a pose that failed at the bottom)."""
+    down, up = np.linspace(0, 0.6, 30), np.linspace(0.6, 0.0, 30)
+    depth = np.r_[np.zeros(10), down, np.full(10, 0.6), [0.3, 0.05, 0.3], np.full(10, 0.6), up, np.zeros(10)]
+    res = _count(depth)
+    assert len(res.completed) == 1
+    rep = res.completed[0]
+    assert rep.peak_depth == pytest.approx(0.6) and rep.start_frame < 40 < rep.end_frame
+    # A slow rise to near standing and a slow fall (reps without full lockout) still count twice.
+    assert len(_count(np.r_[down, np.linspace(0.6, 0.1, 30), np.linspace(0.1, 0.6, 30), up, np.zeros(10)]).completed) == 2
+
+
+def test_a_bounce_right_after_a_rep_is_part_of_it():
+    """Back near standing, then a dip of a few frames before standing: the same repetition."""
+    rep = np.r_[np.zeros(10), np.linspace(0, 0.5, 20), np.linspace(0.5, 0.08, 25)]
+    bounce = np.r_[np.linspace(0.08, 0.21, 4), np.linspace(0.21, 0.0, 30), np.zeros(20)]  # 0.6 s: long enough
+    res = _count(np.r_[rep, bounce])
+    assert len(res.completed) == 1 and res.completed[0].peak_depth == pytest.approx(0.5)
+
+
 def test_short_shallow_and_unbent_dips_are_rejected():
     short = np.r_[np.zeros(20), np.linspace(0, 0.4, 4), np.linspace(0.4, 0, 4), np.zeros(20)]
     shallow = np.r_[np.zeros(20), np.linspace(0, 0.16, 20), np.linspace(0.16, 0, 20), np.zeros(20)]
@@ -132,6 +152,26 @@ def test_walking_in_and_out_gives_no_reps(view, kw):
     walk_out = walk_motion(3.0, FPS, speed=1.0, forward=float(walk_in.hip[-1, 0, 0]))
     a = analyze_tracks(render(walk_in + walk_out, view, FPS, noise_px=2.0, **kw))
     assert a.reps == 0 and not a.partial
+
+
+def test_one_foot_lifted_and_put_back_is_not_walking():
+    """A knee raise or step-up between squats moves the feet's midpoint by half the lift, one foot only."""
+    from squatpose.analysis.config import DepthConfig
+    from squatpose.analysis.depth import feet_moving
+
+    leg_px, n = 200.0, 120
+    ankle = np.zeros((n, 2, 2))
+    ankle[:, 0, 0], ankle[:, 1, 0] = 100.0, 140.0
+    ankle[..., 1] = 500.0
+    lift = np.r_[np.linspace(0, 1, 5), np.ones(25), np.linspace(1, 0, 5)]
+    ankle[40:75, 0, 1] -= 0.8 * leg_px * lift  # the left foot up on a step for a second, then back
+    assert not feet_moving(ankle, leg_px, FPS, DepthConfig()).any()
+    swapped = ankle.copy()
+    swapped[40:75] = swapped[40:75, ::-1]   # the model swaps left and right for a second
+    assert not feet_moving(swapped, leg_px, FPS, DepthConfig()).any()
+    walked = ankle.copy()
+    walked[60:, :, 0] += np.linspace(0, 2.0 * leg_px, n - 60)[:, None]  # both feet travel
+    assert feet_moving(walked, leg_px, FPS, DepthConfig())[60:100].any()
 
 
 def test_walk_in_squat_twice_walk_out_counts_two():

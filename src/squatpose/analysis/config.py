@@ -109,7 +109,10 @@ class RepConfig:
     """Hysteresis thresholds on the normalised depth signal (leg lengths) and duration limits;
     onset_band: a repetition starts/ends where depth is within this of the standing level;
     min_confidence: a repetition whose depth signal is less sure than this on average is listed
-    as uncertain and not counted (a count must not rest on joints the model barely found)."""
+    as uncertain and not counted (a count must not rest on joints the model barely found);
+    min_phase_s: two repetitions with no standing between them, where the first rises or the second
+    sinks in less than this, are one repetition split by a glitch of the depth signal (no one goes
+    from the bottom to standing, or back, that fast) and are merged."""
 
     standing_depth: float = 0.08
     start_depth: float = 0.12
@@ -119,9 +122,11 @@ class RepConfig:
     min_duration_s: float = 0.5
     max_duration_s: float = 20.0
     min_confidence: float = 0.15
+    min_phase_s: float = 0.2
 
     def __post_init__(self) -> None:
         check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
+               min_phase_s=0 <= self.min_phase_s < self.min_duration_s,
                min_confidence=0 <= self.min_confidence < 1,
                min_depth=self.start_depth <= self.min_depth < 1, bottom_band=self.bottom_band > 0,
                onset_band=0 <= self.onset_band < self.standing_depth,

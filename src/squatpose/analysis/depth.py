@@ -126,19 +126,25 @@ def _half_window_means(x: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def feet_moving(ankle: np.ndarray, leg_px: float, fps: float, cfg: DepthConfig) -> np.ndarray:
-    """(T,) True where the feet's mean position moves more than `walk_displacement` leg lengths
-    between the two halves of a `walk_window_s` window centred on the frame. ankle: (T, 2, 2).
+    """(T,) True where both feet move: the midpoint of the ankles and each ankle by itself shift more
+    than `walk_displacement` leg lengths between the two halves of a `walk_window_s` window centred on
+    the frame (frames where both ankles are seen). ankle: (T, 2, 2).
 
-    The feet's position is the midpoint of the ankles, in frames where both are seen: a pose model
-    swapping left and right, or one ankle wobbling while hidden at the bottom of a squat, barely
-    moves the midpoint, while walking moves both feet."""
+    The midpoint barely moves when a pose model swaps left and right or one ankle wobbles while hidden
+    at the bottom of a squat; requiring each ankle to move too leaves out one foot lifted and put back
+    (a knee raise, a step-up, a shuffle), which moves the midpoint by half its lift. Walking moves both."""
     h = max(1, int(round(cfg.walk_window_s * fps / 2)))
     if not np.isfinite(leg_px):
         return np.zeros(len(ankle), dtype=bool)
     both = np.isfinite(ankle).all(axis=-1).all(axis=-1)
-    feet = np.where(both[:, None], ankle.mean(axis=1), np.nan)
-    before, after, ok = _half_window_means(feet, h)
-    return ok & (np.linalg.norm(after - before, axis=-1) > cfg.walk_displacement * leg_px)
+    seen = np.where(both[:, None, None], ankle, np.nan)
+    limit = cfg.walk_displacement * leg_px
+    before, after, ok = _half_window_means(seen.mean(axis=1), h)
+    moving = ok & (np.linalg.norm(after - before, axis=-1) > limit)
+    for side in range(seen.shape[1]):
+        before, after, _ = _half_window_means(seen[:, side], h)
+        moving &= np.linalg.norm(after - before, axis=-1) > limit
+    return moving
 
 
 def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:

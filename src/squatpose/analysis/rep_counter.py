@@ -7,8 +7,9 @@ or finish a repetition twice. A repetition counts when it completes with peak de
 and a duration within [min_duration_s, max_duration_s], and a knee was visibly bent near its
 deepest point (depth.knee_bent: rules out a person who only grows or shrinks in the image).
 Rising again by the hysteresis gap from near standing (without reaching standing_depth) ends the
-repetition at that low point and starts the next one (reps without full lockout). Feet moving
-(walking) abandons an open repetition.
+repetition at that low point and starts the next one (reps without full lockout), unless one side
+of that split is too fast for a body (`merge_glitch_splits`). Feet moving (walking) abandons an open
+repetition.
 
 A clip that begins above start_depth begins inside a repetition: it counts when its return to
 standing is seen. Back near standing means a depth below standing_depth and, where a knee angle
@@ -226,16 +227,38 @@ def knee_straight(knee_angle_lr: np.ndarray) -> np.ndarray:
     return np.where(last >= 0, straight[np.maximum(last, 0)], False)
 
 
+def merge_glitch_splits(spans: list[RepSpan], fps: float, min_phase_s: float) -> list[RepSpan]:
+    """Merge back-to-back repetitions (the first ends where the second starts: no standing between)
+    when the first's rise or the second's fall takes less than `min_phase_s`: a few frames where the
+    depth signal jumps towards standing and back (a pose that failed at the bottom) are not a
+    repetition ending and the next beginning. The merged one keeps the deeper bottom."""
+    limit = min_phase_s * fps
+    merged: list[RepSpan] = []
+    for rep in spans:
+        last = merged[-1] if merged else None
+        if (last is not None and last.end_frame == rep.start_frame
+                and min(last.end_frame - last.bottom_frame, rep.bottom_frame - rep.start_frame) < limit):
+            deeper = last if last.peak_depth >= rep.peak_depth else rep
+            merged[-1] = RepSpan(last.start_frame, deeper.bottom_frame, rep.end_frame, deeper.peak_depth,
+                                 last.started_in_clip, deeper.knee_bent,
+                                 last.missing_frames + rep.missing_frames, rep.trough_depth, rep.trough_frame)
+            log.debug("repetitions split at frame %d merged (a glitch of the depth signal)", rep.start_frame)
+        else:
+            merged.append(rep)
+    return merged
+
+
 def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float,
                cfg: RepConfig, straight: np.ndarray | None = None) -> RepCount:
     """Run one RepCounter over depth (T,) with feet-moving (T,), knee-bent (T,) and knee-straight
-    (T,, default all True) masks, then refine the repetitions' start and end frames
-    (`refine_boundaries`)."""
+    (T,, default all True) masks, merge repetitions split by a glitch (`merge_glitch_splits`), then
+    refine the repetitions' start and end frames (`refine_boundaries`)."""
     counter = RepCounter(cfg, fps)
     straight = np.ones(len(depth), bool) if straight is None else straight
     phases = np.array([counter.update(t, float(d), bool(m), bool(b), bool(s)).value
                        for t, (d, m, b, s) in enumerate(zip(depth, moving, bent, straight))]).astype("<U10")
     unfinished = counter.finish()
-    spans = counter.completed + ([unfinished] if unfinished else [])
+    completed = merge_glitch_splits(counter.completed, fps, cfg.min_phase_s)
+    spans = completed + ([unfinished] if unfinished else [])
     refine_boundaries(spans, depth, cfg.onset_band, phases)
-    return RepCount(counter.completed, [unfinished] if unfinished else [], counter.rejected, phases)
+    return RepCount(completed, [unfinished] if unfinished else [], counter.rejected, phases)
