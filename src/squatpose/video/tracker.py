@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    min_score: float = 0.2         # mean joint score to accept a pose as "the person is still here"
-    start_score: float = 0.35      # ... and to confirm a box refined from joints (photos)
+    """Scores are calibrated probabilities that a joint lies within 0.1 of the body size of the truth
+    (docs/analysis.md, "Joint scores"); the defaults are the built-in model's former raw thresholds
+    0.2 / 0.35 / 0.3 mapped through its calibration, so it follows people as before."""
+
+    min_score: float = 0.34        # mean joint score to accept a pose as "the person is still here"
+    start_score: float = 0.65      # ... and to confirm a box refined from joints (photos)
     box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
-    joint_score: float = 0.3       # hips above this move the next frame's box
+    joint_score: float = 0.53      # hips above this move the next frame's box
     max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
     detect_s: float = 2.0          # while following someone confidently, run the detector this often
     unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure
