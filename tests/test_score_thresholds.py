@@ -16,10 +16,12 @@ from squatpose.video.tracker import TrackerConfig
 
 # The built-in model's raw thresholds before scores were calibrated, and the defaults that replace them.
 RAW_TO_DEFAULT = {
-    "tracker.min_score": (0.2, 0.34), "tracker.start_score": (0.35, 0.65), "tracker.joint_score": (0.3, 0.53),
+    "tracker.min_score": (0.2, 0.32), "tracker.start_score": (0.35, 0.59), "tracker.joint_score": (0.3, 0.53),
     "smoothing.min_score": (0.3, 0.53), "measures.min_score": (0.3, 0.53), "reps.min_confidence": (0.15, 0.2),
     "feedback.min_confidence": (0.5, 0.77),
 }
+
+MEAN_THRESHOLDS = {"tracker.min_score", "tracker.start_score"}  # compare the mean of a pose's joint scores
 
 
 def defaults(tmp_path) -> dict[str, float]:
@@ -42,6 +44,9 @@ def test_defaults_are_the_raw_thresholds_mapped_through_the_builtin_calibration(
         pytest.skip("the built-in model file carries no score calibration (docs/training.md makes one)")
     calibration = ScoreCalibration.from_dict(ckpt["score_calibration"])
     for key, (raw, new) in RAW_TO_DEFAULT.items():
+        if key in MEAN_THRESHOLDS:  # below the mapped value: a mean of calibrated scores is lower
+            assert new < float(calibration(np.array([raw]))[0]), key
+            continue
         assert float(calibration(np.array([raw]))[0]) == pytest.approx(new, abs=0.006), key
 
 
