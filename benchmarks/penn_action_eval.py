@@ -13,7 +13,7 @@ when cut where the clean clip's depth is back to a fraction of its peak on the w
 still down: should be none; 30 %: a near-finished ascent, may count) and when they also begin part
 of the way down.
 
-Scores: visible 1.0; labelled-but-invisible --occluded-score (default 0.2, below the 0.3 gate:
+Scores: visible 1.0; labelled-but-invisible --occluded-score (default 0.2, below the smoothing gate of 0.53:
 Penn's occluded labels are annotator guesses, often far off, e.g. a far hip 1-2 leg lengths from
 the near one, so they are treated like a low-confidence detection); unlabelled 0.
 

@@ -6,7 +6,9 @@ how much of each clip the person was followed.
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
 (reps.json marks those `ambiguous`: either count is acceptable there). "followed" is the share of frames
 whose pose was confident (mean joint score ≥ the tracker's min_score); "bottom" is the median mean joint
-score within ±0.25 s of each counted repetition's bottom, the median over the clip's repetitions. Without --out nothing is
+score within ±0.25 s of each counted repetition's bottom, the median over the clip's repetitions. Both
+read the model's scores as they are: calibrated probabilities for a calibrated model file, raw heatmap
+peaks (which the default min_score is not meant for) otherwise. Without --out nothing is
 written (pipeline speed); with --out every clip's outputs (report.html, annotated.mp4, ...) are kept in
 DIR/<clip>/ for looking at.
 """

@@ -47,12 +47,13 @@ def test_release_drops_training_state_and_keeps_the_calibration(tmp_path) -> Non
 def test_release_cli_calibrates_on_labelled_persons(tmp_path, tiny_coco, capsys) -> None:
     annotations, images = tiny_coco
     code = main(["release", "--checkpoint", str(default_checkpoint()), "--calibrate-on", str(annotations),
-                 "--images", str(images), "--out", str(tmp_path / "r.pt"), "--no-flip"])
-    # 8 persons × 6 joints = 48 joints: just enough for the fit
+                 "--images", str(images), "--out", str(tmp_path / "r.pt"), "--no-flip",
+                 "--perturbed-per-person", "2", "--empty-per-person", "1"])
     assert code == 0
     text = capsys.readouterr().out
-    assert "raw scores" in text and "calibrated scores" in text
-    assert len(read_checkpoint(tmp_path / "r.pt")["score_calibration"]["raw"]) >= 2
+    assert "fitted on 8 gt, 16 shifted, " in text and "raw scores" in text and "calibrated scores" in text
+    calibration = ScoreCalibration.from_dict(read_checkpoint(tmp_path / "r.pt")["score_calibration"])
+    assert len(calibration.raw) >= 2 and calibration.raw[0] < 0.2  # the crops off the person reach low scores
 
 
 def test_predictor_reports_calibrated_scores(tmp_path) -> None:

@@ -221,10 +221,10 @@ def test_repetition_on_barely_found_joints_is_not_counted():
     from synthetic_squats import squat_tracks
 
     tracks = squat_tracks(n_reps=1)
-    tracks.score[:] = np.where(tracks.score > 0, 0.5, 0.0)
+    tracks.score[:] = np.where(tracks.score > 0, 0.6, 0.0)
     assert analyze_tracks(tracks).reps == 1
     strict = AnalysisConfig()
-    strict = dataclasses.replace(strict, reps=dataclasses.replace(strict.reps, min_confidence=0.6))
+    strict = dataclasses.replace(strict, reps=dataclasses.replace(strict.reps, min_confidence=0.7))
     result = analyze_tracks(tracks, strict)
     assert result.reps == 0
     assert [r.flags[-1] for r in result.partial] == ["uncertain"]

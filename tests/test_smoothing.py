@@ -53,7 +53,7 @@ def test_step_response_matches_first_order_lowpass_and_settles():
 def test_dropout_holds_then_goes_missing_then_restarts():
     x = np.linspace(0, 29, 30)
     score = np.full((30, 2), 0.9)
-    score[10:20, 0] = 0.1  # below the 0.3 gate: not fed
+    score[10:20, 0] = 0.1  # below the gate: not fed
     res = smooth_tracks(_two_joint_tracks(x, score), SmoothingParams(max_hold_frames=5), scale=1.0)
     out = res.tracks
     np.testing.assert_allclose(out.xy[10:15, 0], np.repeat(out.xy[9:10, 0], 5, axis=0))

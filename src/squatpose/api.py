@@ -11,7 +11,7 @@ from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.pipeline import analyze_tracks
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.tracks import load_keypoints_json
-from squatpose.pose.predictor import Predictor
+from squatpose.pose.predictor import Predictor, default_checkpoint
 from squatpose.report.files import write_outputs
 from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
@@ -48,7 +48,12 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
                 raise ValueError(f"--fps: {exc}") from None
             warnings.append(f"frame rate {tracks.fps:g} fps as given, instead of the file's")
     else:
-        predictor = predictor or Predictor.from_checkpoint(checkpoint, backend=backend)
+        if predictor is None:
+            predictor = Predictor.from_checkpoint(checkpoint, backend=backend)
+            if predictor.loaded.score_calibration is None:
+                log.warning("%s: the model file carries no score calibration; its raw joint scores are read by "
+                            "thresholds meant as probabilities (docs/analysis.md, 'Joint scores')",
+                            checkpoint or default_checkpoint())
         found = extract_tracks(video, predictor, box=box, fps=fps, detector=detector, box_hint=box_hint,
                                progress=progress, on_frame=on_frame)
         tracks, warnings, timings, people = found.tracks, found.warnings, dict(found.timings), found.people_seen

@@ -179,6 +179,13 @@ def _add_release(sub) -> None:
     p.add_argument("--images", default=None, help="folder the JSON's file_names are relative to")
     p.add_argument("--out", required=True, help="release file to write (e.g. src/squatpose/weights/default.pt)")
     p.add_argument("--no-flip", action="store_true", help="calibrate single-pass scores instead of flip-test ones")
+    p.add_argument("--perturbed-per-person", type=int, default=4, metavar="N",
+                   help="crops per person with the box shifted (up to ±0.5 of its size) and scaled (0.6-1.6x), "
+                        "as a tracker's errors make them (default 4)")
+    p.add_argument("--empty-per-person", type=int, default=1, metavar="N",
+                   help="crops per person of the same size off every annotated person, as a lost track makes "
+                        "them (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the perturbed and empty crops")
 
 
 def _add_serve(sub) -> None:
@@ -413,6 +420,7 @@ def _cmd_export(args) -> int:
 
 def _cmd_release(args) -> int:
     from squatpose.joints import get_joint_set
+    from squatpose.pose.calibration_crops import CropMix
     from squatpose.pose.checkpoint import read_checkpoint
     from squatpose.pose.data.dataset import load_records
     from squatpose.pose.release import calibrate_scores, write_release
@@ -423,7 +431,10 @@ def _cmd_release(args) -> int:
             raise ValueError("--calibrate-on needs --images DIR")
         joint_set = get_joint_set(read_checkpoint(args.checkpoint)["joint_set"])
         records = load_records(args.calibrate_on, args.images, joint_set)
-        calibration, tables = calibrate_scores(args.checkpoint, records, flip_test=not args.no_flip)
+        # Every annotated person, labelled or not, is kept out of the empty crops.
+        persons = load_records(args.calibrate_on, args.images, joint_set, min_joints=0, include_crowd=True)
+        mix = CropMix(shifted=args.perturbed_per_person, empty=args.empty_per_person, seed=args.seed)
+        calibration, tables = calibrate_scores(args.checkpoint, records, persons, mix, flip_test=not args.no_flip)
         print(tables)
     print(f"release: {write_release(args.checkpoint, args.out, calibration)}")
     return 0

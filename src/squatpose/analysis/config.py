@@ -18,7 +18,8 @@ class SmoothingParams:
     """One Euro and gating parameters (analysis/smoothing.py).
 
     min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
-    min_score: joints below are not fed. max_hold_frames: frames an estimate is held.
+    min_score: joints less likely than this to be within 0.1 of the body size (a calibrated score,
+    see docs/analysis.md "Joint scores") are not fed. max_hold_frames: frames an estimate is held.
     swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
     swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
     """
@@ -26,7 +27,7 @@ class SmoothingParams:
     min_cutoff: float = 1.0
     beta: float = 5.0
     d_cutoff: float = 1.0
-    min_score: float = 0.3
+    min_score: float = 0.53
     max_hold_frames: int = 5
     swap_ratio: float = 0.5
     swap_min_dist: float = 0.05
@@ -39,9 +40,10 @@ class SmoothingParams:
 
 @dataclass(frozen=True)
 class MeasureConfig:
-    """min_score: joints below this score do not enter any angle."""
+    """min_score: joints less likely than this to be within 0.1 of the body size (calibrated score)
+    do not enter any angle, nor the 3D lift."""
 
-    min_score: float = 0.3
+    min_score: float = 0.53
 
     def __post_init__(self) -> None:
         check("measures", min_score=0 <= self.min_score <= 1)
@@ -108,8 +110,8 @@ class DepthConfig:
 class RepConfig:
     """Hysteresis thresholds on the normalised depth signal (leg lengths) and duration limits;
     onset_band: a repetition starts/ends where depth is within this of the standing level;
-    min_confidence: a repetition whose depth signal is less sure than this on average is listed
-    as uncertain and not counted (a count must not rest on joints the model barely found);
+    min_confidence: a repetition whose depth signal is less sure than this on average (the signal's
+    confidence is the least likely of the joints it uses, a calibrated score) is listed as uncertain and not counted (a count must not rest on joints the model barely found);
     min_phase_s: two repetitions with no standing between them, where the first rises or the second
     sinks in less than this, are one repetition split by a glitch of the depth signal (no one goes
     from the bottom to standing, or back, that fast) and are merged."""
@@ -121,7 +123,7 @@ class RepConfig:
     onset_band: float = 0.02
     min_duration_s: float = 0.5
     max_duration_s: float = 20.0
-    min_confidence: float = 0.15
+    min_confidence: float = 0.2
     min_phase_s: float = 0.2
 
     def __post_init__(self) -> None:
@@ -136,14 +138,16 @@ class RepConfig:
 
 @dataclass(frozen=True)
 class FeedbackConfig:
-    """Thresholds for feedback sentences (see docs/analysis.md for sources and project choices)."""
+    """Thresholds for feedback sentences (see docs/analysis.md for sources and project choices);
+    min_confidence: a repetition whose depth joints are on average less likely than this to be within
+    0.1 of the body size (calibrated score) gets a caution, and its measures skip frames below it."""
 
     parallel_tolerance_deg: float = 0.0
     fast_descent_s: float = 1.0
     knee_asymmetry_deg: float = 10.0
     hip_asymmetry_pct: float = 5.0
     valgus_fppa_deg: float = 10.0
-    min_confidence: float = 0.5
+    min_confidence: float = 0.77
     ascent_slowdown: float = 0.5
 
     def __post_init__(self) -> None:
@@ -167,7 +171,7 @@ class Lift3DConfig:
     the person must stand straight (2D hip-ankle distance >= this fraction of thigh + shin) in at
     least this many frames; min/max_thigh_shin: plausible thigh/shin length ratio (outside: a
     segment was never seen at full length); joint_sd: 2D joint noise assumed at score 1, leg
-    lengths (grows as 1/score); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
+    lengths (grows as 1/score, floored at measures.min_score's default); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
     assumed); a value is trusted when its sd <= max_sd_deg, no segment points within
     ambiguous_fraction (image length / true length) of straight at the camera and no 2D segment
     is longer than max_overshoot times its length; samples: Monte Carlo draws for the sd."""

@@ -66,10 +66,3 @@ def fit_calibration(scores: np.ndarray, correct: np.ndarray, knots: int = KNOTS)
     raw, keep = np.unique(raw, return_index=True)  # equal raw means (ties) collapse to one knot
     return ScoreCalibration(tuple(float(v) for v in raw), tuple(float(v) for v in fitted[keep]))
 
-
-def correct_at(xy: np.ndarray, gt: np.ndarray, labelled: np.ndarray, norm: np.ndarray, alpha: float = 0.1
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Mask of counted joints `(N,K)` and, for those, whether each is within alpha × norm `(M,)`."""
-    counted = np.asarray(labelled, bool) & (np.asarray(norm, np.float64) > 0)[:, None]
-    dist = np.linalg.norm(np.asarray(xy, np.float64)[..., :2] - np.asarray(gt, np.float64)[..., :2], axis=-1)
-    return counted, (dist <= alpha * np.asarray(norm, np.float64)[:, None])[counted]
