@@ -24,17 +24,6 @@ def shared_or_skip(*parts: str) -> Path:
     return path
 
 
-def calibrated_builtin_or_skip() -> None:
-    """The default thresholds read calibrated scores: counting real clips with the built-in model as the
-    project expects needs its file to carry a score calibration (docs/training.md, 'release')."""
-    from squatpose.pose.checkpoint import read_checkpoint
-    from squatpose.pose.predictor import default_checkpoint
-
-    if "score_calibration" not in read_checkpoint(default_checkpoint()):
-        pytest.skip("the built-in model file carries no score calibration; the default thresholds are "
-                    "calibrated probabilities")
-
-
 def _person(rng: np.random.Generator, cx: float, top: float, height: float) -> np.ndarray:
     """17×3 COCO keypoints of a standing stick figure; the lower body fully labelled."""
     kps = np.zeros((17, 3))

@@ -4,7 +4,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import calibrated_builtin_or_skip, shared_or_skip, write_video
+from conftest import shared_or_skip, write_video
 
 from squatpose.api import analyze
 from squatpose.cli import main
@@ -57,7 +57,6 @@ def test_unreadable_and_missing_videos(tmp_path):
 
 
 def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, expected_reps, tmp_path, capsys):
-    calibrated_builtin_or_skip()
     out = tmp_path / "result"
     assert main(["analyze", str(real_clip), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
@@ -77,7 +76,6 @@ def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, expected_reps
 
 
 def test_keypoints_input_matches_video_tracks(real_clip, expected_reps, tmp_path):
-    calibrated_builtin_or_skip()
     """Tracks exported from one run analyse to the same count through `--keypoints`."""
     from squatpose.analysis.tracks import save_keypoints_json
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import calibrated_builtin_or_skip, shared_or_skip
+from conftest import shared_or_skip
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
@@ -212,7 +212,6 @@ def test_video_job_runs_to_results(server, finished_video) -> None:
 
 
 def test_photo_job(server, media) -> None:
-    calibrated_builtin_or_skip()  # the photo's person check reads its scores as probabilities
     client, _ = server
     response = upload(client, media["photo"], name="still.jpeg")
     assert response.status_code == 201 and response.json()["kind"] == "image"

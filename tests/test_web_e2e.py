@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import calibrated_builtin_or_skip, shared_or_skip
+from conftest import shared_or_skip
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = Path("/tmp/web_screens")
@@ -167,7 +167,6 @@ def test_results_page_shows_the_analysis(analysed, page) -> None:
 
 def test_full_clip_has_two_repetitions(analysed) -> None:
     """squat_13 has two completed repetitions (verified by eye in reps.json); the page shows 2."""
-    calibrated_builtin_or_skip()
     assert analysed["summary"]["reps"] == 2
 
 

@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TrackerConfig:
     """Scores are calibrated probabilities that a joint lies within 0.1 of the body size of the truth
-    (docs/analysis.md, "Joint scores"); the defaults stand for the built-in model's former raw thresholds
-    0.2 / 0.35 / 0.3, so it follows people as before: joint_score is 0.3 mapped through its calibration;
+    (docs/analysis.md, "Joint scores"); the defaults stand for the first built-in model's raw thresholds
+    0.2 / 0.35 / 0.3, so that it followed people as before: joint_score is 0.3 mapped through its calibration;
     min_score and start_score compare a mean of calibrated scores, which is below the calibrated raw mean
     (the map is concave), so they are the values whose decisions best agree with the raw ones on the
     calibration crops of PARSE (disagreeing on 9 and 41 of 1830 crops, against 14 and 92 for the mapped
