@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from squatpose.analysis.body import SIDES, Body
+from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.analysis.tracks import JointTracks
 
 
@@ -120,7 +121,7 @@ def compute_measures(body: Body, leg_length: np.ndarray) -> Measures:
 
 
 def knee_angles_for_image(xy: np.ndarray, score: np.ndarray, joint_names: tuple[str, ...],
-                          min_score: float = 0.53) -> dict[str, dict[str, float] | None]:
+                          min_score: float = MIN_JOINT_SCORE) -> dict[str, dict[str, float] | None]:
     """Knee angles of one detected pose, xy (K, 2), score (K,): {'left_knee': {'angle': interior
     degrees (180 = straight), 'flexion': 180 - angle, 'confidence'}, 'right_knee': ...}; None for
     a side whose hip, knee or ankle is below min_score. The view is unknown in a single image:

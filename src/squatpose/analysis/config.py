@@ -12,6 +12,10 @@ from typing import Any
 
 from squatpose.config import check, from_dict, load
 
+# A joint less likely than this to be within 0.1 of the body size (calibrated score) carries no position:
+# it is not smoothed, measured, lifted to 3D or drawn. The first built-in model's raw 0.3, calibrated.
+MIN_JOINT_SCORE = 0.53
+
 
 @dataclass(frozen=True)
 class SmoothingParams:
@@ -27,7 +31,7 @@ class SmoothingParams:
     min_cutoff: float = 1.0
     beta: float = 5.0
     d_cutoff: float = 1.0
-    min_score: float = 0.53
+    min_score: float = MIN_JOINT_SCORE
     max_hold_frames: int = 5
     swap_ratio: float = 0.5
     swap_min_dist: float = 0.05
@@ -43,7 +47,7 @@ class MeasureConfig:
     """min_score: joints less likely than this to be within 0.1 of the body size (calibrated score)
     do not enter any angle, nor the 3D lift."""
 
-    min_score: float = 0.53
+    min_score: float = MIN_JOINT_SCORE
 
     def __post_init__(self) -> None:
         check("measures", min_score=0 <= self.min_score <= 1)

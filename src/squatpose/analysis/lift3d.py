@@ -39,10 +39,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from squatpose.analysis.angles import Measure, interior_angle
 from squatpose.analysis.body import SIDES, Body
-from squatpose.analysis.config import Lift3DConfig, MeasureConfig
+from squatpose.analysis.config import MIN_JOINT_SCORE, Lift3DConfig
 from squatpose.analysis.depth import nanpercentile
-
-SCORE_FLOOR = MeasureConfig().min_score  # joints below it carry no position; keeps 1/score finite
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray
     shape = (cfg.samples,) + body.hip.shape
 
     def noisy(part: str) -> np.ndarray:
-        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), SCORE_FLOOR)
+        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), MIN_JOINT_SCORE)  # finite 1/score
         return body.xy_of(part) + rng.normal(size=shape) * sd[..., None]
 
     length_sd = np.sqrt(2) * cfg.joint_sd * leg

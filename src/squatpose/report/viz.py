@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from squatpose import atomic
 from squatpose.analysis.angles import interior_angle
+from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.joints import JOINT_SETS, leg_chains
 
 LEFT_BGR = (255, 144, 30)
@@ -46,7 +47,7 @@ def _thickness(frame: np.ndarray) -> int:
 
 def draw_skeleton(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
                   joint_names: Sequence[str], edges: Sequence[tuple[str, str]] = DEFAULT_EDGES,
-                  min_score: float = 0.53) -> np.ndarray:
+                  min_score: float = MIN_JOINT_SCORE) -> np.ndarray:
     """Draw limbs and joints in place on frame_bgr (H, W, 3); xy (K, 2) pixels, score (K,).
     Joints below min_score (or NaN) and limbs touching them are skipped. Returns the frame."""
     names = list(joint_names)
@@ -112,7 +113,7 @@ def _knee_angles(xy: np.ndarray, score: np.ndarray, names: Sequence[str],
 
 
 def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
-                          joint_names: Sequence[str], min_score: float = 0.53) -> np.ndarray:
+                          joint_names: Sequence[str], min_score: float = MIN_JOINT_SCORE) -> np.ndarray:
     """Copy of image_bgr with the skeleton and interior knee angles (180 = straight) drawn."""
     out = image_bgr.copy()
     draw_skeleton(out, xy, score, joint_names, DEFAULT_EDGES, min_score)
@@ -122,7 +123,7 @@ def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarr
 
 
 def annotate_frame(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
-                   joint_names: Sequence[str], lines: Sequence[str], min_score: float = 0.53,
+                   joint_names: Sequence[str], lines: Sequence[str], min_score: float = MIN_JOINT_SCORE,
                    knee_angles: bool = True) -> np.ndarray:
     """Skeleton, knee angles (unless knee_angles=False, e.g. front views where the 2D angle
     misleads) and a text panel (rep counter, phase...) drawn in place."""
