@@ -11,6 +11,8 @@ steps: the cosine schedule needs its end in advance, and a step count reproduces
 and fixes that run's step count in its run.json, so a resumed run keeps the same schedule.
 Rerunning the command skips finished runs (done.json) and resumes unfinished ones from last.pt; the
 Markdown table and the plot are rewritten after every run (`--report-only` just rewrites them).
+Start the same command several times (one per core or GPU) to train runs side by side: each process
+claims a run no other holds (benchmarks/compare_claim.py) and waits when only the others' runs are left.
 """
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ import logging
 import math
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from compare_claim import Claim, try_claim
 from compare_doc import write_report
 from compare_report import leaders
 from compare_run import (
@@ -43,6 +47,7 @@ from squatpose.pose.training.config import Config, DatasetSpec, load_config
 
 MODELS = ("resnet18", "resnet18_fpn", "dilated_cnn", "resnet18_fpn_attn", "efflite0")
 RESNETS = ("resnet18", "resnet18_fpn", "resnet18_fpn_attn")
+WAIT_S = 30.0  # how often an idle worker looks again while other workers' runs decide the rest of the plan
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("compare_models")
 
@@ -162,8 +167,21 @@ def check_recipe(path: Path, base: Config) -> None:
     atomic.write_text(path, json.dumps(recipe, indent=1))
 
 
+def claim_next(pending: list[Run], runs_dir: Path) -> tuple[Run, Claim] | None:
+    """The first pending run no other worker holds, claimed for this process."""
+    for run in pending:
+        claim = try_claim(runs_dir / run.run_id)
+        if claim is not None:
+            return run, claim
+    return None
+
+
 def run_all(args: argparse.Namespace, command: str) -> int:
-    """Run (or resume) every pending run of the plan; returns the number of runs finished now."""
+    """Run (or resume) every pending run of the plan; returns the number of runs finished now.
+
+    Other processes running the same command on the same --out share the work: each takes a run no one
+    else holds, and one with nothing to take waits while the others' runs still decide the rest of the plan.
+    """
     base = load_config(args.config, args.set)
     check_recipe(args.out / "recipe.json", base)
     arms = prepare_arms(base, args.out / "data", args.mini, args.seed)
@@ -173,21 +191,35 @@ def run_all(args: argparse.Namespace, command: str) -> int:
         done = load_done(args.out)
         for run_id, d in done.items():
             check_budget(args.out / "runs" / run_id / "done.json", d["budget"], args)
-        plan = first | (second_plan(first, done, args.seed) or {})
+        second = second_plan(first, done, args.seed)
+        plan = first | (second or {})
         pending = [r for runs in plan.values() for r in runs if r.skip is None and r.run_id not in done]
         write_report(args, plan, done, arms["persons"], command)
         if not pending or args.report_only or (args.max_runs is not None and finished >= args.max_runs):
             return finished
-        run = pending[0]
-        run_dir = args.out / "runs" / run.run_id
-        def config_for(steps: int, evals: int, run: Run = run) -> Config:
-            return fill_epochs(run_config(base, run, arms[run.data], steps, evals, args.resnet_weights))
+        claimed = claim_next(pending, args.out / "runs")
+        if claimed is None:
+            if second is not None:
+                return finished  # the plan is complete and every pending run has a worker
+            log.info("all %d pending run(s) are taken by other workers; waiting for their results", len(pending))
+            time.sleep(WAIT_S)
+            continue
+        run, claim = claimed
+        try:
+            if (args.out / "runs" / run.run_id / "done.json").exists():
+                continue  # finished by another worker between listing and claiming
+            run_dir = args.out / "runs" / run.run_id
 
-        budget = budget_for(run_dir, args, lambda: seconds_per_step(config_for(8, 1)))
-        config = config_for(budget["steps"], args.evals)
-        log.info("run %s: %d steps", run.run_id, budget["steps"])
-        execute(run, run_dir, config, budget)
-        finished += 1
+            def config_for(steps: int, evals: int, run: Run = run) -> Config:
+                return fill_epochs(run_config(base, run, arms[run.data], steps, evals, args.resnet_weights))
+
+            budget = budget_for(run_dir, args, lambda: seconds_per_step(config_for(8, 1)))
+            config = config_for(budget["steps"], args.evals)
+            log.info("run %s: %d steps", run.run_id, budget["steps"])
+            execute(run, run_dir, config, budget)
+            finished += 1
+        finally:
+            claim.release()
 
 
 def load_done(out: Path) -> dict[str, dict]:

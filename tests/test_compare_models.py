@@ -11,6 +11,8 @@ import yaml
 from conftest import write_tiny_coco
 from torch import nn
 
+import compare_models
+from compare_claim import try_claim
 from compare_models import budget_for, first_plan, main, parse_args
 from compare_report import bootstrap, verdict
 from compare_run import count_macs
@@ -144,3 +146,27 @@ def test_count_macs_on_known_layers():
     deconv = 8 * 8 * 8 * 4 * 16        # inputs × outputs per input
     assert count_macs(model, (3, 8, 8)) == conv + deconv + 1024 * 2
     assert torch.is_grad_enabled()
+
+
+def test_workers_share_the_plan_through_claims(tiny_setup, monkeypatch):
+    """A run another worker holds is left to it; with only held runs left, a worker waits for their results."""
+    root = tiny_setup
+    monkeypatch.setattr(loop, "plot_curves", lambda *args: None)
+    runs = root / "out" / "runs"
+    held = try_claim(runs / "resnet18-none-all-s0")  # another worker trains the first run
+    assert held is not None and try_claim(runs / "resnet18-none-all-s0") is None
+
+    main(_argv(root, "--max-runs", "1"))
+    assert sorted(p.parent.name for p in runs.glob("*/done.json")) == ["dilated_cnn-none-all-s0"]
+
+    waits = []
+
+    def other_worker_finishes(seconds: float) -> None:
+        waits.append(seconds)
+        held.release()  # the other worker stopped: its run is free again and this one resumes it
+
+    monkeypatch.setattr(compare_models.time, "sleep", other_worker_finishes)
+    main(_argv(root, "--max-runs", "1"))
+    assert waits == [compare_models.WAIT_S]
+    assert (runs / "resnet18-none-all-s0" / "done.json").exists()
+    assert try_claim(runs / "resnet18-none-all-s0") is not None  # released when the run ended
