@@ -14,6 +14,7 @@ from test_teacher_data import write_constant_movenet
 from squatpose.cli import main
 from squatpose.geometry import apply_affine, invert_affine
 from squatpose.joints import get_joint_set
+from squatpose.pose.checkpoint import read_checkpoint
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import AnnotationError, PoseDataset, load_records, read_image_rgb
 from squatpose.pose.data.teacher import MoveNetTeacher
@@ -160,3 +161,42 @@ def test_cli_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_coco, capsys)
     assert "tiny.json" in err and "img000.png: cannot read image" in err
     assert "refusing to overwrite the input" in run(source, teacher, target=source)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.json", "junk.onnx", "t.onnx"]
+
+
+def _train_config(tmp_path: Path, annotations: Path, images: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(f"""
+data: {{train: [{{annotations: {annotations}, images: {images}}}], num_workers: 0}}
+codec: {{input_wh: [64, 64], sigma: 1.5}}
+model: {{name: dilated_cnn, pretrained: null}}
+train: {{epochs: 1, batch_size: 4, warmup_steps: 2, checkpoint_minutes: 100}}
+""")
+    return path
+
+
+def test_fit_without_teacher_keypoints_says_which_command_makes_them(tmp_path, tiny_coco, capsys) -> None:
+    cfg, out = _train_config(tmp_path, *tiny_coco), tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.distill_weight=0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "train.distill_weight=0.5 needs teacher keypoints" in err and "squatpose data teacher-keypoints" in err
+    assert not out.exists()
+
+
+def test_fit_with_distillation_runs_and_off_changes_nothing(tmp_path, tiny_coco, teacher_coco) -> None:
+    with_teacher, images, _ = teacher_coco
+    runs = {}
+    for name, train_file, weight in (("plain", tiny_coco[0], 0.0), ("ignored", with_teacher, 0.0),
+                                     ("distilled", with_teacher, 0.5)):
+        out = tmp_path / name
+        assert main(["train", "--config", str(_train_config(tmp_path, train_file, images)), "--out", str(out),
+                     "--set", f"train.distill_weight={weight}"]) == 0
+        runs[name] = (json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["train_loss"],
+                      read_checkpoint(out / "last.pt"))
+    (plain_loss, plain), (ignored_loss, ignored), (loss, distilled) = runs.values()
+    # off (the default): teacher keypoints in the data change nothing, to the bit
+    assert ignored_loss == plain_loss
+    assert all(torch.equal(plain["state_dict"][k], ignored["state_dict"][k]) for k in plain["state_dict"])
+    assert np.isfinite(loss) and loss != plain_loss
+    assert distilled["config"]["train"]["distill_weight"] == 0.5 and plain["config"]["train"]["distill_weight"] == 0
+    assert distilled["config"]["train"]["distill_min_score"] == 0.3
+    assert "distill_weight: 0.5" in (tmp_path / "distilled" / "config.yaml").read_text()
