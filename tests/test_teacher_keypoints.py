@@ -19,7 +19,7 @@ from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import AnnotationError, PoseDataset, load_records, read_image_rgb
 from squatpose.pose.data.teacher import MoveNetTeacher
 from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
-from squatpose.pose.training.config import AugmentConfig
+from squatpose.pose.training.config import AugmentConfig, load_config
 
 LOWER6 = get_joint_set("lower6")
 CODEC = HeatmapCodec((96, 128), 4, 1.5)
@@ -200,3 +200,14 @@ def test_fit_with_distillation_runs_and_off_changes_nothing(tmp_path, tiny_coco,
     assert distilled["config"]["train"]["distill_weight"] == 0.5 and plain["config"]["train"]["distill_weight"] == 0
     assert distilled["config"]["train"]["distill_min_score"] == 0.3
     assert "distill_weight: 0.5" in (tmp_path / "distilled" / "config.yaml").read_text()
+
+
+def test_distill_recipe_is_v2_on_teacher_files() -> None:
+    v2, distill = load_config("efflite0_v2"), load_config("efflite0_v2_distill")
+    assert distill.train.distill_weight == 0.5 and v2.train.distill_weight == 0
+    assert dataclasses.replace(distill.train, distill_weight=0.0) == v2.train
+    assert dataclasses.replace(distill.data, train=v2.data.train) == v2.data
+    assert (distill.codec, distill.model) == (v2.codec, v2.model)
+    for plain, teacher in zip(v2.data.train, distill.data.train, strict=True):  # same images, same repeats
+        assert (teacher.images, teacher.repeat) == (plain.images, plain.repeat)
+        assert teacher.annotations.endswith("_teacher.json") and teacher.annotations != plain.annotations
