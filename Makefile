@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[onnx,web,train,dev]"
 	touch $(STAMP)
 
-.PHONY: setup demo test training-data
+.PHONY: setup demo test training-data distill-data
 setup: $(STAMP)
 
 demo: $(STAMP)
@@ -30,3 +30,15 @@ training-data: $(STAMP)
 	  --images ../shared/data/lspet/images --teacher $(TEACHER) --out derived/lspet_refined.json
 	$(VENV)/bin/squatpose data pseudo-label ../shared/data/squat_videos_more ../shared/samples/pose_squats.mp4 \
 	  --teacher $(TEACHER) --out derived/squat_pseudo
+
+# Teacher keypoints for distillation (recipe efflite0_v2_distill), beside the training files above.
+distill-data: $(STAMP)
+	$(VENV)/bin/squatpose data teacher-keypoints --annotations derived/lsp/lsp_train_rest.json \
+	  --images ../shared/data/lsp/images --teacher $(TEACHER) --out derived/lsp/lsp_train_rest_teacher.json
+	$(VENV)/bin/squatpose data teacher-keypoints --annotations derived/lspet_refined.json \
+	  --images ../shared/data/lspet/images --teacher $(TEACHER) --out derived/lspet_refined_teacher.json
+	$(VENV)/bin/squatpose data teacher-keypoints \
+	  --annotations ../shared/data/coco_mini/annotations/person_keypoints_train2017.json \
+	  --images ../shared/data/coco_mini/train2017 --teacher $(TEACHER) --out derived/coco_mini_train_teacher.json
+	$(VENV)/bin/squatpose data teacher-keypoints --annotations derived/squat_pseudo/pseudo_labels.json \
+	  --images derived/squat_pseudo/images --teacher $(TEACHER) --out derived/squat_pseudo_teacher.json

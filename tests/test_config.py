@@ -39,6 +39,8 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path):
     ("data.box_padding=0.8", "data: invalid value for box_padding"),
     ("data.augment.flip_prob=1.5", "data.augment: invalid value for flip_prob"),
     ("codec.sigma=-1", "codec: invalid value for sigma"),
+    ("train.distill_weight=1.5", "train: invalid value for distill_weight"),
+    ("train.distill_min_score=-0.1", "train: invalid value for distill_min_score"),
 ])
 def test_training_values_are_range_checked(override, message):
     with pytest.raises(ConfigError, match=f"^--set: {message}$"):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from squatpose.pose.training.loss import get_loss, masked_mse, visible_mse
+from squatpose.pose.training.loss import distill_loss, get_loss, masked_mse, visible_mse
 
 
 def _case():
@@ -35,3 +35,15 @@ def test_no_labels_gives_zero_not_nan():
     pred, target, _ = _case()
     assert visible_mse(pred, target, torch.zeros(2, 3)).item() == 0.0
     assert get_loss("masked_mse") is masked_mse
+
+
+def test_distill_loss_mixes_labels_and_teacher_by_the_weight():
+    pred, labels, weights = _case()
+    teacher = torch.ones(2, 3, 4, 4)  # per-map MSE vs pred: [[0, 4, 1], [1, 1, 1]]
+    teacher_weights = torch.tensor([[0.5, 1.0, 0.0], [0.0, 0.0, 0.5]])  # the teacher's scores
+    mixed = distill_loss(visible_mse, pred, (labels, weights), (teacher, teacher_weights), 0.25)
+    assert mixed.item() == pytest.approx(0.75 * (1 + 4) / 3 + 0.25 * (1 * 4 + 0.5 * 1) / 2.0)
+    plain = visible_mse(pred, labels, weights)
+    assert torch.equal(distill_loss(visible_mse, pred, (labels, weights), (teacher, teacher_weights), 0.0), plain)
+    only_teacher = distill_loss(masked_mse, pred, (labels, weights), (teacher, teacher_weights), 1.0)
+    assert only_teacher.item() == pytest.approx(4.5 / 6)

@@ -145,6 +145,10 @@ def test_refine_coco_writes_weights_that_training_reads(tmp_path, tiny_coco) -> 
     assert refined["info"]["squatpose_refinement"]["counts"]["dropped"] == 48
     records = load_records(out, images, LOWER6)
     assert all(r.joint_weights is not None and (r.training_weights() == 0).all() for r in records)
+    # the teacher's own keypoints come along for distillation: the centred teacher puts all at the box centre
+    centres = [np.asarray(a["bbox"][:2]) + np.asarray(a["bbox"][2:]) / 2 for a in refined["annotations"]]
+    for record, centre in zip(records, centres, strict=True):
+        np.testing.assert_allclose(record.teacher, np.tile([*centre, 0.95], (6, 1)), atol=0.01)
     dataset = PoseDataset(records, HeatmapCodec((48, 64), 4, 1.5), LOWER6, (0, 0, 0), (1, 1, 1))
     sample = dataset[0]
     assert float(sample["weights"].sum()) == 0.0 and float(sample["heatmaps"].abs().sum()) == 0.0
@@ -187,6 +191,10 @@ def test_pseudo_label_keeps_confident_frames(tmp_path) -> None:
     assert [img["frame"] for img in data["images"]] == [0, 3, 6, 9]
     assert all((tmp_path / "pseudo" / "images" / img["file_name"]).is_file() for img in data["images"])
     assert all(a["num_keypoints"] == 17 for a in data["annotations"])
+    for ann in data["annotations"]:  # labelled joints are the teacher's; all 17 kept with scores for distillation
+        teacher = np.reshape(ann["teacher_keypoints"], (17, 3))
+        np.testing.assert_allclose(teacher[:, :2], np.reshape(ann["keypoints"], (17, 3))[:, :2], atol=0.01)
+        np.testing.assert_allclose(teacher[:, 2], 0.9, atol=1e-3)
     records = load_records(tmp_path / "pseudo" / "pseudo_labels.json", tmp_path / "pseudo" / "images", LOWER6)
     assert len(records) == 4
 

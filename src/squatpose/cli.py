@@ -88,7 +88,8 @@ def _add_data(sub) -> None:
 
 
 def _add_data_preparation(dsub) -> None:
-    """`data split`, `data refine`, `data pseudo-label`: the built-in model's training data (docs/training.md)."""
+    """`data split`, `data refine`, `data teacher-keypoints`, `data pseudo-label`: the built-in model's training
+    data (docs/training.md)."""
     s = dsub.add_parser("split", help="hold out a fixed dev split of a COCO keypoints JSON (whole images)",
                         description="Writes OUT_DIR/<name>_dev.json (a seeded random draw of --dev images) and "
                                     "OUT_DIR/<name>_rest.json (the others, for training).")
@@ -108,6 +109,16 @@ def _add_data_preparation(dsub) -> None:
     r.add_argument("--out", required=True, help="refined COCO JSON to write")
     r.add_argument("--agree", type=float, default=0.1, help="agreement radius, fraction of the box side (0.1)")
     r.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
+    k = dsub.add_parser("teacher-keypoints", help="store a teacher model's keypoints with COCO data (distillation)",
+                        description="Runs the teacher on every person's box and writes a copy of the COCO JSON whose "
+                                    "persons carry 'teacher_keypoints' (x, y, score for the 17 COCO keypoints, "
+                                    "image pixels): the soft targets of train.distill_weight. Computed once, "
+                                    "before training. Prints the counts.")
+    k.add_argument("--annotations", required=True, help="COCO person_keypoints JSON (left unchanged)")
+    k.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
+    k.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
+    k.add_argument("--out", required=True, help="COCO JSON to write (not the input)")
+    k.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
     v = dsub.add_parser("pseudo-label", help="squat frames from videos, labelled by a teacher model",
                         description="Samples frames of squat videos, finds the person with the teacher and keeps "
                                     "frames whose lower-body joints it finds confidently. Writes OUT/images/*.jpg "
@@ -313,7 +324,7 @@ def _cmd_data(args) -> int:
     from squatpose.joints import get_joint_set
     from squatpose.pose.data.subsets import format_stats, label_stats, make_subset
 
-    if args.data_command in ("split", "refine", "pseudo-label"):
+    if args.data_command in ("split", "refine", "teacher-keypoints", "pseudo-label"):
         return _cmd_data_preparation(args)
     joint_set = get_joint_set(args.joint_set)
     if args.data_command == "subset":
@@ -343,6 +354,10 @@ def _cmd_data_preparation(args) -> int:
 
         counts = refine_coco(args.annotations, args.images, teacher, args.out, RefineRules(agree=args.agree),
                              flip=not args.no_flip)
+    elif args.data_command == "teacher-keypoints":
+        from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
+
+        counts = add_teacher_keypoints(args.annotations, args.images, teacher, args.out, flip=not args.no_flip)
     else:
         from squatpose.pose.data.pseudo_label import PseudoLabelRules, find_videos, pseudo_label_videos
 

@@ -29,6 +29,7 @@ from squatpose.geometry import (
 from squatpose.joints import JointSet
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
+from squatpose.pose.data.teacher import TEACHER_FIELD
 from squatpose.pose.training.config import AugmentConfig
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class PersonRecord:
     area: float
     image_wh: tuple[int, int]
     joint_weights: np.ndarray | None = None  # (K,) training weights of refined labels; None = 1 if labelled
+    teacher: np.ndarray | None = None  # (K,3) teacher x, y (image px), score: distillation targets; None = none
 
     def training_weights(self) -> np.ndarray:
         """`(K,)` loss weight per joint: the refined weight, else 1 for labelled joints and 0 otherwise."""
@@ -108,6 +110,21 @@ def _keypoint_weights(ann: dict, path: Path) -> np.ndarray | None:
     return arr
 
 
+def _teacher_keypoints(ann: dict, path: Path) -> np.ndarray | None:
+    """`(17,3)` teacher (x, y, score) written by `squatpose data teacher-keypoints`, or None when absent."""
+    values = ann.get(TEACHER_FIELD)
+    if values is None:
+        return None
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros(0)
+    if arr.shape != (51,) or not np.isfinite(arr).all() or not ((arr[2::3] >= 0) & (arr[2::3] <= 1)).all():
+        raise AnnotationError(f"{path}: annotation id {ann.get('id')} has '{TEACHER_FIELD}' that are not 51 "
+                              "finite numbers (x, y, score × 17) with scores in [0, 1]")
+    return arr.reshape(17, 3)
+
+
 def load_records(annotations: str | Path, images_root: str | Path, joint_set: JointSet, *,
                  min_joints: int = 1, include_crowd: bool = False,
                  report: LoadReport | None = None) -> list[PersonRecord]:
@@ -145,10 +162,11 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
             report.skipped["image file missing"] += 1
             log.warning("%s: image %s is missing; person %s skipped", path, image_path, ann.get("id"))
             continue
-        weights17 = _keypoint_weights(ann, path)
+        weights17, teacher17 = _keypoint_weights(ann, path), _teacher_keypoints(ann, path)
         records.append(PersonRecord(str(image_path), int(image["id"]), int(ann.get("id", -1)), bbox, kps,
                                     kps17, float(ann.get("area", bbox[2] * bbox[3])), wh,
-                                    None if weights17 is None else joint_set.from_coco(weights17[:, None])[:, 0]))
+                                    None if weights17 is None else joint_set.from_coco(weights17[:, None])[:, 0],
+                                    None if teacher17 is None else joint_set.from_coco(teacher17)))
     report.kept += len(records)
     return records
 
@@ -215,11 +233,16 @@ def _stderr_captured() -> Iterator[list[str]]:
 
 
 class PoseDataset(Dataset):
-    """Top-down crops with heatmap targets. `augment=None` gives the deterministic evaluation crop."""
+    """Top-down crops with heatmap targets. `augment=None` gives the deterministic evaluation crop.
+
+    `teacher_min_score` (None: off) adds the teacher's soft targets for distillation: `teacher_heatmaps`
+    `(K,H,W)` and `teacher_weights` `(K,)` = the teacher's score where it is at least this, else 0.
+    """
 
     def __init__(self, records: list[PersonRecord], codec: HeatmapCodec, joint_set: JointSet,
                  input_mean: tuple[float, ...], input_std: tuple[float, ...], *,
-                 box_padding: float = DEFAULT_BOX_PADDING, augment: AugmentConfig | None = None, seed: int = 0) -> None:
+                 box_padding: float = DEFAULT_BOX_PADDING, augment: AugmentConfig | None = None, seed: int = 0,
+                 teacher_min_score: float | None = None) -> None:
         if not records:
             raise ValueError("the dataset has no person records")
         self.records = records
@@ -229,6 +252,7 @@ class PoseDataset(Dataset):
         self.box_padding = box_padding
         self.augment = augment
         self.seed = seed
+        self.teacher_min_score = teacher_min_score
 
     def __len__(self) -> int:
         return len(self.records)
@@ -256,18 +280,13 @@ class PoseDataset(Dataset):
             return sample
         params = self.crop_params(index, epoch)
         matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
-        keypoints, joint_weights = record.keypoints, record.training_weights()
-        if params.flip:
-            keypoints = keypoints[list(self.joint_set.flip_perm)]
-            joint_weights = joint_weights[list(self.joint_set.flip_perm)]
-        points_in = apply_affine(keypoints[:, :2], matrix)
-        heatmaps, weights = self.codec.encode(points_in, joint_weights)
+        heatmaps, weights = self._encode(record.keypoints, record.training_weights(), matrix, params.flip)
         adjust = None
         if self.augment is not None and self.augment.color_jitter > 0:
             rng = np.random.default_rng((self.seed, epoch, index, 1))
             adjust = partial(color_jitter, rng=rng, amount=self.augment.color_jitter)
         image = crop_normalized(image, matrix, self.codec.input_wh, self.mean, self.std, adjust=adjust)
-        return {
+        sample = {
             "image": torch.from_numpy(image),
             "heatmaps": torch.from_numpy(heatmaps),
             "weights": torch.from_numpy(weights),
@@ -275,3 +294,22 @@ class PoseDataset(Dataset):
             "matrix": torch.from_numpy(matrix),
             "substituted": 0,
         }
+        if self.teacher_min_score is not None:
+            sample["teacher_heatmaps"], sample["teacher_weights"] = map(
+                torch.from_numpy, self._teacher_targets(record, matrix, params.flip))
+        return sample
+
+    def _encode(self, points: np.ndarray, weights: np.ndarray, matrix: np.ndarray, flip: bool
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Image-px points `(K,2+)` and weights `(K,)` → heatmaps `(K,H,W)`, weights `(K,)` of the crop."""
+        if flip:  # the mirrored crop's left joint is the person's right one
+            points, weights = points[list(self.joint_set.flip_perm)], weights[list(self.joint_set.flip_perm)]
+        return self.codec.encode(apply_affine(points[:, :2], matrix), weights)
+
+    def _teacher_targets(self, record: PersonRecord, matrix: np.ndarray, flip: bool
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """The teacher's maps `(K,H,W)` and weights `(K,)`: its score where >= teacher_min_score, else 0
+        (also 0 for a person without teacher keypoints, so every sample has both keys and batches collate)."""
+        teacher = record.teacher if record.teacher is not None else np.zeros((self.joint_set.num_joints, 3))
+        scores = teacher[:, 2].astype(np.float32)
+        return self._encode(teacher[:, :2], np.where(scores >= self.teacher_min_score, scores, 0.0), matrix, flip)

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
-from squatpose.pose.data.teacher import MoveNetTeacher, TeacherPose
+from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 from squatpose.video.io import VideoError, iter_frames_rgb, open_video
 
 LOWER = list(range(11, 17))
@@ -93,7 +93,7 @@ def _annotation(pose: TeacherPose, box: np.ndarray, rules: PseudoLabelRules, ann
     return {"id": ann_id, "image_id": image_id, "category_id": 1, "iscrowd": 0,
             "bbox": [round(float(v), 2) for v in box], "area": float(box[2] * box[3]),
             "num_keypoints": int(labelled.sum()), "keypoints": [round(float(v), 2) for v in kps.reshape(-1)],
-            "teacher_scores": [round(float(s), 3) for s in scores]}
+            "teacher_scores": [round(float(s), 3) for s in scores], TEACHER_FIELD: pose.coco_field()}
 
 
 def pseudo_label_videos(videos: list[Path], teacher: MoveNetTeacher, out_dir: str | Path,

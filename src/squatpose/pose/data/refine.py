@@ -11,7 +11,8 @@ joints scored 0.4–0.5; see docs/training.md):
 - disagree with an unsure teacher: the label is kept at `unsure_weight`;
 - a joint the label set leaves out (LSP-extended labels visible joints only) is added from a very
   confident teacher at `added_weight`.
-Weights go into a `keypoint_weights` list (17 values) per annotation; `load_records` reads it.
+Weights go into a `keypoint_weights` list (17 values) per annotation; `load_records` reads it, and the
+teacher's own keypoints into `teacher_keypoints` (distillation targets, see teacher_keypoints.py).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tqdm import tqdm
 from squatpose import atomic
 from squatpose.joints import COCO_FLIP_PERM, COCO_NAMES
 from squatpose.pose.data.dataset import AnnotationError, read_coco_json, read_image_rgb
-from squatpose.pose.data.teacher import MoveNetTeacher
+from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher
 
 LOWER = tuple(range(11, 17))  # COCO hips, knees, ankles
 
@@ -120,6 +121,7 @@ def refine_coco(annotations: str | Path, images: str | Path, teacher: MoveNetTea
         ann["keypoints"] = [round(float(v), 2) for v in new.reshape(-1)]
         ann["num_keypoints"] = int((new[:, 2] > 0).sum())
         ann["keypoint_weights"] = [round(float(w), 3) for w in weights]
+        ann[TEACHER_FIELD] = pose.coco_field()  # distillation targets, at no extra cost
     refined.setdefault("info", {})
     refined["info"] = {**refined["info"], "squatpose_refinement": {
         "source": str(annotations), "teacher": teacher.path.name, "flip": flip,

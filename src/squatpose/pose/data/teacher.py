@@ -16,6 +16,7 @@ from squatpose.geometry import box_to_center_size
 from squatpose.joints import COCO_FLIP_PERM
 
 BOX_PADDING = 1.25  # square crop side = 1.25 × the larger box side, as in the teachers' measured setup
+TEACHER_FIELD = "teacher_keypoints"  # per-annotation COCO field read by load_records (distillation targets)
 
 
 class TeacherError(ValueError):
@@ -28,6 +29,11 @@ class TeacherPose:
 
     points: np.ndarray
     scores: np.ndarray
+
+    def coco_field(self) -> list[float]:
+        """The per-annotation `teacher_keypoints` field: (x, y, score) × 17 in COCO order, image px."""
+        rows = np.concatenate([self.points.round(2), self.scores[:, None].round(3)], axis=1)
+        return [float(v) for v in rows.reshape(-1)]
 
 
 class MoveNetTeacher:

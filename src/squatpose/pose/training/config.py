@@ -88,6 +88,8 @@ class TrainConfig:
     channels_last: bool = False
     threads: int | None = None       # torch intra-op threads on CPU; None keeps torch's default
     select_on: str | None = None     # validation set (file stem) that picks best.pt; None = mean of all
+    distill_weight: float = 0.0      # share of the teacher's soft targets in the loss (0 = labels only)
+    distill_min_score: float = 0.3   # teacher joints scored below this give no distillation target
 
     def __post_init__(self) -> None:
         check("train", epochs=self.epochs >= 1, batch_size=self.batch_size >= 1, lr=self.lr > 0,
@@ -95,7 +97,8 @@ class TrainConfig:
               step_milestones=all(0 < m <= 1 for m in self.step_milestones),
               checkpoint_minutes=self.checkpoint_minutes > 0,
               max_steps_per_epoch=self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
-              threads=self.threads is None or self.threads >= 1)
+              threads=self.threads is None or self.threads >= 1, distill_weight=0 <= self.distill_weight <= 1,
+              distill_min_score=0 <= self.distill_min_score <= 1)
 
 
 @dataclass(frozen=True)

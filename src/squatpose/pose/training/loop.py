@@ -29,7 +29,7 @@ from squatpose.pose.models import build_model
 from squatpose.pose.predictor import TorchRunner
 from squatpose.pose.training.config import Config
 from squatpose.pose.training.curves import plot_curves
-from squatpose.pose.training.loss import get_loss
+from squatpose.pose.training.loss import LossFn, distill_loss, get_loss
 from squatpose.pose.training.setup import (
     load_specs,
     make_optimizer,
@@ -158,7 +158,7 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             pred = net(images)
-        loss = loss_fn(pred, batch["heatmaps"].to(device), batch["weights"].to(device))
+        loss = _batch_loss(loss_fn, pred, batch, device, config.train.distill_weight)
         if not torch.isfinite(loss):
             ids = [loader.dataset.records[i].ann_id for i in batch["index"].tolist()]
             raise FloatingPointError(f"loss became {loss.item()} at step {state.step} (annotation ids {ids[:8]}...); "
@@ -179,6 +179,16 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
             last_save = time.monotonic()
     bar.close()
     return total / max(count, 1)
+
+
+def _batch_loss(loss_fn: LossFn, pred: torch.Tensor, batch: dict, device: torch.device,
+                distill_weight: float) -> torch.Tensor:
+    """The loss against the labels, mixed with the teacher's soft targets when train.distill_weight > 0."""
+    labels = (batch["heatmaps"].to(device), batch["weights"].to(device))
+    if distill_weight == 0:
+        return loss_fn(pred, *labels)
+    teacher = (batch["teacher_heatmaps"].to(device), batch["teacher_weights"].to(device))
+    return distill_loss(loss_fn, pred, labels, teacher, distill_weight)
 
 
 def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info):

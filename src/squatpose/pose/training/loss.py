@@ -5,10 +5,15 @@ Both losses ignore joints with weight 0 (unlabelled, or outside the crop). They 
   joints contributes a smaller loss and the loss scale depends on how many joints are labelled.
 - `visible_mse`: the mean over the labelled maps only, so every labelled joint weighs the same
   whatever the label density of the batch (LSP-extended labels only visible joints).
+`distill_loss` mixes either with the same loss against the teacher's soft targets (distillation).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _per_map_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -26,10 +31,21 @@ def visible_mse(pred: torch.Tensor, target: torch.Tensor, weights: torch.Tensor)
     return (_per_map_mse(pred, target) * weights).sum() / weights.sum().clamp(min=1.0)
 
 
+def distill_loss(loss_fn: LossFn, pred: torch.Tensor, labels: tuple[torch.Tensor, torch.Tensor],
+                 teacher: tuple[torch.Tensor, torch.Tensor], distill_weight: float) -> torch.Tensor:
+    """`(1 - a)·loss(pred, label maps, weights) + a·loss(pred, teacher maps, weights)`, a = distill_weight.
+
+    `labels` and `teacher` are (heatmaps `(B,K,H,W)`, weights `(B,K)`); the teacher's weights are its
+    scores, so a joint it is unsure of pulls less.
+    """
+    return ((1 - distill_weight) * loss_fn(pred, *labels)
+            + distill_weight * loss_fn(pred, *teacher))
+
+
 LOSSES = {"masked_mse": masked_mse, "visible_mse": visible_mse}
 
 
-def get_loss(name: str):
+def get_loss(name: str) -> LossFn:
     try:
         return LOSSES[name]
     except KeyError:

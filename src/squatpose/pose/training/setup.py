@@ -97,10 +97,26 @@ def _seed_worker(_worker_id: int) -> None:
     np.random.seed(torch.initial_seed() % 2**32)
 
 
+def check_distill_data(records: list[PersonRecord], distill_weight: float) -> None:
+    """Distillation needs teacher keypoints in the training files: stop before training when none has any."""
+    if distill_weight == 0:
+        return
+    carrying = sum(r.teacher is not None for r in records)
+    if carrying == 0:
+        raise ValueError(f"train.distill_weight={distill_weight} needs teacher keypoints, and no training person "
+                         "has any: make them with `squatpose data teacher-keypoints --annotations A --images I "
+                         "--teacher T --out O` and train on O (docs/training.md, Distillation)")
+    log.info("distillation: %d of %d training samples carry teacher keypoints (weight %.2f)", carrying,
+             len(records), distill_weight)
+
+
 def make_train_loader(config: Config, records: list[PersonRecord], codec: HeatmapCodec, joint_set: JointSet,
                       mean, std, dist_info: DistInfo) -> tuple[DataLoader, EpochSampler]:
+    check_distill_data(records, config.train.distill_weight)
+    distill = config.train.distill_weight > 0
     dataset = PoseDataset(records, codec, joint_set, mean, std, box_padding=config.data.box_padding,
-                          augment=config.data.augment, seed=config.train.seed)
+                          augment=config.data.augment, seed=config.train.seed,
+                          teacher_min_score=config.train.distill_min_score if distill else None)
     sampler = EpochSampler(len(dataset), config.train.batch_size, config.train.seed, dist_info.rank, dist_info.world)
     workers = config.data.num_workers
     loader = DataLoader(dataset, batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
