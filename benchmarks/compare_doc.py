@@ -133,9 +133,10 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
     lines += _table(plan["data"], done, args.bootstrap) if "data" in plan else ["Pending.", ""]
     lines += ["## Second seed for the leading two", ""]
     lines += _table(plan["seeds"], done, args.bootstrap) if "seeds" in plan else ["Pending.", ""]
-    lines += ["## Conclusions", "", *_conclusions(plan, done, args.bootstrap), "",
-              "## What the original project reported", "", ORIGINAL, "", "## Per joint", "", *_per_joint(shown),
-              "## Training curves", ""]
+    lines += ["## Conclusions", "", *_conclusions(plan, done, args.bootstrap), ""]
+    lines += _discussion(args.doc)
+    lines += ["## What the original project reported", "", ORIGINAL, "", "## Per joint", "",
+              *_per_joint(shown), "## Training curves", ""]
     lines += [f"![PCK@0.05 over training time]({os.path.relpath(args.plot, args.doc.parent)})", ""] if has_plot \
         else ["Pending.", ""]
     lines += ["## With a GPU and COCO 2017", "",
@@ -145,6 +146,15 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
               "(without `--mini`, arm (a) is all of COCO train2017, as in the original's FPN comparison):"),
               "", "```", GPU_COMMAND, "```", ""]
     atomic.write_text(args.doc, "\n".join(lines))
+
+
+def _discussion(doc: Path) -> list[str]:
+    """The hand-written reading of the numbers, kept in `<doc>-discussion.md` so regenerating keeps it."""
+    path = doc.with_name(doc.stem + "-discussion.md")
+    if not path.is_file():
+        return []
+    return ["## Discussion", "", f"(Written by hand in `{path.name}`, from the numbers above.)", "",
+            path.read_text().strip(), ""]
 
 
 def _cost(plan: dict, args: argparse.Namespace) -> str:

@@ -74,6 +74,7 @@ def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
     assert read_checkpoint(interrupted / "last.pt")["train_state"]["step"] == 2
     monkeypatch.setattr(loop, "validate", real_validate)
 
+    (root / "docs" / "comparison-discussion.md").write_text("Read with care: a tiny run.\n")
     main(_argv(root))
     assert (runs / "resnet18-none-all-s0" / "done.json").stat().st_mtime_ns == first_done  # skipped, not rerun
     steps = [json.loads(line)["step"] for line in (interrupted / "metrics.jsonl").read_text().splitlines()]
@@ -99,6 +100,7 @@ def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
     for run_id in done:
         assert f"| {run_id} | " in doc
     assert "(b) minus (c)" in doc and "Seed spread" in doc
+    assert "## Discussion" in doc and "Read with care: a tiny run." in doc  # the hand-written part survives
     assert "--max-runs" not in doc and f"--steps {STEPS}" in doc
     assert (root / "docs" / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
