@@ -107,7 +107,9 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
     steps = math.ceil(args.steps / args.evals) * args.evals
     budget = (f"{args.minutes:g} training minutes (equal compute time, fair to slow models; each run times a "
               "few steps at its start and fixes its step count in its run.json, so a resumed run keeps its "
-              "schedule)" if args.minutes else f"{steps} optimizer steps (reproducible on any machine)")
+              "schedule; the data arms and the second seed take the step count of the same model's run on all "
+              "data, so they differ from it in data or seed only; the train min column shows the time each run "
+              "really took)" if args.minutes else f"{steps} optimizer steps (reproducible on any machine)")
     lines = ["# Model comparison: architectures × data at a fixed budget", ""]
     if finished < len(runs) or "data" not in plan:
         lines += [(f"**Status: pending.** {finished} of the runs planned so far have finished; the data and seed "

@@ -144,11 +144,19 @@ def check_budget(where: Path, budget: dict, args: argparse.Namespace) -> dict:
     return budget
 
 
-def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], float]) -> dict:
-    """The run's step budget: from its run.json when it was started before, else from --steps/--minutes."""
+def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], float],
+               sibling: dict | None = None) -> dict:
+    """The run's step budget: from its run.json when it was started before, else the step count of `sibling`
+    (the finished run of the same model and init on all data), else from --steps/--minutes.
+
+    Data arms and second seeds take their sibling's steps so they differ from it in data or seed only: a
+    timing probe is noisier (a few steps, under whatever else the machine runs) than those differences.
+    """
     if (run_dir / "run.json").exists():
         return check_budget(run_dir / "run.json", json.loads((run_dir / "run.json").read_text())["budget"], args)
     wanted = requested_budget(args)
+    if sibling is not None:
+        return {**sibling["budget"], **wanted, "steps_of": sibling["run"]["run_id"]}
     if args.minutes:
         wanted["seconds_per_step"] = round(probe(), 4)
         steps = args.minutes * 60 / wanted["seconds_per_step"]
@@ -213,7 +221,8 @@ def run_all(args: argparse.Namespace, command: str) -> int:
             def config_for(steps: int, evals: int, run: Run = run) -> Config:
                 return fill_epochs(run_config(base, run, arms[run.data], steps, evals, args.resnet_weights))
 
-            budget = budget_for(run_dir, args, lambda: seconds_per_step(config_for(8, 1)))
+            sibling = done.get(make_run(run.model, run.init, "all", args.seed).run_id)
+            budget = budget_for(run_dir, args, lambda: seconds_per_step(config_for(8, 1)), sibling)
             config = config_for(budget["steps"], args.evals)
             log.info("run %s: %d steps", run.run_id, budget["steps"])
             execute(run, run_dir, config, budget)

@@ -98,6 +98,7 @@ def seconds_per_step(config: Config, warmup: int = 2, timed: int = 6) -> float:
     """Measure one optimizer step (data loading included) of this run's model and data."""
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
+    torch.set_flush_denormal(True)  # as `fit` does: freshly initialised layers make slow denormals otherwise
     model, joint_set, codec = build_for_training(config, torch.device("cpu"))
     records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train")
     loader, _ = make_train_loader(config, records, codec, joint_set, model.INPUT_MEAN, model.INPUT_STD, DistInfo())

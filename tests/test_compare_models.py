@@ -127,6 +127,18 @@ def test_minutes_budget_becomes_a_recorded_step_count(tmp_path):
         budget_for(tmp_path, parse_args(["--minutes", "2", "--evals", "4"]), probe=lambda: 0.7)
 
 
+def test_data_arms_and_seeds_take_the_step_count_of_their_sibling(tmp_path):
+    args = parse_args(["--minutes", "1", "--evals", "4"])
+    sibling = {"run": {"run_id": "m-none-all-s0"},
+               "budget": {"kind": "minutes", "requested": 1.0, "evals": 4, "seconds_per_step": 0.7, "steps": 88}}
+
+    def no_probe() -> float:
+        raise AssertionError("a run with a sibling is not timed")
+
+    budget = budget_for(tmp_path / "m-none-lower-s0", args, no_probe, sibling)
+    assert budget["steps"] == 88 and budget["steps_of"] == "m-none-all-s0"
+
+
 def test_bootstrap_on_known_inputs():
     labelled = np.full(400, 1.0)
     hits = (np.arange(400) < 200).astype(float)
