@@ -37,7 +37,7 @@ def test_onnx_runtime_matches_pytorch(tmp_path):
     assert np.abs(torch_out - onnx_out).max() < 1e-4 * max(1.0, np.abs(torch_out).max())
     image = (np.random.default_rng(1).uniform(0, 255, (240, 200, 3))).astype(np.uint8)
     boxes = np.array([[20.0, 10.0, 120.0, 200.0], [0.0, 0.0, 200.0, 240.0]])
-    a = Predictor(loaded).predict(image, boxes)
+    a = Predictor(loaded, backend="torch").predict(image, boxes)
     b = Predictor(loaded, backend="onnx", onnx_path=onnx_path).predict(image, boxes)
     np.testing.assert_allclose(a.xy, b.xy, atol=0.05)
     np.testing.assert_allclose(a.score, b.score, atol=1e-4)

@@ -1,18 +1,19 @@
 """int8 ONNX: static quantization with ONNX Runtime, calibrated on real person crops.
 
 Per-channel int8 weights and uint8 activations in QOperator form, which ONNX Runtime runs with integer
-kernels (VNNI where the CPU has it). Activation ranges are the min/max over the crops the model sees in
-practice (ground-truth person boxes of a COCO keypoints file), never random input. The last
-`FLOAT_TAIL_CONVS` convolutions (the 1/4-resolution neck and the heatmap head, a small share of the time)
-stay float: they shape the heatmap peak that sub-pixel decoding reads.
+kernels. Activation ranges are the min/max over the crops the model sees in practice (ground-truth
+person boxes of a COCO keypoints file), never random input. Only the backbone is quantized: the decoder
+(every convolution outside the model's `backbone` module; the last `FLOAT_TAIL_CONVS` for a model without
+one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads, and it is a small share
+of the time.
 
-Measured on the first built-in model (PCK@0.05 change against the float model, no flip, LSP dev / PARSE /
-COCO sample val; docs/model-card.md): min/max ranges over 250 crops, five random draws of the crops:
-LSP dev −0.44 to −0.72 (mean −0.59), PARSE −0.49 to −0.88, COCO −0.5 to −1.0; 99.99th-percentile ranges
-over 64 / 256 crops −0.94 / −0.33 on LSP dev; entropy over 64 −0.33; keeping the first conv float too
-−0.55. The calibration method matters less than which crops are drawn, so the simplest (min/max) is
-used. ONNX Runtime's calibrator holds every activation of the crops it has not yet summarised (about 90 MB
-per crop at 256×192), so it is given them `CALIBRATION_CHUNK` at a time.
+Measured on model v2 (docs/model-card.md), PCK@0.05 change against the float model on the LSP dev split,
+no flip, 250 calibration crops of its training persons, five random draws: decoder float −0.22 to −0.39;
+only the last 3 convolutions float −0.33 to −0.61; the last 7 −0.39 to −0.67 (three draws each). All
+three run a crop in the same time (0.62–0.63× MoveNet Lightning's, 1 thread, interleaved). On the
+first model, 99.99th-percentile and entropy ranges were no better than min/max: which crops are drawn
+matters more than the method. ONNX Runtime's calibrator holds every activation of the crops it has not
+yet summarised (about 90 MB per crop at 256×192), so it is given them `CALIBRATION_CHUNK` at a time.
 """
 from __future__ import annotations
 
@@ -55,6 +56,14 @@ def calibration_chunk(persons: int) -> int:
     return chunk
 
 
+def float_convs(conv_names: list[str]) -> list[str]:
+    """The convolutions that stay float: the decoder (outside `/backbone/`), else the last few."""
+    backbone = [n for n in conv_names if n.startswith("/backbone/")]
+    if not backbone:
+        return conv_names[-FLOAT_TAIL_CONVS:]
+    return [n for n in conv_names if not n.startswith("/backbone/")]
+
+
 def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[np.ndarray],
                   persons: int = CALIBRATION_PERSONS) -> Path:
     """Export `loaded` to float ONNX, quantize it statically with `batches` (`persons` crops) as
@@ -85,7 +94,7 @@ def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[n
         convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
         quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=convs[-FLOAT_TAIL_CONVS:],
+                        nodes_to_exclude=float_convs(convs),
                         calibrate_method=CalibrationMethod.MinMax,
                         extra_options={"CalibMaxIntermediateOutputs": calibration_chunk(persons)})
         _copy_metadata(float_path, quantized)
