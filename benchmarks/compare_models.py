@@ -39,6 +39,7 @@ from compare_run import (
     seconds_per_step,
 )
 from squatpose import atomic
+from squatpose.config import from_dict
 from squatpose.config import to_dict as config_to_dict
 from squatpose.joints import get_joint_set
 from squatpose.pose.data.dataset import load_records, read_coco_json
@@ -169,7 +170,8 @@ def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], floa
 def check_recipe(path: Path, base: Config) -> None:
     """One table, one recipe: refuse to add runs made with another config (or --set) to the same --out."""
     recipe = json.loads(json.dumps(config_to_dict(base)))
-    if path.exists() and json.loads(path.read_text()) != recipe:
+    # read back through the config classes: options added since the runs began enter at their defaults
+    if path.exists() and json.loads(json.dumps(config_to_dict(from_dict(Config, json.loads(path.read_text()))))) != recipe:
         raise SystemExit(f"{path}: the runs here used another recipe; rerun with the same config or a new --out")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(path, json.dumps(recipe, indent=1))

@@ -13,11 +13,13 @@ from torch import nn
 
 import compare_models
 from compare_claim import try_claim
-from compare_models import budget_for, first_plan, main, parse_args
+from compare_models import budget_for, check_recipe, first_plan, main, parse_args
 from compare_report import bootstrap, verdict
 from compare_run import count_macs
+from squatpose.config import to_dict as config_to_dict
 from squatpose.pose.checkpoint import read_checkpoint
 from squatpose.pose.training import loop
+from squatpose.pose.training.config import load_config
 
 STEPS, EVALS = 3, 2  # 3 steps round up to 4: two evaluations of 2 steps each
 
@@ -184,3 +186,16 @@ def test_workers_share_the_plan_through_claims(tiny_setup, monkeypatch):
     assert waits == [compare_models.WAIT_S]
     assert (runs / "resnet18-none-all-s0" / "done.json").exists()
     assert try_claim(runs / "resnet18-none-all-s0") is not None  # released when the run ended
+
+
+def test_a_recipe_from_before_a_new_config_option_still_matches(tmp_path):
+    """Runs made before an option existed used its default: adding the option must not orphan them."""
+    base = load_config("compare_cpu")
+    recipe = json.loads(json.dumps(config_to_dict(base)))
+    del recipe["train"]["distill_weight"]
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    check_recipe(tmp_path / "recipe.json", base)
+    recipe["train"]["lr"] = 0.5
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    with pytest.raises(SystemExit, match="another recipe"):
+        check_recipe(tmp_path / "recipe.json", base)
