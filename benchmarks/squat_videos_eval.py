@@ -1,7 +1,7 @@
 """Repetition counts on the shared real squat clips against the counts verified by eye (reps.json), and
 how much of each clip the person was followed.
 
-    python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend onnx]
+    python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend auto|onnx|torch]
 
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
 (reps.json marks those `ambiguous`: either count is acceptable there). "followed" is the share of frames
@@ -70,9 +70,12 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
     parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--out", type=Path, default=None, help="keep each clip's outputs here")
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="onnx")
+    parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
+                        help="auto (default): what `analyze` runs, the shipped int8 file where it applies; "
+                             "onnx: the float export")
     args = parser.parse_args()
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=args.backend)
+    print(f"pose model on {predictor.backend} ({predictor.precision})")
     for folder in args.data:
         right, total, followed = evaluate_folder(folder, predictor, args.out)
         print(f"{folder.name}: {right}/{total} clips counted right; followed ≥ 95 % of frames in "

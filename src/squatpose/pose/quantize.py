@@ -8,9 +8,10 @@ one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads
 of the time.
 
 Measured on model v2 (docs/model-card.md), PCK@0.05 change against the float model on the LSP dev split,
-no flip, 250 calibration crops of its training persons, five random draws: decoder float −0.22 to −0.39;
-only the last 3 convolutions float −0.33 to −0.61; the last 7 −0.39 to −0.67 (three draws each). All
-three run a crop in the same time (0.62–0.63× MoveNet Lightning's, 1 thread, interleaved). On the
+no flip, 250 calibration crops of its training persons: backbone int8, decoder float, five random draws
+−0.56 to +0.17 (mean −0.22); only the last 3 convolutions in graph order float −0.33 to −0.61 (three
+draws), the first model that way −0.44 to −0.72 (five). A crop takes the same time either way (0.62–0.63×
+MoveNet Lightning's, 1 thread, interleaved): the decoder is a small share. On the
 first model, 99.99th-percentile and entropy ranges were no better than min/max: which crops are drawn
 matters more than the method. ONNX Runtime's calibrator holds every activation of the crops it has not
 yet summarised (about 90 MB per crop at 256×192), so it is given them `CALIBRATION_CHUNK` at a time.
