@@ -123,7 +123,7 @@ def write_report(args: argparse.Namespace, plan: dict, done: dict[str, dict], pe
               "config's first validation set) in image pixels: PCK normalised by the larger GT box side, pooled "
               "over labelled lower-body joints, with and without flip test, and OKS-AP. Intervals: 95 % "
               f"percentile bootstrap over held-out persons ({args.bootstrap} resamples); differences are paired. "
-              "CPU ms/crop: median of batch-1 forward passes at the run's threads; train img/s: images over "
+              "CPU ms/crop: median of batch-1 PyTorch (eager) forward passes at the run's threads; train img/s: images over "
               "training time (data loading included, validation excluded)."
               + (f" Threads: {_threads(shown)}." if shown else "")), "",
               "Training persons per data arm: " + ", ".join(f"{ARMS[a]} {n}" for a, n in persons.items()) + ".",

@@ -1,7 +1,7 @@
 """The original project's experiment at a fixed budget: five architectures, three data arms, ImageNet
 init vs none, two seeds for the leading two, all evaluated on one held-out split, in one table.
 
-    python benchmarks/compare_models.py [--minutes 40 | --steps 1500] [--out runs/compare]
+    python benchmarks/compare_models.py [--minutes 20 | --steps 1500] [--out runs/compare]
         [--resnet-weights resnet18.pth] [--config compare_cpu] [--mini 20000]
 
 Every run trains through `fit` with one shared config (data, augmentation, resolution, optimiser,
