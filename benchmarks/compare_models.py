@@ -169,9 +169,12 @@ def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], floa
 
 def check_recipe(path: Path, base: Config) -> None:
     """One table, one recipe: refuse to add runs made with another config (or --set) to the same --out."""
-    recipe = json.loads(json.dumps(config_to_dict(base)))
+    def as_json(config: Config) -> dict:
+        return json.loads(json.dumps(config_to_dict(config)))
+
+    recipe = as_json(base)
     # read back through the config classes: options added since the runs began enter at their defaults
-    if path.exists() and json.loads(json.dumps(config_to_dict(from_dict(Config, json.loads(path.read_text()))))) != recipe:
+    if path.exists() and as_json(from_dict(Config, json.loads(path.read_text()))) != recipe:
         raise SystemExit(f"{path}: the runs here used another recipe; rerun with the same config or a new --out")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(path, json.dumps(recipe, indent=1))
