@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from squatpose import atomic
 from squatpose.joints import COCO_FLIP_PERM, COCO_NAMES
-from squatpose.pose.data.dataset import AnnotationError, read_coco_json, read_image_rgb
+from squatpose.pose.data.dataset import read_coco_json
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher
+from squatpose.pose.data.teacher_keypoints import teacher_poses
 
 LOWER = tuple(range(11, 17))  # COCO hips, knees, ankles
 
@@ -97,23 +97,10 @@ def refine_coco(annotations: str | Path, images: str | Path, teacher: MoveNetTea
     annotations, images, out = Path(annotations), Path(images), Path(out)
     if out.resolve() == annotations.resolve():
         raise ValueError(f"{out}: refusing to overwrite the input annotations")
-    data = read_coco_json(annotations)
-    files = {img["id"]: images / img["file_name"] for img in data["images"]}
-    refined = copy.deepcopy(data)
+    refined = copy.deepcopy(read_coco_json(annotations))
     counts: Counter = Counter()
-    for ann in tqdm(refined["annotations"], desc=f"refine {annotations.name}", disable=not progress):
-        if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0) or "keypoints" not in ann:
-            continue
-        path = files.get(ann.get("image_id"))
-        box = np.asarray(ann.get("bbox", []), np.float64)
-        if path is None or box.size != 4 or not (box[2] > 1 and box[3] > 1):
-            counts["persons skipped (no image or box)"] += 1
-            continue
-        try:
-            image = read_image_rgb(str(path))
-        except OSError as exc:
-            raise AnnotationError(f"{annotations}: {exc}") from None
-        pose = teacher.predict(image, box, flip=flip)
+    for ann, box, pose in teacher_poses(annotations, refined, images, teacher, flip=flip, counts=counts,
+                                        desc="refine", progress=progress, needs_keypoints=True):
         kps = np.asarray(ann["keypoints"], np.float64).reshape(17, 3)
         new, weights, person_counts = refine_person(kps, box, pose.points, pose.scores, rules)
         counts.update(person_counts)

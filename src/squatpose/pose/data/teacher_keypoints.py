@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +17,31 @@ from tqdm import tqdm
 
 from squatpose import atomic
 from squatpose.pose.data.dataset import AnnotationError, read_coco_json, read_image_rgb
-from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher
+from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 
 
-def _usable_box(ann: dict) -> np.ndarray | None:
-    """The person's `[x, y, w, h]` box, or None for a non-person, a crowd or a box too small to crop."""
-    if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0):
-        return None
-    box = np.asarray(ann.get("bbox", []), np.float64)
-    if box.size != 4 or not np.isfinite(box).all() or not (box[2] > 1 and box[3] > 1):
-        return None
-    return box
+def teacher_poses(annotations: Path, data: dict, images: Path, teacher: MoveNetTeacher, *, flip: bool,
+                  counts: Counter, desc: str, progress: bool, needs_keypoints: bool = False
+                  ) -> Iterator[tuple[dict, np.ndarray, TeacherPose]]:
+    """Each person of `data` (annotations of the file `annotations`) with a usable box and image, its box
+    `[x, y, w, h]` and the teacher's pose on it; persons without an image or a box are counted as skipped.
+    An unreadable image is an error naming both files."""
+    files = {img["id"]: images / img["file_name"] for img in data["images"]}
+    cached: tuple[Path | None, np.ndarray | None] = (None, None)  # persons of one image are usually adjacent
+    for ann in tqdm(data["annotations"], desc=f"{desc} {annotations.name}", disable=not progress):
+        if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0) or (needs_keypoints and "keypoints" not in ann):
+            continue
+        path = files.get(ann.get("image_id"))
+        box = np.asarray(ann.get("bbox", []), np.float64)
+        if path is None or box.size != 4 or not np.isfinite(box).all() or not (box[2] > 1 and box[3] > 1):
+            counts["persons skipped (no image or box)"] += 1
+            continue
+        if cached[0] != path:
+            try:
+                cached = (path, read_image_rgb(str(path)))
+            except OSError as exc:
+                raise AnnotationError(f"{annotations}: {exc}") from None
+        yield ann, box, teacher.predict(cached[1], box, flip=flip)
 
 
 def add_teacher_keypoints(annotations: str | Path, images: str | Path, teacher: MoveNetTeacher, out: str | Path,
@@ -36,22 +51,11 @@ def add_teacher_keypoints(annotations: str | Path, images: str | Path, teacher: 
     annotations, images, out = Path(annotations), Path(images), Path(out)
     if out.resolve() == annotations.resolve():
         raise ValueError(f"{out}: refusing to overwrite the input annotations")
-    data = read_coco_json(annotations)
-    files = {img["id"]: images / img["file_name"] for img in data["images"]}
-    labelled = copy.deepcopy(data)
+    labelled = copy.deepcopy(read_coco_json(annotations))
     counts: Counter = Counter()
-    cached: tuple[Path | None, np.ndarray | None] = (None, None)  # persons of one image are usually adjacent
-    for ann in tqdm(labelled["annotations"], desc=f"teacher keypoints {annotations.name}", disable=not progress):
-        box, path = _usable_box(ann), files.get(ann.get("image_id"))
-        if box is None or path is None:
-            counts["persons skipped (crowd, no image or no box)"] += 1
-            continue
-        if cached[0] != path:
-            try:
-                cached = (path, read_image_rgb(str(path)))
-            except OSError as exc:
-                raise AnnotationError(f"{annotations}: {exc}") from None
-        ann[TEACHER_FIELD] = teacher.predict(cached[1], box, flip=flip).coco_field()
+    for ann, _, pose in teacher_poses(annotations, labelled, images, teacher, flip=flip, counts=counts,
+                                      desc="teacher keypoints", progress=progress):
+        ann[TEACHER_FIELD] = pose.coco_field()
         counts["persons"] += 1
     labelled["info"] = {**labelled.get("info", {}), "squatpose_teacher_keypoints": {
         "source": str(annotations), "teacher": teacher.path.name, "flip": flip, "counts": dict(counts)}}
