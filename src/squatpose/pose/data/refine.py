@@ -16,7 +16,6 @@ teacher's own keypoints into `teacher_keypoints` (distillation targets, see teac
 """
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -26,9 +25,8 @@ import numpy as np
 
 from squatpose import atomic
 from squatpose.joints import COCO_FLIP_PERM, COCO_NAMES
-from squatpose.pose.data.dataset import read_coco_json
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher
-from squatpose.pose.data.teacher_keypoints import teacher_poses
+from squatpose.pose.data.teacher_keypoints import read_for_copy, teacher_poses
 
 LOWER = tuple(range(11, 17))  # COCO hips, knees, ankles
 
@@ -95,9 +93,7 @@ def refine_coco(annotations: str | Path, images: str | Path, teacher: MoveNetTea
                 rules: RefineRules = RefineRules(), flip: bool = True, progress: bool = True) -> Counter:
     """Write the refined copy of `annotations` to `out` (atomically); returns the counts."""
     annotations, images, out = Path(annotations), Path(images), Path(out)
-    if out.resolve() == annotations.resolve():
-        raise ValueError(f"{out}: refusing to overwrite the input annotations")
-    refined = copy.deepcopy(read_coco_json(annotations))
+    refined = read_for_copy(annotations, out)
     counts: Counter = Counter()
     for ann, box, pose in teacher_poses(annotations, refined, images, teacher, flip=flip, counts=counts,
                                         desc="refine", progress=progress, needs_keypoints=True):

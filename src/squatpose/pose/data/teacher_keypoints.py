@@ -6,7 +6,6 @@ teacher runs on each person's GT box (as `refine` does), averaged with its mirro
 """
 from __future__ import annotations
 
-import copy
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -44,14 +43,19 @@ def teacher_poses(annotations: Path, data: dict, images: Path, teacher: MoveNetT
         yield ann, box, teacher.predict(cached[1], box, flip=flip)
 
 
+def read_for_copy(annotations: Path, out: Path) -> dict:
+    """The COCO data of `annotations`, to be changed and written to `out`, which must not be the input."""
+    if out.resolve() == annotations.resolve():
+        raise ValueError(f"{out}: refusing to overwrite the input annotations")
+    return read_coco_json(annotations)
+
+
 def add_teacher_keypoints(annotations: str | Path, images: str | Path, teacher: MoveNetTeacher, out: str | Path,
                           flip: bool = True, progress: bool = True) -> Counter:
     """Write a copy of `annotations` to `out` (atomically) with `teacher_keypoints` on every usable person;
     returns the counts. An unreadable image is an error naming both files, and nothing is written."""
     annotations, images, out = Path(annotations), Path(images), Path(out)
-    if out.resolve() == annotations.resolve():
-        raise ValueError(f"{out}: refusing to overwrite the input annotations")
-    labelled = copy.deepcopy(read_coco_json(annotations))
+    labelled = read_for_copy(annotations, out)
     counts: Counter = Counter()
     for ann, _, pose in teacher_poses(annotations, labelled, images, teacher, flip=flip, counts=counts,
                                       desc="teacher keypoints", progress=progress):
