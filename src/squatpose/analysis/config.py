@@ -116,9 +116,9 @@ class RepConfig:
     onset_band: a repetition starts/ends where depth is within this of the standing level;
     min_confidence: a repetition whose depth signal is less sure than this on average (the signal's
     confidence is the least likely of the joints it uses, a calibrated score) is listed as uncertain and not counted (a count must not rest on joints the model barely found);
-    min_phase_s: two repetitions with no standing between them, where the first rises or the second
-    sinks in less than this, are one repetition split by a glitch of the depth signal (no one goes
-    from the bottom to standing, or back, that fast) and are merged."""
+    min_phase_s: two repetitions with less standing than this between them, where the first rises or
+    the second sinks in less than this, are one repetition split by a glitch of the depth signal (no
+    one goes from the bottom to standing, or back, that fast) and are merged."""
 
     standing_depth: float = 0.08
     start_depth: float = 0.12

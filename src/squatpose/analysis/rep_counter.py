@@ -228,15 +228,16 @@ def knee_straight(knee_angle_lr: np.ndarray) -> np.ndarray:
 
 
 def merge_glitch_splits(spans: list[RepSpan], fps: float, min_phase_s: float) -> list[RepSpan]:
-    """Merge back-to-back repetitions (the first ends where the second starts: no standing between)
-    when the first's rise or the second's fall takes less than `min_phase_s`: a few frames where the
-    depth signal jumps towards standing and back (a pose that failed at the bottom) are not a
-    repetition ending and the next beginning. The merged one keeps the deeper bottom."""
+    """Merge back-to-back repetitions (standing for less than `min_phase_s` between them, or not at
+    all) when the first's rise or the second's fall takes less than `min_phase_s`: a few frames where
+    the depth signal jumps to standing and back (a pose that failed at the bottom, possibly read as
+    standing for a frame or two) are not a repetition ending and the next beginning. The merged one
+    keeps the deeper bottom."""
     limit = min_phase_s * fps
     merged: list[RepSpan] = []
     for rep in spans:
         last = merged[-1] if merged else None
-        if (last is not None and last.end_frame == rep.start_frame
+        if (last is not None and rep.start_frame - last.end_frame < limit
                 and min(last.end_frame - last.bottom_frame, rep.bottom_frame - rep.start_frame) < limit):
             deeper = last if last.peak_depth >= rep.peak_depth else rep
             merged[-1] = RepSpan(last.start_frame, deeper.bottom_frame, rep.end_frame, deeper.peak_depth,
