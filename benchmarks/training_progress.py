@@ -69,13 +69,13 @@ def plot(rows: list[dict], reference: tuple[float, float] | None, reference_name
             ax.axhline(value, color="grey", linestyle=style, linewidth=0.8)
         ax.text(epochs[0], reference[0] + 1.5, f"{reference_name} on the LSP dev split: "
                 f"{reference[0]} / {reference[1]} (grey lines)", fontsize=7, color="grey")
-    # a vertical line and a label where each stage starts
-    for i, row in enumerate(rows):
-        if i == 0 or row["stage"] != rows[i - 1]["stage"]:
-            if i:
-                ax.axvline(int(row["epoch"]) - 0.5, color="black", linewidth=0.5, linestyle=":")
-            ax.text(int(row["epoch"]) - 0.4, 17 + 5 * (len({r["stage"] for r in rows[:i]}) % 3), row["stage"],
-                    fontsize=6)
+    # a vertical line and a label where each stage starts; labels on three heights so neighbours don't overlap
+    starts = [row for i, row in enumerate(rows) if i == 0 or row["stage"] != rows[i - 1]["stage"]]
+    for n, row in enumerate(starts):
+        epoch = int(row["epoch"])
+        if n:
+            ax.axvline(epoch - 0.5, color="black", linewidth=0.5, linestyle=":")
+        ax.text(epoch - 0.4, 17 + 5 * (n % 3), row["stage"], fontsize=6)
     ax.set(xlabel="epoch (all stages)", ylabel="% (flip test)", ylim=(15, 100),
            title="Built-in model v2: validation per epoch")
     ax.grid(alpha=0.3)
