@@ -84,7 +84,7 @@ def lower_jitter(tracks: JointTracks, min_score: float) -> float:
 
 def evaluate(clips: list[PennClip], cond: Condition, cfg: AnalysisConfig, occluded: float,
              seeds: int) -> dict[str, float]:
-    gate = cfg.smoothing.min_score
+    gate = cfg.min_joint_score
     one = {g: [] for g in VIEW_GROUPS}
     knee_raw, knee_smooth, depth_err, jit_raw, jit_smooth = [], [], [], [], []
     for seed in range(seeds):

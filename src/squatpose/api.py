@@ -16,6 +16,7 @@ from squatpose.pose.predictor import Predictor, default_checkpoint
 from squatpose.report.files import write_outputs
 from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
+from squatpose.video.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
     """
     if (video is None) == (keypoints is None):
         raise ValueError("give either a video or keypoints (a joint-tracks JSON), not both or neither")
+    config = config or AnalysisConfig()
     warnings: list[str] = []
     timings: dict[str, float] = {}
     people = None
@@ -55,7 +57,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
                             "thresholds meant as probabilities (docs/analysis.md, 'Joint scores')",
                             checkpoint or default_checkpoint())
         found = extract_tracks(video, predictor, box=box, fps=fps, detector=detector, box_hint=box_hint,
-                               progress=progress, on_frame=on_frame)
+                               progress=progress, on_frame=on_frame,
+                               tracker_config=TrackerConfig(joint_score=config.min_joint_score))
         tracks, warnings, timings, people = found.tracks, found.warnings, dict(found.timings), found.people_seen
         cut_off = truncation_warning(found.info, found.n_frames)
         warnings += [cut_off] if cut_off else []

@@ -136,10 +136,14 @@ def _add_analysis_options(p) -> None:
                    help="camera view; auto detects it from the joints (default)")
     p.add_argument("--box", default=None, help="x,y,w,h of the person in the first frame (default: found)")
     p.add_argument("--fps", type=float, default=None, help="frame rate, when the video's own is missing or wrong")
+    _add_config_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_config_options(p) -> None:
     p.add_argument("--config", default=None, help="YAML with analysis thresholds (smoothing, reps, feedback)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_analyze(sub) -> None:
@@ -213,6 +217,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--max-upload-mb", type=int, default=200, help="largest accepted upload (default 200)")
     p.add_argument("--workers", type=int, default=1,
                    help="analyses run at the same time, each in its own process (default 1)")
+    _add_config_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -421,10 +426,12 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_serve(args) -> int:
+    from squatpose.analysis.config import load_analysis_config
     from squatpose.web.server import serve
 
+    config = load_analysis_config(args.config, args.overrides)
     try:
-        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers, config)
     except RuntimeError as exc:  # e.g. another server holds the data folder
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from squatpose.analysis.angles import Measure, interior_angle
 from squatpose.analysis.body import SIDES, Body
-from squatpose.analysis.config import MIN_JOINT_SCORE, Lift3DConfig
+from squatpose.analysis.config import Lift3DConfig
 from squatpose.analysis.depth import nanpercentile
 
 
@@ -190,7 +190,7 @@ def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray
     shape = (cfg.samples,) + body.hip.shape
 
     def noisy(part: str) -> np.ndarray:
-        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), MIN_JOINT_SCORE)  # finite 1/score
+        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), max(body.min_score, np.finfo(float).tiny))  # finite 1/score
         return body.xy_of(part) + rng.normal(size=shape) * sd[..., None]
 
     length_sd = np.sqrt(2) * cfg.joint_sd * leg

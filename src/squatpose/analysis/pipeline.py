@@ -74,7 +74,7 @@ def _collect_warnings(raw: JointTracks, smooth: SmoothResult, body: Body, geom: 
                       depth: DepthSignal, count: RepCount, view: ViewInfo,
                       cfg: AnalysisConfig) -> list[str]:
     out = []
-    seen = (raw.select(LOWER_BODY).score >= cfg.measures.min_score).any(axis=1)
+    seen = (raw.select(LOWER_BODY).score >= cfg.min_joint_score).any(axis=1)
     if seen.mean() < 0.9:
         out.append(f"person not found in {100 * (1 - seen.mean()):.0f}% of frames")
     hips_only = (depth.source == "hips").mean()
@@ -116,8 +116,9 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     view: 'auto' (detect), 'side', 'front' or 'back' (front and back are analysed alike).
     """
     cfg = config or AnalysisConfig()
-    smooth = smooth_tracks(tracks, cfg.smoothing, leg_percentile=cfg.depth.leg_percentile)
-    body = Body.from_tracks(smooth.tracks, cfg.measures.min_score)
+    smooth = smooth_tracks(tracks, cfg.smoothing, leg_percentile=cfg.depth.leg_percentile,
+                           min_score=cfg.min_joint_score)
+    body = Body.from_tracks(smooth.tracks, cfg.min_joint_score)
     geom = leg_geometry(body, tracks.fps, cfg.depth)
     measures = compute_measures(body, geom.leg_length)
     view_info = resolve_view(view, body, geom, cfg.view)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from squatpose.analysis.config import DepthConfig, SmoothingParams
+from squatpose.analysis.config import MIN_JOINT_SCORE, DepthConfig, SmoothingParams
 from squatpose.analysis.depth import standing_length
 from squatpose.analysis.tracks import JointTracks
 from squatpose.joints import LEG_PARTS, leg_chains
@@ -132,15 +132,17 @@ def _should_swap(obs: np.ndarray, ok: np.ndarray, est: np.ndarray, alive: np.nda
 
 
 def smooth_tracks(tracks: JointTracks, params: SmoothingParams, scale: float | None = None,
-                  leg_percentile: float = DepthConfig.leg_percentile) -> SmoothResult:
-    """One Euro smoothing of all joints of `tracks` (T, K, 2), gated by score, legs kept consistent.
+                  leg_percentile: float = DepthConfig.leg_percentile,
+                  min_score: float = MIN_JOINT_SCORE) -> SmoothResult:
+    """One Euro smoothing of all joints of `tracks` (T, K, 2), gated by score (joints under `min_score`
+    are not fed), legs kept consistent.
 
     scale: pixels per leg length for the filter units; estimated with `leg_scale` when None.
     """
-    scale = float(scale) if scale else leg_scale(tracks, params.min_score, leg_percentile)
+    scale = float(scale) if scale else leg_scale(tracks, min_score, leg_percentile)
     obs = tracks.xy / scale
     score = tracks.score.copy()
-    ok = (score >= params.min_score) & (score > 0)
+    ok = (score >= min_score) & (score > 0)
     left, right = leg_pairs(tracks.joint_names)
     perm = np.arange(tracks.n_joints)
     perm[left], perm[right] = right, left

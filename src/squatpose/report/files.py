@@ -154,7 +154,7 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
             if not ok:
                 break
             viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
-                               _overlay_lines(a, t, done), a.config.measures.min_score,
+                               _overlay_lines(a, t, done), a.config.min_joint_score,
                                knee_angles=a.view.is_side)
             writer.write(frame)
             written += 1

@@ -21,6 +21,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.web import worker
 from squatpose.web.jobs import JobStore
 from squatpose.web.routes import jobs, pages, people
@@ -41,12 +42,14 @@ def default_data_dir() -> Path:
 
 def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                workers: int = 1, allowed_hosts: list[str] | None = None, warm_up: bool = True,
-               job_fn: Callable[[str, str | None], str] = worker.run_job) -> FastAPI:
+               job_fn: Callable[[str, str | None], str] = worker.run_job,
+               analysis_config: AnalysisConfig | None = None) -> FastAPI:
     """The web app over `data_dir` (default default_data_dir()). `allowed_hosts` limits the Host
     header (against DNS rebinding); `warm_up` starts the workers at once (else at the first job);
-    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function)."""
+    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function), with
+    `analysis_config` (default: the defaults) for every analysis."""
     store = JobStore(data_dir or default_data_dir())
-    runner = Runner(store, workers, job_fn)
+    runner = Runner(store, workers, job_fn, analysis_config)
     lock = DataDirLock(store.root)
 
     @contextlib.asynccontextmanager
@@ -73,7 +76,8 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike | None = None,
-          max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, workers: int = 1) -> None:
+          max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, workers: int = 1,
+          analysis_config: AnalysisConfig | None = None) -> None:
     """Run the web app until Ctrl+C. Binds to 127.0.0.1 unless told otherwise."""
     import uvicorn
 
@@ -82,6 +86,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike
     probe = DataDirLock(JobStore(data_dir or default_data_dir()).root)
     probe.acquire()  # a second server on the folder: one clear error here, before uvicorn starts
     probe.release()
-    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=loopback_hosts(host))
+    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=loopback_hosts(host),
+                     analysis_config=analysis_config)
     log.info("squatpose web app: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     uvicorn.run(app, host=host, port=port, log_level="info")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from squatpose import atomic
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.web.jobs import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -18,17 +19,21 @@ PID_FILE = "worker.pid"  # which worker process runs the job: the one that fails
 PEOPLE_WIDTH = 960  # the frame to click a person on: wide enough to tell people apart, small to send
 BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
 _predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
+_analysis_config = AnalysisConfig()  # per worker process: the server's (`serve --config/--set`)
 
 
 class Cancelled(Exception):
     """The job was deleted while it ran."""
 
 
-def init_worker(threads: int) -> None:
-    """Process-pool initializer: share the CPU between the workers; log to stderr."""
+def init_worker(threads: int, analysis_config: AnalysisConfig | None = None) -> None:
+    """Process-pool initializer: share the CPU between the workers; the analysis config every job of this
+    process uses; log to stderr."""
     import torch
 
+    global _analysis_config
     torch.set_num_threads(max(1, threads))
+    _analysis_config = analysis_config or AnalysisConfig()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
 
 
@@ -170,7 +175,7 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
             progress.stage("measuring and writing the results", done, total)
 
     analyze(folder / record["input"], out, view=record["view"], predictor=predictor, box=record.get("box"),
-            progress=False, box_hint=False, on_frame=on_frame)  # the page offers people to click, not --box
+            config=_analysis_config, progress=False, box_hint=False, on_frame=on_frame)  # the page offers people to click, not --box
     summary = read_json(out / "summary.json") or {}
     people = summary.get("people") or {}
     if len(people.get("boxes") or []) >= 2:
@@ -189,7 +194,8 @@ def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Pro
 
     out = folder / "out"
     progress.stage("finding the joints")
-    info = predict_image(folder / record["input"], out, checkpoint=checkpoint)
+    info = predict_image(folder / record["input"], out, checkpoint=checkpoint,
+                         min_joint_score=_analysis_config.min_joint_score)
     stem = Path(record["input"]).stem
     os.replace(out / f"{stem}_pose.jpg", out / "pose.jpg")
     os.replace(out / f"{stem}_heatmaps.png", out / "heatmaps.png")
