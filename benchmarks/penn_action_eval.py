@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {g: sum(c.view in v for c in clips) for g, v in VIEW_GROUPS.items()}
     print(f"{len(clips)} clips ({', '.join(f'{g} {n}' for g, n in counts.items())}), "
           f"{args.seeds} noise seed(s), occluded score {args.occluded_score}, "
-          f"smoothing {cfg.smoothing}")
+          f"min_joint_score {cfg.min_joint_score}, smoothing {cfg.smoothing}")
     head = (f"{'condition':<18} {'one-rep':>8} {'side':>5} {'front':>5} {'back':>5} "
             f"{'knee err raw':>12} {'smooth':>7} {'depth err':>9} {'jitter raw':>10} {'smooth':>7}")
     print(head)

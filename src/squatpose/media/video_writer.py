@@ -1,25 +1,35 @@
-"""MP4 writing that browsers can play: H.264 through the ffmpeg binary of `imageio-ffmpeg` when it is
-installed (OpenCV's pip wheels cannot encode H.264), else OpenCV's MPEG-4 Part 2 ('mp4v')."""
+"""Video writing: MP4 that browsers can play, H.264 through the ffmpeg binary of `imageio-ffmpeg` when it is
+installed (OpenCV's pip wheels cannot encode H.264), else OpenCV's MPEG-4 Part 2 ('mp4v'); or WebM (VP8,
+through OpenCV). `write_video` writes a whole file atomically."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from squatpose import atomic
+
 log = logging.getLogger(__name__)
 
 
-class FrameWriter:
-    """`write(frame_bgr)` for each frame, then `close()`; `codec` says what was used ('h264' or 'mp4v')."""
+class NoEncoder(OSError):
+    """This installation cannot encode the asked-for format."""
 
-    def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]) -> None:
+
+class FrameWriter:
+    """`write(frame_bgr)` for each frame, then `close()`; `codec` says what was used ('h264', 'mp4v' or
+    'vp8' for `webm`)."""
+
+    def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int], webm: bool = False) -> None:
         self.path, self.size_wh = Path(path), size_wh
         self._process: subprocess.Popen | None = None
         self._cv: cv2.VideoWriter | None = None
-        exe = _ffmpeg()
+        exe = None if webm else _ffmpeg()
         # H.264 with yuv420p needs even sides; odd-sized videos take the OpenCV path.
         if exe is not None and size_wh[0] % 2 == 0 and size_wh[1] % 2 == 0:
             self._process = subprocess.Popen(
@@ -29,10 +39,11 @@ class FrameWriter:
                  "-f", "mp4", str(self.path)], stdin=subprocess.PIPE)
             self.codec = "h264"
         else:
-            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
+            self.codec = "vp8" if webm else "mp4v"
+            self._cv = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*("VP80" if webm else "mp4v")),
+                                       fps, size_wh)
             if not self._cv.isOpened():
-                raise OSError(f"{self.path}: cannot open a video writer")
-            self.codec = "mp4v"
+                raise NoEncoder(f"{self.path}: cannot open a video writer (no {self.codec} encoder here)")
 
     def write(self, frame_bgr: np.ndarray) -> None:
         if self._process is not None:
@@ -47,6 +58,30 @@ class FrameWriter:
                 raise OSError(f"{self.path}: ffmpeg failed to encode the video")
         else:
             self._cv.release()
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int],
+                webm: bool = False) -> tuple[int, str]:
+    """Write BGR `frames` to `path` atomically → (frames written, codec). Nothing appears at `path` when no
+    frame came (0 is returned) or when writing failed."""
+    tmp = atomic.partial_path(path)
+    writer = FrameWriter(tmp, fps, size_wh, webm)
+    written = 0
+    try:
+        for frame in frames:
+            writer.write(frame)
+            written += 1
+    except BaseException:
+        with contextlib.suppress(OSError):  # the error that stopped the writing is the one to report
+            writer.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    writer.close()
+    if written:
+        atomic.commit(tmp, path)
+    else:
+        tmp.unlink(missing_ok=True)
+    return written, writer.codec
 
 
 def _ffmpeg() -> str | None:

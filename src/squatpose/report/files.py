@@ -18,8 +18,8 @@ from squatpose import atomic
 from squatpose.analysis.body import SIDES
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.media.figures import figure_png
-from squatpose.media.video_reader import open_video
-from squatpose.media.video_writer import FrameWriter
+from squatpose.media.video_reader import iter_frames_bgr, open_video, opened_video
+from squatpose.media.video_writer import write_video
 from squatpose.report import viz
 from squatpose.report.html import render_html
 
@@ -138,36 +138,24 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
                           progress: bool = True) -> str:
     """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
     frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v')."""
-    cap, info = open_video(video_path, fallback_fps=a.fps)
-    w, h, fps = info.width, info.height, info.fps
-    sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
-    if (sx, sy) != (1.0, 1.0):
-        log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
-    xy = a.smoothed.xy * np.array([sx, sy])
-    done = a.reps_done()
-    tmp = atomic.partial_path(out_path)
-    writer = FrameWriter(tmp, fps, (w, h))
-    written = 0
-    try:
-        for t in tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
-                               _overlay_lines(a, t, done), a.config.min_joint_score,
-                               knee_angles=a.view.is_side)
-            writer.write(frame)
-            written += 1
-    finally:
-        writer.close()
-        cap.release()
+    with opened_video(video_path, fallback_fps=a.fps) as (cap, info):
+        w, h = info.width, info.height
+        sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
+        if (sx, sy) != (1.0, 1.0):
+            log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
+        xy = a.smoothed.xy * np.array([sx, sy])
+        done = a.reps_done()
+        frames = tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress)
+        annotated = (viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
+                                        _overlay_lines(a, t, done), a.config.min_joint_score,
+                                        knee_angles=a.view.is_side)
+                     for t, frame in zip(frames, iter_frames_bgr(cap)))
+        written, codec = write_video(out_path, annotated, info.fps, (w, h))
     if written == 0:
-        tmp.unlink(missing_ok=True)
         raise ValueError(f"{video_path}: no frame could be read")
     if written != a.n_frames:
         log.warning("%s: %d frames read, tracks have %d", video_path, written, a.n_frames)
-    atomic.commit(tmp, out_path)
-    return writer.codec
+    return codec
 
 
 def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,

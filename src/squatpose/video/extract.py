@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from squatpose.analysis.result import PeopleSeen
 from squatpose.analysis.tracks import JointTracks
-from squatpose.media.video_reader import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
+from squatpose.media.video_reader import VideoError, VideoInfo, iter_frames_timed, opened_video, prefetch
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
 from squatpose.video.timing import is_variable, resample_uniform
@@ -48,10 +48,10 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     the container's estimate, maybe 0). `box_hint`: whether messages suggest `--box` (not where the
     caller cannot pass one).
     """
-    cap, info = open_video(video_path, fps)
-    tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
-                            None if box is None else np.asarray(box, np.float64), fps=info.fps)
-    times, timings = _follow(tracker, cap, info, progress, on_frame)
+    with opened_video(video_path, fps) as (cap, info):
+        tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
+                                None if box is None else np.asarray(box, np.float64), fps=info.fps)
+        times, timings = _follow(tracker, cap, info, progress, on_frame)
     n_frames = len(times)
     if n_frames == 0:
         raise VideoError(f"{video_path}: the video has no readable frames")
@@ -101,7 +101,6 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
     finally:
         frames.close()  # stops the decoding thread before the capture goes
         bar.close()
-        cap.release()
     timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}
     return np.asarray(times, np.float64), timings
 

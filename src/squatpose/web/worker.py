@@ -102,56 +102,41 @@ def _predictor(checkpoint: str | None):  # noqa: ANN202 - Predictor, imported la
 
 def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
-    import cv2
+    from squatpose.media.video_reader import VideoError, iter_frames_bgr, opened_video
+    from squatpose.media.video_writer import NoEncoder, write_video
 
-    from squatpose.media.video_reader import VideoError, open_video
+    def frames(cap, total: int):  # noqa: ANN001, ANN202 - a capture in, BGR frames out
+        progress.stage("preparing the video for the browser", 0, total)
+        for done, frame in enumerate(iter_frames_bgr(cap), 1):
+            yield frame
+            progress.frame(done, total)
 
     try:
-        cap, info = open_video(src, fallback_fps=30.0)
+        with opened_video(src, fallback_fps=30.0) as (cap, info):
+            written, _ = write_video(dest, frames(cap, max(info.n_frames, 0)), info.fps, (info.width, info.height),
+                                     webm=True)
     except VideoError as exc:
         log.warning("cannot make a WebM copy: %s", exc)
         return False
-    total = max(info.n_frames, 0)
-    tmp = atomic.partial_path(dest)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), info.fps, (info.width, info.height))
-    written = 0
-    try:
-        if not writer.isOpened():
-            log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
-            return False
-        progress.stage("preparing the video for the browser", 0, total)
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            writer.write(frame)
-            written += 1
-            progress.frame(written, total)
-    finally:
-        writer.release()
-        cap.release()
-        if not written:
-            tmp.unlink(missing_ok=True)
-    if written:
-        atomic.commit(tmp, dest)
+    except NoEncoder:
+        log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
+        return False
     return written > 0
 
 
 def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEOPLE_WIDTH) -> None:
     """Frame `index` of the video (the one the people to choose from were seen in) as a JPEG at most
     `max_width` px wide; the boxes stay in the video's pixels, the page scales them."""
+    import itertools
+
     import cv2
 
-    from squatpose.media.video_reader import open_video
+    from squatpose.media.video_reader import iter_frames_bgr, opened_video
 
-    cap, _ = open_video(video, fallback_fps=30.0)
-    try:
-        for _ in range(index + 1):  # read, not seek: seeking is not frame-exact in every container
-            ok, frame = cap.read()
-            if not ok:
-                raise ValueError(f"{video}: frame {index} could not be read again")
-    finally:
-        cap.release()
+    with opened_video(video, fallback_fps=30.0) as (cap, _):
+        frame = next(itertools.islice(iter_frames_bgr(cap), index, None), None)
+    if frame is None:
+        raise ValueError(f"{video}: frame {index} could not be read again")
     if frame.shape[1] > max_width:
         size = (max_width, round(frame.shape[0] * max_width / frame.shape[1]))
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
