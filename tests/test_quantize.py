@@ -70,12 +70,12 @@ def test_shipped_int8_file_is_made_from_the_shipped_weights():
 
 
 def test_auto_backend_runs_int8_only_on_cpus_it_was_measured_on(tmp_path, monkeypatch):
-    from squatpose.pose import export
+    from squatpose.pose import predictor
     from squatpose.pose.predictor import make_runner
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     loaded = load_model(default_checkpoint())
-    monkeypatch.setattr(export, "cpu_has_vnni", lambda: True)
+    monkeypatch.setattr(predictor, "cpu_has_vnni", lambda: True)
     assert make_runner(loaded, "auto", None, 1)[1:] == ("onnx", "int8")
-    monkeypatch.setattr(export, "cpu_has_vnni", lambda: False)
+    monkeypatch.setattr(predictor, "cpu_has_vnni", lambda: False)
     assert make_runner(loaded, "auto", None, 1)[1:] == ("onnx", "float32")

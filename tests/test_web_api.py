@@ -178,13 +178,6 @@ def test_page_config_and_openapi(server) -> None:
     assert "people.jpg" in person["description"] and {"400", "404", "409"} <= set(person["responses"])
 
 
-def test_builtin_weights_path_matches_predictor() -> None:
-    from squatpose.pose.predictor import DEFAULT_WEIGHTS
-    from squatpose.web.server import BUILTIN_WEIGHTS
-
-    assert BUILTIN_WEIGHTS.name == DEFAULT_WEIGHTS and BUILTIN_WEIGHTS.parent.name == "weights"
-
-
 def test_video_job_runs_to_results(server, finished_video) -> None:
     client, data = server
     job = finished_video

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet, get_joint_set
 from squatpose.pose.calibration import ScoreCalibration
 from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.loaded_model import LoadedModel
 from squatpose.pose.models import MODELS, build_model
 
 FORMAT = "squatpose-checkpoint"
@@ -36,23 +36,6 @@ def _refusal(exc: pickle.UnpicklingError) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     named = [line for line in lines if "GLOBAL" in line]
     return (named or lines or ["unknown object"])[0][:200]
-
-
-@dataclass
-class LoadedModel:
-    model: nn.Module
-    model_name: str
-    joint_set: JointSet
-    codec: HeatmapCodec
-    input_mean: tuple[float, float, float]
-    input_std: tuple[float, float, float]
-    meta: dict = field(default_factory=dict)
-    box_padding: float = DEFAULT_BOX_PADDING   # crop size / person box size the model was trained with
-    score_calibration: ScoreCalibration | None = None  # raw heatmap peak → P(joint within 0.1 of the box)
-
-    def calibrate(self, scores: np.ndarray) -> np.ndarray:
-        """The model's calibrated joint scores (the raw peaks when the file carries no calibration)."""
-        return scores if self.score_calibration is None else self.score_calibration(scores)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -139,7 +122,7 @@ def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_
     norm = ckpt["input_norm"]
     return LoadedModel(model, name, joint_set, codec, tuple(norm["mean"]), tuple(norm["std"]),
                        {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt},
-                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)), _calibration(ckpt, path))
+                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)), _calibration(ckpt, path), Path(path))
 
 
 def _calibration(ckpt: dict, path: str | Path) -> ScoreCalibration | None:

@@ -1,4 +1,9 @@
-"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file."""
+"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file.
+
+The cache is keyed by the checkpoint file's content; beside each export lies the model's description
+(LoadedModel.description), so that a later run finds and runs it without reading the checkpoint, and
+so without PyTorch. Exporting needs PyTorch: it is imported only then.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,22 +12,16 @@ import logging
 import os
 import re
 import warnings
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import torch
 
 from squatpose import atomic
-from squatpose.pose.checkpoint import LoadedModel
-
-if TYPE_CHECKING:
-    from squatpose.pose.predictor import OnnxRunner
+from squatpose.pose.loaded_model import LoadedModel, read_description
 
 log = logging.getLogger(__name__)
 
 OPSET = 17
-EXPORT_REVISION = 2  # part of cached file names: raise it when the export itself changes (2: pads folded)
+EXPORT_REVISION = 3  # part of cached file names: raise it when the export itself changes (2: pads folded;
+#                      3: keyed by the checkpoint file, with the description beside it)
 
 
 def cache_dir() -> Path:
@@ -35,6 +34,8 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
 
     The joint set, codec and input normalisation go into the ONNX metadata so the file describes itself.
     """
+    import torch
+
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
@@ -114,25 +115,33 @@ def cpu_has_vnni() -> bool:
     return re.search(r"\b(avx512_vnni|avx_vnni)\b", flags) is not None
 
 
-def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
-    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
-    `loaded`'s weights (a user's own checkpoint gets None) and this CPU is one it was measured on."""
-    from squatpose.pose.predictor import DEFAULT_INT8, OnnxRunner
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
-    if not path.is_file():
-        return None
-    if not cpu_has_vnni():
-        log.info("%s not used: this CPU has no VNNI instructions; running the float model", path.name)
-        return None
-    runner = OnnxRunner(path, threads)
-    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
+
+def cached_export(checkpoint: str | os.PathLike) -> tuple[Path, Path]:
+    """Where the ONNX export of the checkpoint file and its description are cached."""
+    stem = cache_dir() / "onnx" / f"{file_digest(Path(checkpoint))}-r{EXPORT_REVISION}"
+    return stem.with_suffix(".onnx"), stem.with_suffix(".json")
+
+
+def find_cached_export(checkpoint: str | os.PathLike) -> tuple[LoadedModel, Path] | None:
+    """The model described beside the cached export of `checkpoint` and the export, when cached; torch-free."""
+    onnx_path, description = cached_export(checkpoint)
+    loaded = read_description(description, Path(checkpoint))
+    return None if loaded is None or not onnx_path.is_file() else (loaded, onnx_path)
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:
-    """The ONNX file for these exact weights, exported once into the user's cache."""
-    path = cache_dir() / "onnx" / f"{loaded.model_name}-{weights_fingerprint(loaded)}-r{EXPORT_REVISION}.onnx"
-    if not path.is_file():
-        log.info("exporting the model to ONNX once: %s", path)
-        export_onnx(loaded, path)
-    return path
+    """The ONNX file of the checkpoint `loaded` was read from, exported once into the user's cache (with its
+    description beside it, written last)."""
+    onnx_path, description = cached_export(loaded.source)
+    if not (onnx_path.is_file() and description.is_file()):
+        log.info("exporting the model to ONNX once: %s", onnx_path)
+        export_onnx(loaded, onnx_path)
+        atomic.write_text(description, json.dumps(loaded.description(), indent=1))
+    return onnx_path

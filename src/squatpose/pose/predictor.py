@@ -1,4 +1,8 @@
-"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime."""
+"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime.
+
+PyTorch is imported only where a PyTorch model runs or a checkpoint is read: ONNX Runtime on a cached
+export (`--backend onnx`) never loads it, nor does importing this module.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,7 +12,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from squatpose.geometry import (
     apply_affine,
@@ -16,8 +19,15 @@ from squatpose.geometry import (
     crop_normalized,
     invert_affine,
 )
-from squatpose.pose.checkpoint import LoadedModel, load_model
 from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.export import (
+    check_onnx_metadata,
+    cpu_has_vnni,
+    export_onnx_cached,
+    find_cached_export,
+    weights_fingerprint,
+)
+from squatpose.pose.loaded_model import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +59,15 @@ class HeatmapRunner(Protocol):
 
 
 class TorchRunner:
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model) -> None:  # noqa: ANN001 - a torch.nn.Module
         self.model = model.eval()
 
-    @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        param = next(self.model.parameters())
-        return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
+        import torch
+
+        with torch.inference_mode():
+            param = next(self.model.parameters())
+            return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
 
 
 class OnnxRunner:
@@ -102,6 +114,19 @@ class PoseBatch:
     matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
 
 
+def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
+    `loaded`'s weights (a user's own checkpoint gets None) and this CPU is one it was measured on."""
+    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
+    if not path.is_file():
+        return None
+    if not cpu_has_vnni():
+        log.info("%s not used: this CPU has no VNNI instructions; running the float model", path.name)
+        return None
+    runner = OnnxRunner(path, threads)
+    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
+
+
 def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None, threads: int | None
                 ) -> tuple[HeatmapRunner, str, str]:
     """The model runner for a backend name → (runner, backend used, precision).
@@ -110,8 +135,6 @@ def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None,
     (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the `onnx`
     extra), else PyTorch. "onnx": `onnx_path` or the float export. "torch": PyTorch eager.
     """
-    from squatpose.pose.export import check_onnx_metadata, export_onnx_cached, shipped_int8
-
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
     if backend == "auto" and onnx_path is None:
@@ -122,6 +145,8 @@ def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None,
         backend = "onnx" if onnx_path is not None or onnx_available() else "torch"
     if backend == "torch":
         if threads:
+            import torch
+
             torch.set_num_threads(threads)
         return TorchRunner(loaded.model), "torch", "float32"
     if onnx_path is None:
@@ -148,7 +173,16 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> Predictor:
-        return cls(load_model(checkpoint or default_checkpoint()), **kwargs)
+        """The model of `checkpoint` (default: the built-in one); `kwargs` as for the constructor. With
+        backend "onnx" and a cached export of this file, the checkpoint is not read (nor PyTorch loaded)."""
+        path = Path(checkpoint) if checkpoint else default_checkpoint()
+        if kwargs.get("backend") == "onnx" and kwargs.get("onnx_path") is None:
+            cached = find_cached_export(path)
+            if cached is not None:
+                return cls(cached[0], **{**kwargs, "onnx_path": cached[1]})
+        from squatpose.pose.checkpoint import load_model  # reading a checkpoint needs PyTorch
+
+        return cls(load_model(path), **kwargs)
 
     def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
         """Image → crop-input matrices `(N,2,3)` of boxes `(N,4)`, with the checkpoint's box padding."""

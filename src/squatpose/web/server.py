@@ -30,7 +30,6 @@ from squatpose.web.security import add_security_middleware, loopback_hosts
 
 log = logging.getLogger(__name__)
 
-BUILTIN_WEIGHTS = Path(__file__).parents[1] / "weights" / "default.pt"  # predict.default_checkpoint(), without torch
 DEFAULT_MAX_UPLOAD_MB = 200
 
 
@@ -68,7 +67,7 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
                   description="Local squat analysis: upload a video or photo, follow the job, read the results.")
     app.state.store, app.state.runner = store, runner
     add_security_middleware(app, allowed_hosts)
-    app.include_router(pages.router(store, runner, jobs.max_upload_bytes(max_upload_mb), BUILTIN_WEIGHTS))
+    app.include_router(pages.router(store, runner, jobs.max_upload_bytes(max_upload_mb)))
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.include_router(jobs.router(store, runner, max_upload_mb))
     app.include_router(people.router(store, runner))
