@@ -6,18 +6,20 @@
 2. `squatpose.analyze` frames per second (no output files) beside the plainest Lightning video loop
    (decode, whole frame letterboxed to 192×192, one model call per frame) on a 720p clip and on the
    same clip upscaled to 1080p at run time. Rounds alternate between the two so that load changes hit
-   both alike. analyze's time per frame is split into stages: decoding (on its own thread: the time
-   the pipeline waited for a frame, and beside it what decoding costs alone), detection, the pose
-   crop (warp + normalise), the pose model, heatmap decoding, tracking and analysis; writing the
-   output files (report, plots, annotated video) is timed once per clip.
+   both alike. analyze's wall time per frame is split into stages (decode: the time the pipeline waited
+   for the decoding thread), and its CPU time per frame by stage is measured in a run whose stages go one
+   after another (decode, detection, pose crop, pose model, heatmap decoding, tracking, analysis, and
+   writing the output files: report, plots, annotated video), which holds whatever the machine's load.
 
     python benchmarks/speed.py [--checkpoint C] [--video CLIP.mp4] [--threads 2] [--rounds 3] [--json F]
+                               [--spinning]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -29,12 +31,16 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from squatpose import api
 from squatpose.api import analyze
 from squatpose.info import collect_info, format_info
 from squatpose.pose import predictor as predictor_module
 from squatpose.pose.checkpoint import load_model
 from squatpose.pose.export import export_onnx
 from squatpose.pose.predictor import OnnxRunner, Predictor, default_checkpoint, make_runner
+from squatpose.video.detector import BlazePoseDetector
+from squatpose.video.io import iter_frames_timed, open_video
+from squatpose.video.tracker import PersonTracker
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 DEFAULT_VIDEO = SHARED / "data" / "squat_videos" / "squat_13.mp4"
@@ -75,22 +81,66 @@ def lightning_loop(session: ort.InferenceSession, video: Path) -> float:
 
 
 class Stopwatch:
-    """Seconds spent in wrapped callables, by stage name."""
+    """Seconds spent in wrapped callables, by stage name, on `clock` (wall time by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self.seconds: dict[str, float] = {}
+        self.clock = clock
 
     def wrap(self, stage: str, fn: Callable) -> Callable:
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start = self.clock()
             try:
                 return fn(*args, **kwargs)
             finally:
-                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + self.clock() - start
         return timed
 
 
-def analyze_run(predictor: Predictor, video: Path, out_dir: Path | None = None) -> dict:
+def cpu_with_children() -> float:
+    """CPU seconds of this process and its finished children (the video encoder runs as one)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def stage_cpu(predictor: Predictor, video: Path) -> dict[str, float]:
+    """CPU ms per frame of each stage of analyze, whatever the machine's load: the pose stages run one after
+    another on one thread (no decoding ahead), so the process's CPU time between two points belongs to one
+    stage (the model's includes its worker threads); analysis and writing run after the pose stages, and
+    writing counts the video encoder's process too."""
+    watch = Stopwatch(cpu_with_children)
+    cap, info = open_video(video)
+    tracker = PersonTracker(predictor, BlazePoseDetector(), fps=info.fps)
+    runner, crop, predict = predictor.runner, predictor_module.crop_normalized, predictor.predict
+    predictor.runner, tracker.detector = watch.wrap("model", runner), watch.wrap("detection", tracker.detector)
+    predictor_module.crop_normalized, predictor.predict = watch.wrap("crop", crop), watch.wrap("pose", predict)
+    frames = iter_frames_timed(cap)
+    next_frame, step = watch.wrap("decode", lambda: next(frames, None)), watch.wrap("step", tracker.step)
+    try:
+        n = 0
+        while (item := next_frame()) is not None:
+            step(item[0], n)
+            n += 1
+    finally:
+        predictor.runner, predictor_module.crop_normalized, predictor.predict = runner, crop, predict
+        cap.release()
+    sec = watch.seconds
+    stages = {"decode": sec["decode"], "detection": sec.get("detection", 0.0), "crop": sec["crop"],
+              "model": sec["model"], "heatmaps": sec["pose"] - sec["model"] - sec["crop"],
+              "tracking": sec["step"] - sec["pose"] - sec.get("detection", 0.0)}
+    after = Stopwatch(cpu_with_children)
+    saved = api.analyze_tracks, api.write_outputs
+    api.analyze_tracks, api.write_outputs = after.wrap("analysis", saved[0]), after.wrap("writing", saved[1])
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            frames_seen = analyze(video, Path(tmp), predictor=predictor, progress=False).n_frames
+    finally:
+        api.analyze_tracks, api.write_outputs = saved
+    stages.update(after.seconds)
+    return {stage: 1000 * seconds / frames_seen for stage, seconds in stages.items()}
+
+
+def analyze_run(predictor: Predictor, video: Path) -> dict:
     """analyze's frames per second and its time per frame by stage (ms): the pose stage split into the
     crop, the model and heatmap decoding by wrapping them."""
     watch = Stopwatch()
@@ -98,33 +148,20 @@ def analyze_run(predictor: Predictor, video: Path, out_dir: Path | None = None) 
     predictor.runner = watch.wrap("model", runner)
     predictor_module.crop_normalized = watch.wrap("crop", crop)
     try:
-        start = time.perf_counter()
-        result = analyze(video, out_dir, predictor=predictor, progress=False)
-        total = time.perf_counter() - start
+        start, cpu = time.perf_counter(), time.process_time()
+        result = analyze(video, None, predictor=predictor, progress=False)  # no output files: pipeline speed
+        total, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
         predictor.runner, predictor_module.crop_normalized = runner, crop
     n = result.n_frames
-    row = {"fps": n / total, "frames": n, "reps": result.reps, "ms_per_frame": 1000 * total / n}
+    # CPU time of all the process's threads: what a busy or small machine pays, whatever the load
+    row = {"fps": n / total, "frames": n, "reps": result.reps, "ms_per_frame": 1000 * total / n,
+           "cpu_ms_per_frame": 1000 * cpu / n}
     stages = dict(result.timings)
     stages["heatmaps"] = stages.pop("pose", 0.0) - sum(watch.seconds.values())
     stages.update(watch.seconds)
     row.update({k: 1000 * v / n for k, v in stages.items()})
     return row
-
-
-def decode_only(video: Path) -> float:
-    """ms per frame to decode and convert to RGB on one thread, nothing else (what analyze's decoding
-    thread costs in CPU)."""
-    cap = cv2.VideoCapture(str(video))
-    frames, start = 0, time.perf_counter()
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        frames += 1
-    cap.release()
-    return 1000 * (time.perf_counter() - start) / max(frames, 1)
 
 
 def upscale(video: Path, out: Path, size_wh: tuple[int, int] = (1920, 1080)) -> Path:
@@ -140,29 +177,50 @@ def upscale(video: Path, out: Path, size_wh: tuple[int, int] = (1920, 1080)) -> 
     return out
 
 
-def end_to_end(checkpoint: Path, clips: dict[str, Path], threads: int | None, rounds: int) -> dict:
+def spinning_twin(predictor: Predictor) -> Predictor | None:
+    """The same predictor with ONNX Runtime's threads spin-waiting between calls (its default, and this
+    package's before it turned that off), for comparison."""
+    if not isinstance(predictor.runner, OnnxRunner):
+        return None
+    twin = Predictor(predictor.loaded, backend="onnx", onnx_path=predictor.runner.path)
+    threads = predictor.runner.session.get_session_options().intra_op_num_threads
+    twin.runner = OnnxRunner(predictor.runner.path, threads, spin=True)
+    return twin
+
+
+def end_to_end(checkpoint: Path, clips: dict[str, Path], threads: int | None, rounds: int,
+               spinning: bool = False) -> dict:
     predictor = Predictor.from_checkpoint(checkpoint, threads=threads)  # the default backend, as users get it
+    twin = spinning_twin(predictor) if spinning else None
     session = lightning_session(predictor.runner.session.get_session_options().intra_op_num_threads
                                 if isinstance(predictor.runner, OnnxRunner) else (threads or 2))
     name = getattr(predictor.runner, "path", None)
     print(f"\nend to end, pose on {predictor.backend} ({predictor.precision}, {name.name if name else 'PyTorch'}), "
           f"best of {rounds} alternating rounds (frames/s), time per frame by stage (ms):")
     print(f"{'clip':<8}{'frames':>7}{'analyze':>9}{'Lightning':>11}{'ratio':>7}{'reps':>6}  "
-          + "  ".join(SPLIT) + "  | decode alone  writing")
+          + "  ".join(SPLIT) + " (wall ms per frame; decode: waiting for the decoding thread)")
     out = {}
     for label, video in clips.items():
-        runs, plain = [], []
+        runs, plain, spun = [], [], []
         for _ in range(rounds):
             plain.append(lightning_loop(session, video))
             runs.append(analyze_run(predictor, video))
+            if twin is not None:
+                spun.append(analyze_run(twin, video))
         best = max(runs, key=lambda r: r["fps"])
-        with tempfile.TemporaryDirectory() as tmp:
-            writing = analyze_run(predictor, video, Path(tmp))["outputs"]
-        best.update({"lightning_fps": max(plain), "decode_alone": decode_only(video), "writing": writing})
+        if spun:
+            fastest = max(spun, key=lambda r: r["fps"])
+            best["spinning"] = {"fps": fastest["fps"], "cpu_ms_per_frame": min(r["cpu_ms_per_frame"] for r in spun)}
+            print(f"{label}: with spin-waiting threads {fastest['fps']:.1f} frames/s, "
+                  f"{best['spinning']['cpu_ms_per_frame']:.1f} ms of CPU per frame; without "
+                  f"{best['fps']:.1f} frames/s, {min(r['cpu_ms_per_frame'] for r in runs):.1f} ms")
+        best["lightning_fps"] = max(plain)
+        best["cpu_ms_by_stage"] = cpu = stage_cpu(predictor, video)
         split = "  ".join(f"{best.get(k, 0.0):>{len(k)}.2f}" for k in SPLIT)
         print(f"{label:<8}{best['frames']:>7}{best['fps']:>9.1f}{max(plain):>11.1f}"
-              f"{best['fps'] / max(plain):>7.2f}{best['reps']:>6}  {split}  | {best['decode_alone']:>12.2f}"
-              f"  {writing:>7.2f}")
+              f"{best['fps'] / max(plain):>7.2f}{best['reps']:>6}  {split}")
+        print(f"{'':<8}CPU ms per frame, stages one after another: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
         out[label] = best
     return out
 
@@ -216,6 +274,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=30, help="crop latency: calls per round")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures and `squatpose info` here")
+    parser.add_argument("--spinning", action="store_true",
+                        help="end to end: also run analyze with ONNX Runtime's threads spin-waiting (its default)")
     args = parser.parse_args()
     if not LIGHTNING.is_file() or not args.video.is_file():
         raise SystemExit(f"needs {LIGHTNING} and {args.video}")
@@ -229,7 +289,7 @@ def main() -> None:
     figures["crop_latency"] = crop_latency(checkpoint, args.rounds * 3, args.calls)
     with tempfile.TemporaryDirectory() as tmp:
         clips = {"720p": args.video, "1080p": upscale(args.video, Path(tmp) / "clip_1080p.mp4")}
-        figures["end_to_end"] = end_to_end(checkpoint, clips, args.threads, args.rounds)
+        figures["end_to_end"] = end_to_end(checkpoint, clips, args.threads, args.rounds, args.spinning)
     figures["load_average_end"] = os.getloadavg()[0]
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))

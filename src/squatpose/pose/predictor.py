@@ -57,12 +57,17 @@ class TorchRunner:
 
 
 class OnnxRunner:
-    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+    """ONNX Runtime on a pose model file. Its worker threads sleep between calls instead of spin-waiting
+    (ONNX Runtime's default): in a video the next crop comes only after decoding and tracking, and spinning
+    took their CPU (benchmarks/speed.py --spinning: 6 ms more CPU per frame on 2 cores)."""
+
+    def __init__(self, onnx_path: str | Path, threads: int | None = None, spin: bool = False) -> None:
         import onnxruntime as ort  # optional dependency: only needed for --backend onnx
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.path = Path(onnx_path)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
