@@ -217,7 +217,9 @@ def main() -> None:
     if "saturation" in steps:
         saved["saturation"] = saturation_by_layer(shipped_file(VNNI_FILE), crops[:args.saturation_crops])
         saved["kept_float"] = [r["layer"] for r in saved["saturation"] if r["saturated_outputs"] >= SATURATING_SHARE]
-    recipes = RECIPES + [Int8Recipe("u8s8-per-channel-saturating-float", keep_float=tuple(saved["kept_float"]))]
+    saturating = Int8Recipe("u8s8-per-channel-saturating-float", keep_float=tuple(saved.get("kept_float", ())))
+    # without the saturation step's list, only a file made by an earlier run can stand for this recipe
+    recipes = RECIPES + [saturating] * ("kept_float" in saved or (args.work / f"{saturating.name}.onnx").is_file())
 
     files: dict[str, tuple[Path, bool]] = {"float32": (export_onnx(loaded, args.work / "float.onnx"), False),
                                            "shipped (u8s8-per-channel)": (shipped_file(VNNI_FILE), False),

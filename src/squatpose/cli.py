@@ -16,9 +16,9 @@ def _add_model_options(p, backend: bool = True) -> None:
     p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
     if backend:
         p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                       help="inference engine: auto (default: the shipped int8 ONNX Runtime model of the "
-                            "built-in weights on CPUs with VNNI, else ONNX Runtime on a float export, else "
-                            "PyTorch), onnx (float ONNX Runtime) or torch (PyTorch)")
+                       help="inference engine: auto (default: the shipped int8 ONNX Runtime file of the "
+                            "built-in weights that suits this CPU, else ONNX Runtime on a float export, else "
+                            "PyTorch; `squatpose info` says which), onnx (float ONNX Runtime) or torch (PyTorch)")
 
 
 def _add_train(sub) -> None:

@@ -1,7 +1,9 @@
 """int8 ONNX: static quantization with ONNX Runtime, calibrated on real person crops.
 
 Per-channel int8 weights and uint8 activations in QOperator form, which ONNX Runtime runs with integer
-kernels. Activation ranges are the min/max over the crops the model sees in practice (ground-truth
+kernels; `Int8Recipe` names the variants (7-bit weights for x86 CPUs without VNNI, whose kernel would
+saturate with 8-bit ones: docs/model-card.md, "Which file runs on which CPU"; all of them are measured by
+benchmarks/int8_variants.py). Activation ranges are the min/max over the crops the model sees in practice (ground-truth
 person boxes of a COCO keypoints file), never random input. Only the backbone is quantized: the decoder
 (every convolution outside the model's `backbone` module; the last `FLOAT_TAIL_CONVS` for a model without
 one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads, and it is a small share
