@@ -114,3 +114,28 @@ def test_the_default_backend_runs_the_chosen_file(flags, expected, monkeypatch, 
     assert (backend, precision) == ("onnx", "int8")
     assert runner.path.name == expected
     assert f"default backend on test CPU: {expected} (int8), 1 thread" in caplog.text
+
+
+def test_info_says_what_the_default_runs_here_without_importing_torch(capsys):
+    import json
+    import subprocess
+    import sys
+
+    from squatpose.cli import main
+    from squatpose.pose.runtime_choice import choose_here
+
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    choice, cpu = choose_here()
+    default = info["default_backend"]
+    assert (default["precision"], default["threads"], default["why"]) == (choice.precision, choice.threads,
+                                                                          choice.reason)
+    if choice.file:
+        assert default["model_file"].endswith(choice.file) and default["backend"] == "onnx"
+    assert info["cpu"]["instructions"] == cpu.relevant()
+    assert info["versions"]["onnxruntime"] and info["versions"]["numpy"] and info["squatpose"]
+    assert main(["info"]) == 0
+    assert f"why: {choice.reason}" in capsys.readouterr().out
+    code = "import sys; from squatpose.cli import main; main(['info']); assert 'torch' not in sys.modules"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
