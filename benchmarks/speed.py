@@ -34,12 +34,12 @@ import onnxruntime as ort
 from squatpose import api
 from squatpose.api import analyze
 from squatpose.info import collect_info, format_info
+from squatpose.media.video_reader import iter_frames_timed, open_video
 from squatpose.pose import predictor as predictor_module
 from squatpose.pose.checkpoint import load_model
 from squatpose.pose.export import export_onnx
 from squatpose.pose.predictor import OnnxRunner, Predictor, default_checkpoint, make_runner
 from squatpose.video.detector import BlazePoseDetector
-from squatpose.video.io import iter_frames_timed, open_video
 from squatpose.video.tracker import PersonTracker
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
