@@ -157,9 +157,9 @@ def saturation_by_layer(int8_path: Path, crops: np.ndarray) -> list[dict]:
     rows = []
     for node in convs:
         attrs = {a.name: list(a.ints) for a in node.attribute if a.ints}
-        weight = inits[node.input[3]].astype(np.int32)          # (Cout, Cin, kh, kw)
-        if weight.dtype != np.int32 or inits[node.input[3]].dtype != np.int8:
+        if inits[node.input[3]].dtype != np.int8:   # uint8 weights take another kernel
             continue
+        weight = inits[node.input[3]].astype(np.int32)          # (Cout, Cin, kh, kw)
         kernel = weight.shape[2:]
         w = weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], -1)  # (Cout, K) in (kh, kw, c) order
         if w.shape[1] % 2:
