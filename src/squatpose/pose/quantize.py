@@ -46,7 +46,7 @@ class Int8Recipe:
     """How ONNX Runtime quantizes the model: operator or QDQ format, per-channel or per-tensor weights,
     int8 (`s8`) or uint8 (`u8`) weights, 7-bit weights (`reduce_range`), and convolutions kept float
     beside the decoder: the first one (which reads the image) and any named. `x86_exact` says whether every
-    x86 kernel of ONNX Runtime computes it exactly: without VNNI its uint8 × int8 kernel adds two products
+    x86 kernel of ONNX Runtime sums its products exactly: without VNNI its uint8 × int8 kernel adds two products
     into a saturating 16-bit sum, which 7-bit weights (at most 2 × 255 × 64 = 32640) or uint8 weights
     (another kernel) cannot overflow."""
 

@@ -6,7 +6,7 @@ ONNX Runtime's int8 convolutions multiply uint8 activations by int8 weights. On 
 (AVX512-VNNI, AVX-VNNI; AMX CPUs have it too) one instruction adds the products in 32 bits: exact. Without
 VNNI (AVX2, AVX-512 before Cascade Lake) its kernel first adds two products into a saturating 16-bit
 sum, which 8-bit weights overflow (255 × 127 × 2 > 32767) and 7-bit weights cannot (255 × 64 × 2 =
-32640): so those CPUs get the file with 7-bit weights, which every x86 kernel computes exactly. On ARM64
+32640): so those CPUs get the file with 7-bit weights, whose sums every x86 kernel computes exactly. On ARM64
 the int8 kernels sum in 32 bits (UDOT/SDOT with the dot-product extension, widening multiplies without
 it): exact, and the dot-product instructions make them fast; without them the float model runs, since no
 int8 speed-up was measured there. Measurements: docs/model-card.md, Speed; benchmarks/int8_variants.py.
