@@ -19,6 +19,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from squatpose.web.jobs import INTERRUPTED, JobStore, read_json, write_json  # noqa: E402
+from squatpose.web.ownership import claim  # noqa: E402
 from squatpose.web.server import create_app  # noqa: E402
 from squatpose.web.sniff import sniff  # noqa: E402
 
@@ -129,7 +130,7 @@ def test_worker_stops_a_deleted_job(tmp_path) -> None:
     record = store.create(upload_file, "video", ".mp4", view="auto", model="built-in", upload_name="a.mp4", size=112)
     folder = store.jobs_dir / record["id"]
     (folder / "cancel").touch()
-    assert worker.run_job(str(folder), None) == "cancelled"
+    assert worker.run_job(str(folder), None, claim(folder)) == "cancelled"
     assert store.read(record["id"]) is None and store.list() == []
 
 
@@ -445,7 +446,7 @@ def test_symlinked_output_is_not_served(tmp_path) -> None:
         assert client.get(f"/api/jobs/{record['id']}/files/pose.jpg").content == JPEG_BYTES
 
 
-def quick_job(job_dir: str, checkpoint: str | None) -> str:
+def quick_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
     """A stand-in analysis (runs in a worker process): 'crash.jpg' kills its own process once another
     job runs in the other worker, like the out-of-memory killer would; the others take 3 s."""
     folder = Path(job_dir)

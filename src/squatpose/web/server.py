@@ -27,7 +27,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
-from squatpose.web import worker
+from squatpose.web import ownership, worker
 from squatpose.web.jobs import (
     BUILTIN_MODEL,
     OUTPUT_FILES,
@@ -135,10 +135,10 @@ def _checked_id(job_id: str) -> str:
 
 def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                workers: int = 1, allowed_hosts: list[str] | None = None, warm_up: bool = True,
-               job_fn: Callable[[str, str | None], str] = worker.run_job) -> FastAPI:
+               job_fn: Callable[[str, str | None, str], str] = worker.run_job) -> FastAPI:
     """The web app over `data_dir` (default default_data_dir()). `allowed_hosts` limits the Host
     header (against DNS rebinding); `warm_up` starts the workers at once (else at the first job);
-    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function)."""
+    `job_fn(job_dir, checkpoint, owner)` runs a job in a worker process (a module-level function)."""
     store = JobStore(data_dir or default_data_dir())
     max_bytes = int(max_upload_mb * 2**20)
     runner = Runner(store, workers, job_fn)
@@ -193,7 +193,7 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
         try:
             runner.submit(record["id"], checkpoint)
         except RuntimeError as exc:  # the server is shutting down
-            store.update(record["id"], state="failed", error=f"could not start: {exc}")
+            ownership.settle(store.jobs_dir / record["id"], state="failed", error=f"could not start: {exc}")
             raise HTTPException(503, str(exc)) from exc
         return JSONResponse(_job_view(store, record), status_code=201,
                             headers={"Location": f"/api/jobs/{record['id']}"})
