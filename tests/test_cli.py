@@ -157,8 +157,8 @@ def test_export_into_an_existing_folder_is_refused_first(tmp_path, capsys):
 def test_two_analyses_into_one_folder_never_mix(tmp_path, capsys):
     """A second run into a folder a first run is writing is refused at once; the first one's files agree."""
     import squatpose.api  # noqa: F401 - imported before the race, so the second run starts at once
+    from helpers.synthetic_squats import squat_tracks
     from squatpose.analysis.tracks import save_keypoints_json
-    from synthetic_squats import squat_tracks
 
     first, second = tmp_path / "first.json", tmp_path / "second.json"
     save_keypoints_json(squat_tracks(n_reps=3, view="front"), first)

@@ -1,5 +1,5 @@
 """Videos too large for memory, whose frame size changes midway, or with an absurd person box: a clear
-error or warning before any frame is analysed (video/io.py, video/ffmpeg.py, video/extract.py)."""
+error or warning before any frame is analysed (media/video_reader.py, media/ffmpeg.py, video/extract.py)."""
 from __future__ import annotations
 
 import subprocess
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import FakeDetector, FakePredictor, Person, render_scene, still, write_video
 
+from squatpose.media.ffmpeg import ffmpeg_exe
+from squatpose.media.video_reader import MAX_VIDEO_PIXELS, VideoError, open_video
 from squatpose.video.extract import extract_tracks, frame_size_warnings
-from squatpose.video.ffmpeg import ffmpeg_exe
-from squatpose.video.io import MAX_VIDEO_PIXELS, VideoError, open_video
 
 
 def test_a_video_over_the_pixel_limit_is_refused_from_its_header(tmp_path):

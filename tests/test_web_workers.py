@@ -59,8 +59,9 @@ def python(code: str) -> subprocess.Popen:
     not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"))])
 def test_a_worker_ends_with_its_killed_parent_by_either_means(how):
     parent = python(f"""
-import multiprocessing, time, web_helpers
-child = multiprocessing.get_context("spawn").Process(target=web_helpers.sleep_armed, args=({how!r},))
+import multiprocessing, time
+from helpers import web_jobs
+child = multiprocessing.get_context("spawn").Process(target=web_jobs.sleep_armed, args=({how!r},))
 child.start()
 print(child.pid, flush=True)
 time.sleep(120)
@@ -84,9 +85,10 @@ def test_kill_9_of_the_server_leaves_no_worker_alive(tmp_path):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = python(f"""
-import uvicorn, web_helpers
+import uvicorn
+from helpers import web_jobs
 from squatpose.web.server import create_app
-app = create_app({str(tmp_path / 'data')!r}, workers=2, job_fn=web_helpers.slow_job)
+app = create_app({str(tmp_path / 'data')!r}, workers=2, job_fn=web_jobs.slow_job)
 uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning")
 """)
     try:

@@ -13,10 +13,8 @@ from tqdm import tqdm
 from squatpose.analysis.result import PeopleSeen
 from squatpose.analysis.tracks import JointTracks
 from squatpose.geometry import box_problem
-from squatpose.pose.predictor import Predictor
-from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
-from squatpose.video.ffmpeg import key_frame_sizes
-from squatpose.video.io import (
+from squatpose.media.ffmpeg import key_frame_sizes
+from squatpose.media.video_reader import (
     MAX_VIDEO_PIXELS,
     VideoError,
     VideoInfo,
@@ -25,6 +23,8 @@ from squatpose.video.io import (
     prefetch,
     too_large,
 )
+from squatpose.pose.predictor import Predictor
+from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
 from squatpose.video.timing import is_variable, resample_uniform
 from squatpose.video.tracker import Crowd, PersonTracker, Track, TrackerConfig
 

@@ -15,8 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.media.images import read_image_rgb
 from squatpose.outputs import refuse_overwriting_inputs
-from squatpose.pose.data.dataset import AnnotationError, read_coco_json, read_image_rgb
+from squatpose.pose.data.dataset import AnnotationError, read_coco_json
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from squatpose.video.ffmpeg import ffmpeg_exe
+from squatpose.media.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
