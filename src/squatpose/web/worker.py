@@ -234,12 +234,14 @@ def run_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
         log.warning("%s", exc)
         return "superseded"
     except (ValueError, OSError, RuntimeError) as exc:
-        state, error = "failed", scrub(str(exc), folder, record.get("input", ""), record.get("kind", ""))
+        state, error = "failed", scrub(str(exc).replace(staged.name, "out"), folder, record.get("input", ""),
+                                       record.get("kind", ""))
         log.info("job %s failed: %s", folder.name, error)
     except Exception as exc:  # anything else is a bug: keep the message, log the traceback
         log.exception("job %s crashed", folder.name)
         state = "failed"
-        error = f"unexpected error ({type(exc).__name__}): " + scrub(str(exc), folder, record.get("input", ""), "")
+        error = (f"unexpected error ({type(exc).__name__}): "
+                 + scrub(str(exc).replace(staged.name, "out"), folder, record.get("input", ""), ""))
     else:
         state, error = "done", None
     if state != "done":
