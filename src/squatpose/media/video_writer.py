@@ -2,12 +2,15 @@
 installed (OpenCV's pip wheels cannot encode H.264), else OpenCV's MPEG-4 Part 2 ('mp4v')."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from squatpose.media.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +22,7 @@ class FrameWriter:
         self.path, self.size_wh = Path(path), size_wh
         self._process: subprocess.Popen | None = None
         self._cv: cv2.VideoWriter | None = None
-        exe = _ffmpeg()
+        exe = ffmpeg_exe()
         # H.264 with yuv420p needs even sides; odd-sized videos take the OpenCV path.
         if exe is not None and size_wh[0] % 2 == 0 and size_wh[1] % 2 == 0:
             self._process = subprocess.Popen(
@@ -48,15 +51,14 @@ class FrameWriter:
         else:
             self._cv.release()
 
+    def abort(self) -> None:
+        """Stop without finishing the file (on an error or Ctrl-C): the encoder is ended and waited for,
+        so the caller can remove the file. Raises nothing, so the original error is the one reported."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            with contextlib.suppress(OSError):  # the pipe broke when ffmpeg went
+                self._process.stdin.close()
+        else:
+            self._cv.release()
 
-def _ffmpeg() -> str | None:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        log.info("imageio-ffmpeg is not installed: writing mp4v video, which some browsers do not play")
-        return None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:
-        log.warning("no ffmpeg binary (%s): writing mp4v video", exc)
-        return None

@@ -70,13 +70,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.partial_path(path)
-    try:
+    with atomic.replacing(path) as tmp:
         torch.save(obj, tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    atomic.commit(tmp, path)
 
 
 def make_checkpoint(model: nn.Module, model_name: str, joint_set: JointSet, codec: HeatmapCodec,

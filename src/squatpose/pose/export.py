@@ -37,22 +37,17 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
     dummy = torch.zeros(1, 3, h, w)
-    tmp = atomic.partial_path(out_path)
-    try:
-        with warnings.catch_warnings():
-            # The tracer's notes on static shapes are expected: only the batch axis varies.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message="Constant folding")
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
-                              output_names=["heatmaps"],
-                              dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
-                              opset_version=OPSET, dynamo=False)
+    with atomic.replacing(out_path) as tmp, warnings.catch_warnings():
+        # The tracer's notes on static shapes are expected: only the batch axis varies.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
+                          output_names=["heatmaps"],
+                          dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+                          opset_version=OPSET, dynamo=False)
         _finish(tmp, loaded)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return atomic.commit(tmp, out_path)
+    return out_path
 
 
 def onnx_metadata(loaded: LoadedModel) -> dict[str, str]:

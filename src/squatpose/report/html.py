@@ -42,6 +42,12 @@ affect the numbers. Treat them as a guide, not a measurement.</li>
 """
 
 
+# A long set (hundreds of repetitions) gets a report of bounded size: the table shows its first and last
+# repetitions and the feedback its first items; summary.json keeps everything.
+MAX_TABLE_ROWS = 60
+MAX_FEEDBACK_ITEMS = 40
+
+
 def _num(value: float | None, fmt: str = ".0f", suffix: str = "") -> str:
     return "&ndash;" if value is None else f"{value:{fmt}}{suffix}"
 
@@ -78,7 +84,13 @@ def _rep_table(reps: list[Repetition]) -> str:
     head = ["rep", "time", "descent", "ascent", "depth", "min knee angle", "thigh at bottom",
             "reached parallel", "min knee angle 3D", "thigh at bottom 3D", "parallel 3D", "left/right",
             "flags"]
-    rows = "".join(_rep_row(r) for r in reps)
+    if len(reps) <= MAX_TABLE_ROWS:
+        rows = "".join(_rep_row(r) for r in reps)
+    else:  # a long set: its start and its end; summary.json has every repetition
+        half = MAX_TABLE_ROWS // 2
+        skipped = (f"<tr><td colspan='{len(head)}'>&hellip; {len(reps) - 2 * half} more repetitions, "
+                   "listed in summary.json &hellip;</td></tr>")
+        rows = "".join(_rep_row(r) for r in reps[:half]) + skipped + "".join(_rep_row(r) for r in reps[-half:])
     return (f'<table id="repetitions"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}'
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
@@ -100,7 +112,9 @@ def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
     """The whole report page as one HTML string."""
     title = f"Squat analysis{' - ' + source if source else ''}"
     view = a.view.label + (" (set by user)" if a.view.user_set else " (detected)")
-    feedback = "".join(f"<li>{escape(f.text)}</li>" for f in a.feedback)
+    feedback = "".join(f"<li>{escape(f.text)}</li>" for f in a.feedback[:MAX_FEEDBACK_ITEMS])
+    if len(a.feedback) > MAX_FEEDBACK_ITEMS:
+        feedback += f"<li>&hellip; {len(a.feedback) - MAX_FEEDBACK_ITEMS} more in summary.json</li>"
     warnings = ("<div class='warn'><b>Check the input:</b><ul>"
                 + "".join(f"<li>{escape(w)}</li>" for w in a.warnings) + "</ul></div>"
                 if a.warnings else "")
