@@ -7,6 +7,7 @@ import pytest
 
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.result import PeopleSeen
+from squatpose.joints import LOWER6
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
@@ -51,7 +52,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert summary["repetitions"][0]["start_frame"] == a.repetitions[0].start_frame
 
     html = (out / "report.html").read_text()
-    assert '<table id="repetitions">' in html and html.count("<tr><td>") == 3  # 2 reps + 1 partial
+    reps_tables = html[:html.index('<table id="trunk">')]  # the trunk table follows (the tracks have shoulders)
+    assert '<table id="repetitions">' in html and reps_tables.count("<tr><td>") == 3  # 2 reps + 1 partial
     assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
     assert "How to read this" in html and "2 repetitions" in html
@@ -152,3 +154,24 @@ def test_front_view_report_shows_3d_values(tmp_path):
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
     row = paths["angles_csv"].read_text().splitlines()[1 + a.repetitions[0].bottom_frame].split(",")
     assert 40 < float(row[columns.index("knee_angle_3d_left")]) < 70
+
+
+def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
+    rep = analysis.repetitions[0]
+    paths = write_outputs(analysis, tmp_path / "eight", progress=False)
+    html = paths["report_html"].read_text()
+    assert '<table id="trunk">' in html and html.count("<tr><td>", html.index('<table id="trunk">')) == 2
+    assert f"{rep.trunk_lean_bottom:.0f}&deg; &plusmn; {rep.trunk_lean_bottom_sd:.0f}&deg;" in html
+    lines = paths["angles_csv"].read_text().splitlines()
+    columns, row = lines[0].split(","), lines[1 + rep.bottom_frame].split(",")
+    assert {"hip_angle_left", "hip_angle_sd_right", "trunk_lean_sd"} <= set(columns)
+    assert float(row[columns.index("hip_angle")]) == pytest.approx(analysis.measures.hip_angle.value[rep.bottom_frame],
+                                                                   abs=0.01)
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is True and summary["repetitions"][0]["hip_angle_bottom"] is not None
+
+    six = analyze_tracks(analysis.raw.select(LOWER6))
+    paths = write_outputs(six, tmp_path / "six", progress=False)
+    assert "Trunk" not in paths["report_html"].read_text()
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is False and summary["repetitions"][0]["hip_angle_bottom"] is None
