@@ -149,6 +149,7 @@ def test_front_view_report_shows_3d_values(tmp_path):
         assert rep["below_parallel_3d"] is True
     html = paths["report_html"].read_text()
     assert "3D legs at the bottom" in html and "&plusmn;" in html
+    assert "Trunk lean, hip angle and the early rise: needs a side view" in html and 'id="trunk"' not in html
     assert png_size(paths["bottom_3d_png"])[0] > 300
     assert any("3D estimate" in f["text"] and "±" in f["text"] for f in summary["feedback"])
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")

@@ -286,7 +286,7 @@ def finished_job(web_root: Path, tmp_path: Path, tracks, name: str) -> str:
 
 def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> None:
     """Joint tracks with shoulders (a squat whose hips rise first) get the trunk card with the numbers
-    of summary.json; six-joint tracks get none."""
+    of summary.json; from the front a line saying why there are none; six-joint tracks no card."""
     phase = squat_phase(2, 30.0)
     tracks = render(squat_motion(phase, lean_deg=trunk_lean_deg(phase, 30.0)), "side", noise_px=1.0)
     job_id = finished_job(web_root, tmp_path, tracks, "hips first.mp4")
@@ -305,7 +305,13 @@ def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> N
                for t in page.locator("#feedback li").all_text_contents())
     page.screenshot(path=str(SCREENS / "9_trunk.png"), full_page=True)
 
+    front_id = finished_job(web_root, tmp_path, render(squat_motion(phase), "front", noise_px=1.0), "front.mp4")
+    page.goto(f"{base_url}/#/jobs/{front_id}")
+    page.wait_for_selector("#trunk-line")
+    assert page.text_content("#trunk-line").startswith("Trunk lean, hip angle and the early rise: needs a side view")
+    assert page.locator("#trunk-table").count() == 0
+
     six_id = finished_job(web_root, tmp_path, tracks.select(LOWER6), "six joints.mp4")
     page.goto(f"{base_url}/#/jobs/{six_id}")
     page.wait_for_selector("#rep-table")
-    assert page.locator("#trunk-table").count() == 0
+    assert page.locator("#trunk-table, #trunk-line").count() == 0

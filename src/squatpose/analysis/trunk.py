@@ -11,12 +11,16 @@ sideways tilt, so neither is reported there.
 `rise_fraction` of their rise from the bottom), how far the shoulders rose against how far the hips rose.
 A trunk that keeps its angle moves as one piece and the shoulders rise as far as the hips (ratio 1); a
 trunk coming upright lifts them farther (> 1); hips shooting up while the chest stays down leave it small.
-Only image heights enter, so the ratio is scale-free and, with a level camera, the same in every view
-(turning the camera about the vertical foreshortens widths, not heights).
+Only image heights enter, so the ratio is scale-free and, with a level camera, the same from any
+direction (turning the camera about the vertical foreshortens widths, not heights). It is still reported
+in side (and oblique) views only: from the front or back the thighs hide the hips at the bottom, and a
+pose model's guess there (on a front-view barbell clip, MoveNet Thunder put the hips below the knees)
+makes the hips seem to rise far more than they did.
 """
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +36,8 @@ HIPS_FIRST = "hips_rise_first"
 NO_SHOULDERS = "the joint tracks have no shoulders (a six-joint pose model); trunk measures need them"
 NEEDS_SIDE_VIEW = ("needs a side view (from the front or back a forward lean points the trunk at the "
                    "camera)")
+RISE_NEEDS_SIDE_VIEW = ("needs a side view: from the front or back the thighs hide the hips at the bottom, "
+                        "and pose models place them there unreliably")
 MIN_HIP_TRAVEL = 0.05  # leg lengths: a way up shorter than this has no "first part" to speak of
 HIP_BOTTOM_BAND = 0.02  # leg lengths: the hips' bottom = frames this close to their lowest (a few noise sds)
 BOTTOM_FIELDS = ("trunk_lean_bottom", "hip_angle_bottom")
@@ -58,40 +64,48 @@ class TrunkContext:
 
 @dataclass(frozen=True)
 class EarlyAscent:
-    """Over the first part of the way up (from the first bottom frame `bottom` to frame `end`): hip and
-    shoulder rise in leg lengths, shoulder rise / hip rise and its standard deviation."""
+    """Over the first part of the way up: hip and shoulder rise in leg lengths, shoulder rise / hip rise
+    and its standard deviation."""
 
     hip_rise: float
     shoulder_rise: float
     ratio: float
     ratio_sd: float
-    bottom: int
-    end: int
 
 
-def _mid_y(body: Body, part: str, min_conf: float, tc: TrunkContext, leg_length: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """(T,) image y of the midpoint of `part`'s confident sides (NaN where none is) and its sd (px)."""
-    ok = body.score_of(part) >= min_conf
-    n = ok.sum(axis=1)
-    y = np.where(ok, body.xy_of(part)[..., 1], 0.0).sum(axis=1)
-    var = np.where(ok, joint_sd(body.score_of(part), leg_length, tc.joint_sd_leg, tc.score_floor) ** 2,
-                   0.0).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, y / n, np.nan), np.sqrt(var) / n
+def _side_heights(body: Body, part: str, min_conf: float) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) image y of `part` per side, NaN where under min_conf, and (T,) the mean of the confident
+    sides (NaN where none is): where to look, not what to measure (it jumps when a side comes and goes)."""
+    y = np.where(body.score_of(part) >= min_conf, body.xy_of(part)[..., 1], np.nan)
+    return y, row_mean(y)
+
+
+def _rise(y: np.ndarray, sd: np.ndarray, low: np.ndarray, near: np.ndarray) -> tuple[float, float] | None:
+    """(rise in px from the `low` to the `near` frames, its variance) of a joint pair, per side over the
+    frames where that side is confident, averaged over the sides seen in both; None if none is. Each
+    average counts as one measurement: a pose model's error at one pose repeats from frame to frame."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a side never seen: NaN
+        rise = np.nanmean(y[low], axis=0) - np.nanmean(y[near], axis=0)
+        var = np.nanmedian(np.where(np.isfinite(y[low]), sd[low], np.nan), axis=0) ** 2 + np.nanmedian(
+            np.where(np.isfinite(y[near]), sd[near], np.nan), axis=0) ** 2
+    ok = np.isfinite(rise)
+    if not ok.any():
+        return None
+    return float(np.mean(rise[ok])), float(np.sum(var[ok]) / ok.sum() ** 2)
 
 
 def early_ascent(frames: np.ndarray, ctx: RepContext, tc: TrunkContext) -> EarlyAscent | str:
     """Hip against shoulder rise over the first part of the way up of a repetition (`frames`), or why it
     cannot be measured.
 
-    Heights are the midpoints of the confident sides, averaged over the hips' bottom (the frames within
-    HIP_BOTTOM_BAND of their lowest: the single lowest frame would pick the hips' noise) and over three
-    frames around the first frame after it where the hips have covered `rise_fraction` of their rise to
-    their highest point. Pose errors at one pose are alike from frame to frame, so each average counts
-    as one measurement for the sd."""
-    hip, hip_sd = _mid_y(tc.body, "hip", ctx.min_conf, tc, ctx.leg_length)
-    shoulder, shoulder_sd = _mid_y(tc.body, "shoulder", ctx.min_conf, tc, ctx.leg_length)
+    Heights are averaged over the hips' bottom (the frames within HIP_BOTTOM_BAND of their lowest: the
+    single lowest frame would pick the hips' noise) and over three frames around the first frame after
+    it where the hips have covered `rise_fraction` of their rise to their highest point, each side by
+    itself (a midpoint would jump when the far side comes and goes), then averaged over the sides."""
+    body = tc.body
+    hip_y, hip = _side_heights(body, "hip", ctx.min_conf)
+    shoulder_y, shoulder = _side_heights(body, "shoulder", ctx.min_conf)
     seen = frames[np.isfinite(hip[frames]) & np.isfinite(shoulder[frames])]
     if not seen.size:
         return "hips and shoulders not detected confidently together during this repetition"
@@ -107,15 +121,14 @@ def early_ascent(frames: np.ndarray, ctx: RepContext, tc: TrunkContext) -> Early
         return "the hips are not seen rising after the bottom with the shoulders (joints lost on the way up)"
     e = int(after[np.argmax(hip_low - hip[after] >= tc.cfg.rise_fraction * travel)])
     near = np.intersect1d(np.arange(e - 1, e + 2), seen)
-    hip_rise = hip_low - float(np.mean(hip[near]))
-    shoulder_rise = float(np.mean(shoulder[low]) - np.mean(shoulder[near]))
-    if not hip_rise > 0:
-        return "the hips are not seen rising after the bottom with the shoulders (joints lost on the way up)"
-    ratio = shoulder_rise / hip_rise
-    var_hip = np.median(hip_sd[low]) ** 2 + np.median(hip_sd[near]) ** 2
-    var_shoulder = np.median(shoulder_sd[low]) ** 2 + np.median(shoulder_sd[near]) ** 2
-    ratio_sd = float(np.sqrt(var_shoulder + ratio ** 2 * var_hip) / hip_rise)
-    return EarlyAscent(hip_rise / leg, shoulder_rise / leg, ratio, ratio_sd, int(low.min()), e)
+    sd = {part: joint_sd(body.score_of(part), ctx.leg_length, tc.joint_sd_leg, tc.score_floor)
+          for part in ("hip", "shoulder")}
+    hips, shoulders = _rise(hip_y, sd["hip"], low, near), _rise(shoulder_y, sd["shoulder"], low, near)
+    if hips is None or shoulders is None or not hips[0] > 0:
+        return "the same hip and shoulder are not seen at the bottom and on the way up"
+    ratio = shoulders[0] / hips[0]
+    ratio_sd = float(np.sqrt(shoulders[1] + ratio ** 2 * hips[1]) / hips[0])
+    return EarlyAscent(hips[0] / leg, shoulders[0] / leg, ratio, ratio_sd)
 
 
 def _at_bottom(m: Measure, bottom: np.ndarray, min_conf: float) -> tuple[float, float] | None:
@@ -153,8 +166,10 @@ def with_trunk_numbers(rep: Repetition, ctx: RepContext, tc: TrunkContext) -> Re
     frames = np.arange(rep.start_frame, end + 1)
     numbers: dict[str, float] = _bottom_numbers(
         bottom_frames(ctx.depth.depth, frames, rep.depth, ctx.bottom_band), ctx, notes)
-    if rep.end_frame is None:
-        found: EarlyAscent | str = "the repetition is unfinished when the video ends"
+    if not ctx.side_view:
+        found: EarlyAscent | str = RISE_NEEDS_SIDE_VIEW
+    elif rep.end_frame is None:
+        found = "the repetition is unfinished when the video ends"
     else:
         found = early_ascent(frames, ctx, tc)
     if isinstance(found, str):

@@ -85,7 +85,7 @@ def _rep_table(reps: list[Repetition]) -> str:
 
 
 TRUNK_HELP = ("<b>Trunk lean</b> is the hip-to-shoulder line's tilt from vertical, the <b>hip angle</b> the "
-              "angle between trunk and thigh (180&deg; = straight); both need a side view. <b>Early rise</b>: "
+              "angle between trunk and thigh (180&deg; = straight); all three need a side view. <b>Early rise</b>: "
               "how far the hips and the shoulders rose while the hips covered the first half of their way "
               "up, in leg lengths; <b>shoulders &divide; hips</b> near 1 or above is a chest that keeps up, "
               "clearly under {limit:.1f} means the hips rose before the chest. &plusmn; is one standard "
@@ -107,6 +107,10 @@ def _trunk_section(a: SquatAnalysis) -> str:
     """Trunk lean, hip angle and the early rise per repetition; nothing for tracks without shoulders."""
     if not has_shoulders(a.raw) or not a.repetitions:
         return ""
+    if all(r.shoulder_rise_ratio is None and r.trunk_lean_bottom is None for r in a.repetitions):
+        why = next((r.notes.get("shoulder_rise_ratio") for r in a.repetitions if r.notes.get("shoulder_rise_ratio")),
+                   "not measured")
+        return f'<h2>Trunk</h2><p class="muted">Trunk lean, hip angle and the early rise: {escape(why)}.</p>'
     head = ["rep", "trunk lean at bottom", "hip angle at bottom", "early rise hips / shoulders",
             "shoulders &divide; hips", "hips rose first"]
     rows = "".join(_trunk_row(r) for r in a.repetitions)

@@ -427,6 +427,10 @@ function trunkCard(s) {
   if (!trunk.shoulders || !reps.length) return null;
   const empty = (key) => key !== "number" && key !== "flags" && reps.every((r) => r[key] == null);
   const columns = TRUNK_COLUMNS.filter(([key]) => !empty(key));
+  if (columns.length === 2) { // only "#" and the flag: nothing was measured, say why once
+    const why = reps.map((r) => (r.notes || {}).shoulder_rise_ratio).find(Boolean) || "not measured";
+    return section("Trunk", el("p", { class: "muted", id: "trunk-line", text: `Trunk lean, hip angle and the early rise: ${why}.` }));
+  }
   const missing = TRUNK_COLUMNS.filter(([key]) => empty(key)).map(([key, label]) =>
     `${label}: ${reps.map((r) => (r.notes || {})[key]).find(Boolean) || "not measured"}`);
   const units = s.units || {};
@@ -447,9 +451,10 @@ function trunkCard(s) {
     el("p", { id: "trunk-line", text: `${line ? `Median over the repetitions: ${line}. ` : ""}${verdict}` }),
     el("div", { class: "scroll" }, table),
     el("p", { class: "small muted", text: "Trunk lean: the hip-to-shoulder line from vertical; hip angle: between trunk "
-      + "and thigh, 180° = straight (both side view only). Early rise: how far hips and shoulders rose, in leg lengths, "
+      + "and thigh, 180° = straight. Early rise: how far hips and shoulders rose, in leg lengths, "
       + "while the hips covered the first half of their way up; shoulders ÷ hips clearly under "
-      + `${num((s.config && s.config.trunk || {}).min_shoulder_rise_ratio, 1)} means the hips rose first. ± is one standard deviation.` }),
+      + `${num((s.config && s.config.trunk || {}).min_shoulder_rise_ratio, 1)} means the hips rose first. All need a side view; `
+      + "± is one standard deviation." }),
     missing.length ? el("ul", { class: "small muted" }, missing.map((m) => el("li", { text: m }))) : null);
 }
 
