@@ -38,11 +38,12 @@ from tqdm import tqdm
 from squatpose import atomic
 from squatpose.analysis.tracks import JointTracks, load_keypoints_json, save_keypoints_json
 from squatpose.joints import COCO_NAMES, get_joint_set
+from squatpose.media.images import read_image_rgb
+from squatpose.media.video_reader import VideoError, iter_frames_timed, open_video
 from squatpose.pose.calibration import ScoreCalibration, fit_calibration
 from squatpose.pose.calibration_crops import CropMix, calibration_crops, crop_correct
-from squatpose.pose.data.dataset import load_records, read_image_rgb
+from squatpose.pose.data.dataset import load_records
 from squatpose.pose.data.teacher import BOX_PADDING, MoveNetTeacher, TeacherError
-from squatpose.video.io import VideoError, iter_frames_timed, open_video
 from squatpose.video.timing import is_variable, resample_uniform
 
 REPO = Path(__file__).resolve().parents[1]

@@ -2,10 +2,10 @@
 
     python benchmarks/trunk_synthetic.py [--seeds 8]
 
-Squats to parallel (synthetic_squats: trunk 0.55 leg lengths, leaning 45° at the bottom) whose trunk lean
-changes by 0 to +30° while the hips cover the first half of their way up (> 0: the hips rise first),
-seen from the side with Gaussian joint noise of 1 % and 2 % of the leg length, and obliquely (45°, 60°)
-and from the side (90°) without noise. Per condition: the mean shoulder-to-hip rise ratio, its spread
+Squats to parallel (tests/helpers/synthetic_squats.py: trunk 0.55 leg lengths, leaning 45° at the bottom)
+whose trunk lean changes by 0 to +30° while the hips cover the first half of their way up (> 0: the hips
+rise first), seen from the side with Gaussian joint noise of 1 % and 2 % of the leg length, and obliquely
+(45°, 60°) and from the side (90°) without noise. Per condition: the mean shoulder-to-hip rise ratio, its spread
 over repetitions and seeds against the median sd the analysis reports, and how many repetitions were
 flagged.
 """
@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.trunk import HIPS_FIRST
-from synthetic_squats import render, render_camera, squat_motion, squat_phase, trunk_lean_deg
+
+# The data sources this benchmark shares with the tests live in tests/helpers/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.synthetic_squats import render, render_camera, squat_motion, squat_phase, trunk_lean_deg
 
 CHANGES = (0.0, 10.0, 20.0, 30.0)
 LEG_PX = 300.0

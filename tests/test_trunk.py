@@ -5,13 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from helpers.synthetic_squats import TRUNK, render, render_camera, squat_motion, squat_phase, trunk_lean_deg
 from squatpose.analysis import AnalysisConfig, analyze_tracks
 from squatpose.analysis.angles import compute_measures, thigh_angle
 from squatpose.analysis.body import Body
 from squatpose.analysis.trunk import HIPS_FIRST, NO_SHOULDERS, hips_rose_first
 from squatpose.joints import LOWER6
 from squatpose.report.files import angles_csv
-from synthetic_squats import TRUNK, render, render_camera, squat_motion, squat_phase, trunk_lean_deg
 
 FPS = 30.0
 PHASE = squat_phase(3, FPS)

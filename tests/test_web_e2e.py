@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from conftest import shared_or_skip
 
+from helpers.synthetic_squats import render, squat_motion, squat_phase, trunk_lean_deg
 from squatpose.analysis import analyze_tracks
 from squatpose.joints import LOWER6
 from squatpose.report.files import write_outputs
 from squatpose.web.jobs import JobStore
-from synthetic_squats import render, squat_motion, squat_phase, trunk_lean_deg
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = Path("/tmp/web_screens")
