@@ -8,6 +8,7 @@ import numpy as np
 
 from squatpose.analysis.angles import knee_angles_for_image
 from squatpose.analysis.config import MIN_JOINT_SCORE
+from squatpose.geometry import box_problem
 from squatpose.media.images import read_photo_rgb
 from squatpose.pose.predictor import PoseBatch, Predictor
 from squatpose.report.viz import draw_pose_with_angles, heatmap_sheet
@@ -43,9 +44,11 @@ def predict_image(image_path: str | Path, out_dir: str | Path, *, checkpoint: st
     """Writes `<stem>_pose.jpg` and `<stem>_heatmaps.png` into out_dir; returns joints and angles as a dict.
     Joints under `min_joint_score` (the analysis config's) give no angle and are not drawn."""
     image_path, out_dir = Path(image_path), Path(out_dir)
-    if box is not None and (len(box) != 4 or box[2] <= 0 or box[3] <= 0):
-        raise ValueError(f"--box must be x,y,w,h with positive w and h, got {box}")
+    if box is not None and (problem := box_problem(box, None)):  # before the image is read
+        raise ValueError(f"--box: {problem}")
     image = read_photo_rgb(str(image_path))
+    if box is not None and (problem := box_problem(box, (image.shape[1], image.shape[0]))):
+        raise ValueError(f"{image_path}: the person box: {problem}")
     predictor = Predictor.from_checkpoint(checkpoint, flip_test=flip_test, backend=backend)
     pose, used_box, source = locate_and_predict(predictor, image, box, min_joint_score)
     found = float(pose.score[0].mean())

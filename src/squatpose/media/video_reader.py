@@ -14,6 +14,9 @@ import cv2
 import numpy as np
 
 MAX_FPS = 1000.0
+# Largest frame analysed: 8K UHD (7680 x 4320 = 33 MP) passes. Each frame is held decoded a few times over
+# (BGR, RGB, the frames read ahead): 40 MP is about 120 MB a copy.
+MAX_VIDEO_PIXELS = 40_000_000
 
 
 class VideoError(ValueError):
@@ -43,6 +46,9 @@ def open_video(path: str | Path, fps: float | None = None, fallback_fps: float |
     if width <= 0 or height <= 0:
         cap.release()
         raise VideoError(f"{path}: the video has no readable frames")
+    if width * height > MAX_VIDEO_PIXELS:  # from the header, before any frame is read
+        cap.release()
+        raise VideoError(too_large(path, width, height))
     container_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if fps is None and fallback_fps is not None and not (math.isfinite(container_fps) and container_fps > 0):
         fps = fallback_fps
@@ -56,6 +62,11 @@ def open_video(path: str | Path, fps: float | None = None, fallback_fps: float |
         cap.release()
         raise VideoError(f"--fps must be between 0 and {MAX_FPS:g}, got {fps}")
     return cap, VideoInfo(str(path), float(fps), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), width, height)
+
+
+def too_large(path: str | Path, width: int, height: int) -> str:
+    return (f"{path}: the video's frames are too large ({width} x {height} pixels; the limit is "
+            f"{MAX_VIDEO_PIXELS // 1_000_000} megapixels): scale it down first")
 
 
 @contextlib.contextmanager

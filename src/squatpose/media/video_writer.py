@@ -1,6 +1,6 @@
 """Video writing: MP4 that browsers can play, H.264 through the ffmpeg binary of `imageio-ffmpeg` when it is
 installed (OpenCV's pip wheels cannot encode H.264), else OpenCV's MPEG-4 Part 2 ('mp4v'); or WebM (VP8,
-through OpenCV). `write_video` writes a whole file atomically."""
+through OpenCV). `encode_video` encodes a stream of frames into a file."""
 from __future__ import annotations
 
 import contextlib
@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from squatpose import atomic
+from squatpose.media.ffmpeg import ffmpeg_exe
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class FrameWriter:
         self.path, self.size_wh = Path(path), size_wh
         self._process: subprocess.Popen | None = None
         self._cv: cv2.VideoWriter | None = None
-        exe = None if webm else _ffmpeg()
+        exe = None if webm else ffmpeg_exe()
         # H.264 with yuv420p needs even sides; odd-sized videos take the OpenCV path.
         if exe is not None and size_wh[0] % 2 == 0 and size_wh[1] % 2 == 0:
             self._process = subprocess.Popen(
@@ -59,39 +59,35 @@ class FrameWriter:
         else:
             self._cv.release()
 
+    def abort(self) -> None:
+        """Stop without finishing the file (on an error or Ctrl-C): the encoder is ended and waited for,
+        so the caller can remove the file. Raises nothing, so the original error is the one reported."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            with contextlib.suppress(OSError):  # the pipe broke when ffmpeg went
+                self._process.stdin.close()
+        else:
+            self._cv.release()
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int],
-                webm: bool = False) -> tuple[int, str]:
-    """Write BGR `frames` to `path` atomically → (frames written, codec). Nothing appears at `path` when no
-    frame came (0 is returned) or when writing failed."""
-    tmp = atomic.partial_path(path)
-    writer = FrameWriter(tmp, fps, size_wh, webm)
+
+
+def encode_video(dest: str | Path, frames: Iterable[np.ndarray], fps: float, size_wh: tuple[int, int],
+                 webm: bool = False) -> tuple[int, str]:
+    """Encode BGR `frames` into `dest` → (frames written, codec). The caller names `dest` (a temporary name:
+    atomic.replacing, atomic.FileSet) and removes it after an error (the encoder has stopped by then) or
+    when no frame came."""
+    writer = FrameWriter(dest, fps, size_wh, webm)
     written = 0
     try:
         for frame in frames:
             writer.write(frame)
             written += 1
     except BaseException:
-        with contextlib.suppress(OSError):  # the error that stopped the writing is the one to report
-            writer.close()
-        tmp.unlink(missing_ok=True)
+        writer.abort()
         raise
-    writer.close()
     if written:
-        atomic.commit(tmp, path)
+        writer.close()
     else:
-        tmp.unlink(missing_ok=True)
+        writer.abort()  # an encoder given no frame may fail: there is nothing to finish
     return written, writer.codec
-
-
-def _ffmpeg() -> str | None:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
-        log.info("imageio-ffmpeg is not installed: writing mp4v video, which some browsers do not play")
-        return None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError as exc:
-        log.warning("no ffmpeg binary (%s): writing mp4v video", exc)
-        return None

@@ -53,13 +53,8 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.partial_path(path)
-    try:
+    with atomic.replacing(path) as tmp:
         torch.save(obj, tmp)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    atomic.commit(tmp, path)
 
 
 def make_checkpoint(model: nn.Module, model_name: str, joint_set: JointSet, codec: HeatmapCodec,
@@ -122,7 +117,7 @@ def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_
     norm = ckpt["input_norm"]
     return LoadedModel(model, name, joint_set, codec, tuple(norm["mean"]), tuple(norm["std"]),
                        {k: ckpt[k] for k in ("metrics", "config", "epoch") if k in ckpt},
-                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)), _calibration(ckpt, path), Path(path))
+                       float(ckpt.get("box_padding", DEFAULT_BOX_PADDING)), _calibration(ckpt, path))
 
 
 def _calibration(ckpt: dict, path: str | Path) -> ScoreCalibration | None:

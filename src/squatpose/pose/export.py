@@ -1,8 +1,9 @@
 """ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file.
 
-The cache is keyed by the checkpoint file's content; beside each export lies the model's description
-(LoadedModel.description), so that a later run finds and runs it without reading the checkpoint, and
-so without PyTorch. Exporting needs PyTorch: it is imported only then.
+Exports are cached by their weights. Once a checkpoint file's export is made (or found), the cache also
+notes, under the file's content hash, the model's description (LoadedModel.description) and which export
+is its: a later run finds and runs it without reading the checkpoint, and so without PyTorch. Exporting
+needs PyTorch: it is imported only then.
 """
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import warnings
 from pathlib import Path
 
@@ -20,8 +20,7 @@ from squatpose.pose.loaded_model import LoadedModel, read_description
 log = logging.getLogger(__name__)
 
 OPSET = 17
-EXPORT_REVISION = 3  # part of cached file names: raise it when the export itself changes (2: pads folded;
-#                      3: keyed by the checkpoint file, with the description beside it)
+EXPORT_REVISION = 2  # part of cached file names: raise it when the export itself changes (2: pads folded)
 
 
 def cache_dir() -> Path:
@@ -40,22 +39,17 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
     dummy = torch.zeros(1, 3, h, w)
-    tmp = atomic.partial_path(out_path)
-    try:
-        with warnings.catch_warnings():
-            # The tracer's notes on static shapes are expected: only the batch axis varies.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message="Constant folding")
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
-                              output_names=["heatmaps"],
-                              dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
-                              opset_version=OPSET, dynamo=False)
+    with atomic.replacing(out_path) as tmp, warnings.catch_warnings():
+        # The tracer's notes on static shapes are expected: only the batch axis varies.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
+                          output_names=["heatmaps"],
+                          dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+                          opset_version=OPSET, dynamo=False)
         _finish(tmp, loaded)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return atomic.commit(tmp, out_path)
+    return out_path
 
 
 def onnx_metadata(loaded: LoadedModel) -> dict[str, str]:
@@ -102,19 +96,6 @@ def weights_fingerprint(loaded: LoadedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def cpu_has_vnni() -> bool:
-    """True on x86 CPUs with VNNI (AVX512-VNNI or AVX-VNNI), the kind the int8 file was measured on.
-
-    Without VNNI, ONNX Runtime's uint8 × int8 convolutions sum pairs in 16 bits, which can saturate
-    (its quantization docs); ARM and other systems are unmeasured. Both get the float model instead.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return False
-    return re.search(r"\b(avx512_vnni|avx_vnni)\b", flags) is not None
-
-
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -123,25 +104,30 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cached_export(checkpoint: str | os.PathLike) -> tuple[Path, Path]:
-    """Where the ONNX export of the checkpoint file and its description are cached."""
-    stem = cache_dir() / "onnx" / f"{file_digest(Path(checkpoint))}-r{EXPORT_REVISION}"
-    return stem.with_suffix(".onnx"), stem.with_suffix(".json")
+def _note_path(checkpoint: str | os.PathLike) -> Path:
+    return cache_dir() / "onnx" / f"checkpoint-{file_digest(Path(checkpoint))}-r{EXPORT_REVISION}.json"
+
+
+def note_export(checkpoint: str | os.PathLike, loaded: LoadedModel, onnx_path: Path) -> None:
+    """Note that `onnx_path` (in the cache) is the export of the checkpoint file, with the model's
+    description; `loaded` must be that file's model as read, unchanged."""
+    atomic.write_text(_note_path(checkpoint), json.dumps({**loaded.description(), "onnx": onnx_path.name}))
 
 
 def find_cached_export(checkpoint: str | os.PathLike) -> tuple[LoadedModel, Path] | None:
-    """The model described beside the cached export of `checkpoint` and the export, when cached; torch-free."""
-    onnx_path, description = cached_export(checkpoint)
-    loaded = read_description(description, Path(checkpoint))
-    return None if loaded is None or not onnx_path.is_file() else (loaded, onnx_path)
+    """The model of a checkpoint file and its cached export, when `note_export` noted them; torch-free."""
+    note = _note_path(checkpoint)
+    loaded = read_description(note)
+    if loaded is None:
+        return None
+    onnx_path = note.with_name(json.loads(note.read_text())["onnx"])
+    return (loaded, onnx_path) if onnx_path.is_file() else None
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:
-    """The ONNX file of the checkpoint `loaded` was read from, exported once into the user's cache (with its
-    description beside it, written last)."""
-    onnx_path, description = cached_export(loaded.source)
-    if not (onnx_path.is_file() and description.is_file()):
-        log.info("exporting the model to ONNX once: %s", onnx_path)
-        export_onnx(loaded, onnx_path)
-        atomic.write_text(description, json.dumps(loaded.description(), indent=1))
-    return onnx_path
+    """The ONNX file for these exact weights, exported once into the user's cache."""
+    path = cache_dir() / "onnx" / f"{loaded.model_name}-{weights_fingerprint(loaded)}-r{EXPORT_REVISION}.onnx"
+    if not path.is_file():
+        log.info("exporting the model to ONNX once: %s", path)
+        export_onnx(loaded, path)
+    return path

@@ -27,7 +27,6 @@ class LoadedModel:
     meta: dict = field(default_factory=dict)
     box_padding: float = DEFAULT_BOX_PADDING   # crop size / person box size the model was trained with
     score_calibration: ScoreCalibration | None = None  # raw heatmap peak → P(joint within 0.1 of the box)
-    source: Path | None = None   # the checkpoint file it came from
 
     def calibrate(self, scores: np.ndarray) -> np.ndarray:
         """The model's calibrated joint scores (the raw peaks when the file carries no calibration)."""
@@ -41,17 +40,16 @@ class LoadedModel:
                 "score_calibration": None if self.score_calibration is None else self.score_calibration.to_dict()}
 
     @classmethod
-    def from_description(cls, data: dict, source: Path | None = None) -> LoadedModel:
+    def from_description(cls, data: dict) -> LoadedModel:
         calibration = data["score_calibration"]
         return cls(None, data["model"], get_joint_set(data["joint_set"]), HeatmapCodec.from_dict(data["codec"]),
                    tuple(data["input_mean"]), tuple(data["input_std"]), box_padding=float(data["box_padding"]),
-                   score_calibration=None if calibration is None else ScoreCalibration.from_dict(calibration),
-                   source=source)
+                   score_calibration=None if calibration is None else ScoreCalibration.from_dict(calibration))
 
 
-def read_description(path: Path, source: Path | None = None) -> LoadedModel | None:
-    """The model described by a JSON file `description()` wrote; None when there is none."""
+def read_description(path: Path) -> LoadedModel | None:
+    """The model described by a JSON file holding a `description()`; None when there is none."""
     try:
-        return LoadedModel.from_description(json.loads(path.read_text()), source)
+        return LoadedModel.from_description(json.loads(path.read_text()))
     except FileNotFoundError:
         return None

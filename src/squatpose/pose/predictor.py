@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -22,22 +21,21 @@ from squatpose.geometry import (
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.export import (
     check_onnx_metadata,
-    cpu_has_vnni,
     export_onnx_cached,
     find_cached_export,
+    note_export,
     weights_fingerprint,
 )
 from squatpose.pose.loaded_model import LoadedModel
+from squatpose.pose.runtime_choice import DEFAULT_WEIGHTS, choose_here, shipped_file
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "default.pt"
-DEFAULT_INT8 = "default.int8.onnx"  # its int8 ONNX Runtime file (docs/training.md: export --int8)
 
 
 def default_checkpoint() -> Path:
     """Path of the built-in model shipped inside the package."""
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_WEIGHTS))
+    path = shipped_file(DEFAULT_WEIGHTS)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: this install has no built-in model; pass --checkpoint PATH")
     return path
@@ -71,13 +69,19 @@ class TorchRunner:
 
 
 class OnnxRunner:
-    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+    """ONNX Runtime on a pose model file. Its worker threads sleep between calls instead of spin-waiting
+    (ONNX Runtime's default): in a video the next crop comes only after decoding and tracking, and spinning
+    took their CPU (benchmarks/speed.py --spinning: 6 ms more CPU per frame on 2 cores)."""
+
+    def __init__(self, onnx_path: str | Path, threads: int | None = None, spin: bool = False) -> None:
         import onnxruntime as ort  # optional dependency: only needed for --backend onnx
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = Path(onnx_path)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -114,31 +118,36 @@ class PoseBatch:
     matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
 
 
-def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
-    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
-    `loaded`'s weights (a user's own checkpoint gets None) and this CPU is one it was measured on."""
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
+def shipped_int8(loaded: LoadedModel, name: str, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the shipped int8 file `name` when it was made from exactly `loaded`'s weights (a user's
+    own checkpoint gets None, and so does a missing file)."""
+    path = shipped_file(name)
     if not path.is_file():
-        return None
-    if not cpu_has_vnni():
-        log.info("%s not used: this CPU has no VNNI instructions; running the float model", path.name)
+        log.info("%s is not installed; running the float model", name)
         return None
     runner = OnnxRunner(path, threads)
-    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
+    if runner.metadata.get("weights_fingerprint") != weights_fingerprint(loaded):
+        log.info("%s was made from other weights than these; running the float model", name)
+        return None
+    return runner
 
 
 def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None, threads: int | None
                 ) -> tuple[HeatmapRunner, str, str]:
     """The model runner for a backend name → (runner, backend used, precision).
 
-    "auto": the int8 ONNX file shipped beside the built-in weights when it was made from these weights
-    (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the `onnx`
-    extra), else PyTorch. "onnx": `onnx_path` or the float export. "torch": PyTorch eager.
+    "auto": the shipped int8 file that `choose_runtime` picks for this CPU when it was made from these
+    weights (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the
+    `onnx` extra), else PyTorch; threads as it picks them. "onnx": `onnx_path` or the float export.
+    "torch": PyTorch eager.
     """
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
     if backend == "auto" and onnx_path is None:
-        shipped = shipped_int8(loaded, threads)
+        choice, cpu = choose_here(threads)
+        log.info("default backend on %s: %s", cpu.model or cpu.machine, choice.describe())
+        threads = choice.threads
+        shipped = None if choice.file is None else shipped_int8(loaded, choice.file, threads)
         if shipped is not None:
             return shipped, "onnx", "int8"
     if backend == "auto":
@@ -174,15 +183,17 @@ class Predictor:
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> Predictor:
         """The model of `checkpoint` (default: the built-in one); `kwargs` as for the constructor. With
-        backend "onnx" and a cached export of this file, the checkpoint is not read (nor PyTorch loaded)."""
+        backend "onnx", once this file's export is cached, the checkpoint is not read (nor PyTorch loaded)."""
         path = Path(checkpoint) if checkpoint else default_checkpoint()
-        if kwargs.get("backend") == "onnx" and kwargs.get("onnx_path") is None:
-            cached = find_cached_export(path)
-            if cached is not None:
-                return cls(cached[0], **{**kwargs, "onnx_path": cached[1]})
+        cached_onnx = kwargs.get("backend") == "onnx" and kwargs.get("onnx_path") is None
+        if cached_onnx and (cached := find_cached_export(path)) is not None:
+            return cls(cached[0], **{**kwargs, "onnx_path": cached[1]})
         from squatpose.pose.checkpoint import load_model  # reading a checkpoint needs PyTorch
 
-        return cls(load_model(path), **kwargs)
+        predictor = cls(load_model(path), **kwargs)
+        if cached_onnx:
+            note_export(path, predictor.loaded, predictor.runner.path)
+        return predictor
 
     def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
         """Image → crop-input matrices `(N,2,3)` of boxes `(N,4)`, with the checkpoint's box padding."""

@@ -209,19 +209,24 @@ def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, de
     return fig
 
 
+MAX_LABELLED_BARS = 30  # per-repetition bars with their names and values; beyond, a numbered axis
+
+
 def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | None],
                       depths: Sequence[float], side_view: bool) -> Figure:
     """Per-repetition depth: thigh angle at the bottom with the parallel line (side view), or the
     normalised depth (front/back view, where parallel cannot be judged)."""
     fig = Figure(figsize=(7, 3.6))
     ax = fig.subplots()
-    labels = [f"rep {n}" for n in numbers]
+    few = len(numbers) <= MAX_LABELLED_BARS  # more bars than this: numbered axis, no value on each bar
+    labels = [f"rep {n}" for n in numbers] if few else list(numbers)
     if side_view:
         values = np.array([np.nan if a is None else a for a in thigh_angles], dtype=float)
         colours = [NEUTRAL_HEX if not np.isfinite(v) else ABOVE_HEX if v > 0 else BELOW_HEX
                    for v in values]
         bars = ax.bar(labels, np.nan_to_num(values), color=colours)
-        ax.bar_label(bars, labels=["n/a" if not np.isfinite(v) else f"{v:+.0f}°" for v in values])
+        if few:
+            ax.bar_label(bars, labels=["n/a" if not np.isfinite(v) else f"{v:+.0f}°" for v in values])
         finite = values[np.isfinite(values)]
         low, high = min([-10.0, *(finite - 5)]), max([10.0, *(finite + 5)])
         ax.set_ylim(low, high)
@@ -230,18 +235,23 @@ def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | Non
         ax.legend(fontsize=8)
     else:
         bars = ax.bar(labels, depths, color=NEUTRAL_HEX)
-        ax.bar_label(bars, labels=[f"{d:.2f}" for d in depths])
+        if few:
+            ax.bar_label(bars, labels=[f"{d:.2f}" for d in depths])
         ax.set_ylabel("depth (fraction of leg length)")
         ax.set_title("front/back view: 'parallel' cannot be judged, film from the side", fontsize=9)
+    if not few:
+        ax.set_xlabel("repetition")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4) -> Figure:
+def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4, total: int | None = None
+                     ) -> Figure:
     """3D stick figures, one panel per (title, points (3, 2, 3)): hip, knee, ankle per side
     (left, right) in camera coordinates (x right, y down, z away from the camera), drawn with
-    up as up, the camera in front and equal scales on all axes. NaN sides are left out."""
+    up as up, the camera in front and equal scales on all axes. NaN sides are left out. `total`: how
+    many repetitions there are when `poses` shows only some of them (said in the title)."""
     cols = max(1, min(max_cols, len(poses)))
     rows = math.ceil(len(poses) / cols)
     fig = Figure(figsize=(3.2 * cols, 3.4 * rows))
@@ -265,6 +275,7 @@ def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4)
         ax.set_zlabel("up (px)", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_title(title, fontsize=9)
-    fig.suptitle("legs at the bottom, 3D from one camera (left blue, right orange)", fontsize=10)
+    shown = f"; {len(poses)} of {total} repetitions" if total and total > len(poses) else ""
+    fig.suptitle(f"legs at the bottom, 3D from one camera (left blue, right orange){shown}", fontsize=10)
     fig.tight_layout()
     return fig

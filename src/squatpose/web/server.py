@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from squatpose.analysis.config import AnalysisConfig
 from squatpose.web import worker
 from squatpose.web.jobs import JobStore
+from squatpose.web.limits import BodyLimit, disk_full, request_body_limits
 from squatpose.web.routes import jobs, pages, people
 from squatpose.web.runner import DataDirLock, Runner
 from squatpose.web.security import add_security_middleware, loopback_hosts
@@ -41,11 +42,11 @@ def default_data_dir() -> Path:
 
 def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                workers: int = 1, allowed_hosts: list[str] | None = None, warm_up: bool = True,
-               job_fn: Callable[[str, str | None], str] = worker.run_job,
+               job_fn: Callable[[str, str | None, str], str] = worker.run_job,
                analysis_config: AnalysisConfig | None = None) -> FastAPI:
     """The web app over `data_dir` (default default_data_dir()). `allowed_hosts` limits the Host
     header (against DNS rebinding); `warm_up` starts the workers at once (else at the first job);
-    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function), with
+    `job_fn(job_dir, checkpoint, owner)` runs a job in a worker process (a module-level function), with
     `analysis_config` (default: the defaults) for every analysis."""
     store = JobStore(data_dir or default_data_dir())
     runner = Runner(store, workers, job_fn, analysis_config)
@@ -66,7 +67,10 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
     app = FastAPI(title="squatpose", version="0.1.0", lifespan=lifespan,
                   description="Local squat analysis: upload a video or photo, follow the job, read the results.")
     app.state.store, app.state.runner = store, runner
+    # Added first, so it sits inside the security middleware: the routes read the body through it.
+    app.add_middleware(BodyLimit, limit_for=request_body_limits(jobs.max_upload_bytes(max_upload_mb)))
     add_security_middleware(app, allowed_hosts)
+    app.add_exception_handler(OSError, disk_full)
     app.include_router(pages.router(store, runner, jobs.max_upload_bytes(max_upload_mb)))
     app.mount("/static", StaticFiles(directory=pages.STATIC), name="static")
     app.include_router(jobs.router(store, runner, max_upload_mb))

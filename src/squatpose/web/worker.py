@@ -1,16 +1,23 @@
 """What runs in a worker process: one job (video analysis or photo pose), progress written to the
-job folder, the final state written to job.json. Never runs in the server's event loop."""
+job folder, the final state written to job.json. Never runs in the server's event loop.
+
+The worker writes a job only while it owns it (ownership.Lease): its results go to a folder of its own
+(`.out.<owner>`) and are moved to `out/` with the final state, both only if the server has not settled
+the job since. A worker process ends with its server (lifeline.py)."""
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from squatpose import atomic
 from squatpose.analysis.config import AnalysisConfig
+from squatpose.web import lifeline
 from squatpose.web.jobs import read_json, write_json
+from squatpose.web.ownership import Lease, Superseded
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +34,9 @@ class Cancelled(Exception):
 
 
 def init_worker(threads: int, analysis_config: AnalysisConfig | None = None) -> None:
-    """Process-pool initializer: share the CPU between the workers; the analysis config every job of this
-    process uses; log to stderr."""
+    """Process-pool initializer: end with the server; share the CPU between the workers; the analysis
+    config every job of this process uses; log to stderr."""
+    lifeline.die_with_parent()
     import torch
 
     global _analysis_config
@@ -37,10 +45,15 @@ def init_worker(threads: int, analysis_config: AnalysisConfig | None = None) -> 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
 
 
-def run_tracked(job_fn: Callable[[str, str | None], str], job_dir: str, checkpoint: str | None) -> str:
-    """Note this process's id in the job folder, then run the job."""
+def run_tracked(job_fn: Callable[[str, str | None, str], str], job_dir: str, checkpoint: str | None,
+                owner: str) -> str:
+    """Note this process's id in the job folder, then run the job (unless the server settled it since it
+    was queued: then nothing is written)."""
+    if not Lease(Path(job_dir), owner).held():
+        log.info("job %s was settled before it started: not run", Path(job_dir).name)
+        return "superseded"
     (Path(job_dir) / PID_FILE).write_text(str(os.getpid()))
-    return job_fn(job_dir, checkpoint)
+    return job_fn(job_dir, checkpoint, owner)
 
 
 def warm_up() -> bool:
@@ -52,10 +65,11 @@ def warm_up() -> bool:
 
 
 class Progress:
-    """Writes progress.json (throttled) and raises Cancelled when the job was deleted."""
+    """Writes progress.json (throttled); raises Cancelled when the job was deleted, Superseded when the
+    server settled it since (the lease no longer holds)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, lease: Lease) -> None:
+        self.folder, self.lease = folder, lease
         self.stage_name = "starting"
         self._last = 0.0
 
@@ -73,6 +87,7 @@ class Progress:
         self._last = time.monotonic()
         if (self.folder / "cancel").exists():
             raise Cancelled()
+        self.lease.check()
         fraction = min(1.0, done / total) if total else None
         write_json(self.folder / "progress.json",
                    {"stage": self.stage_name, "done": done, "total": total, "fraction": fraction,
@@ -103,7 +118,7 @@ def _predictor(checkpoint: str | None):  # noqa: ANN202 - Predictor, imported la
 def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
     from squatpose.media.video_reader import VideoError, iter_frames_bgr, opened_video
-    from squatpose.media.video_writer import NoEncoder, write_video
+    from squatpose.media.video_writer import NoEncoder, encode_video
 
     def frames(cap, total: int):  # noqa: ANN001, ANN202 - a capture in, BGR frames out
         progress.stage("preparing the video for the browser", 0, total)
@@ -112,16 +127,17 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
             progress.frame(done, total)
 
     try:
-        with opened_video(src, fallback_fps=30.0) as (cap, info):
-            written, _ = write_video(dest, frames(cap, max(info.n_frames, 0)), info.fps, (info.width, info.height),
-                                     webm=True)
+        with opened_video(src, fallback_fps=30.0) as (cap, info), atomic.replacing(dest) as tmp:
+            size = (info.width, info.height)
+            if not encode_video(tmp, frames(cap, max(info.n_frames, 0)), info.fps, size, webm=True)[0]:
+                raise VideoError(f"{src}: no frame could be read")
     except VideoError as exc:
         log.warning("cannot make a WebM copy: %s", exc)
         return False
     except NoEncoder:
         log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
         return False
-    return written > 0
+    return True
 
 
 def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEOPLE_WIDTH) -> None:
@@ -146,10 +162,9 @@ def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEO
     atomic.write_bytes(dest, jpeg.tobytes())
 
 
-def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
+def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
     from squatpose.api import analyze
 
-    out = folder / "out"
     progress.stage("loading the model")
     predictor = _predictor(checkpoint)
     progress.stage("finding the joints in each frame")
@@ -174,10 +189,9 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
 
 
-def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
+def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
     from squatpose.photo import predict_image
 
-    out = folder / "out"
     progress.stage("finding the joints")
     info = predict_image(folder / record["input"], out, checkpoint=checkpoint,
                          min_joint_score=_analysis_config.min_joint_score)
@@ -189,32 +203,46 @@ def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     return {}
 
 
-def run_job(job_dir: str, checkpoint: str | None) -> str:
-    """Run the job in `job_dir`; returns its final state ('done', 'failed' or 'cancelled').
-    Expected errors (bad video, no person, unreadable photo) become a readable message in job.json."""
+def run_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
+    """Run the job in `job_dir` as its `owner`; returns its final state ('done', 'failed', 'cancelled', or
+    'superseded' when the server settled it meanwhile and nothing more was written). Expected errors (bad
+    video, no person, unreadable photo) become a readable message in job.json."""
     folder = Path(job_dir)
-    record = read_json(folder / "job.json") or {}
-    progress = Progress(folder)
-    extra: dict = {}
+    lease = Lease(folder, owner)
+    staged = folder / f".out.{owner}"  # this run's results, moved to out/ only if the lease still holds
+    progress = Progress(folder, lease)
+    record, extra = read_json(folder / "job.json") or {}, {}
     try:
         progress.stage("starting")
-        record.update(state="running", started=time.time())
-        write_json(folder / "job.json", record)
+        record = lease.write(state="running", started=time.time())
+        staged.mkdir(exist_ok=True)
         run = _run_video if record["kind"] == "video" else _run_image
-        extra = run(folder, record, checkpoint, progress)
+        extra = run(folder, record, checkpoint, progress, staged)
     except Cancelled:
         log.info("job %s was deleted while running", folder.name)
         return "cancelled"
+    except Superseded as exc:
+        shutil.rmtree(staged, ignore_errors=True)
+        log.warning("%s", exc)
+        return "superseded"
     except (ValueError, OSError, RuntimeError) as exc:
-        state, error = "failed", scrub(str(exc), folder, record.get("input", ""), record.get("kind", ""))
+        state, error = "failed", scrub(str(exc).replace(staged.name, "out"), folder, record.get("input", ""),
+                                       record.get("kind", ""))
         log.info("job %s failed: %s", folder.name, error)
     except Exception as exc:  # anything else is a bug: keep the message, log the traceback
         log.exception("job %s crashed", folder.name)
         state = "failed"
-        error = f"unexpected error ({type(exc).__name__}): " + scrub(str(exc), folder, record.get("input", ""), "")
+        error = (f"unexpected error ({type(exc).__name__}): "
+                 + scrub(str(exc).replace(staged.name, "out"), folder, record.get("input", ""), ""))
     else:
         state, error = "done", None
-    record.update(extra, state=state, error=error, finished=time.time())
-    write_json(folder / "job.json", record)
+    if state != "done":
+        shutil.rmtree(staged, ignore_errors=True)
+    try:
+        lease.finish({**extra, "state": state, "error": error, "finished": time.time()},
+                     staged if state == "done" else None, folder / "out")
+    except Superseded as exc:
+        log.warning("%s", exc)
+        return "superseded"
     write_json(folder / "progress.json", {"stage": state, "done": 0, "total": 0, "fraction": 1.0 if state == "done" else None})
     return state

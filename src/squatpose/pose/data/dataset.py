@@ -20,6 +20,7 @@ from squatpose.geometry import (
     crop_normalized,
 )
 from squatpose.joints import JointSet
+from squatpose.jsonable import loads_bounded
 from squatpose.media.images import read_image_rgb
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
@@ -68,11 +69,13 @@ class LoadReport:
 
 def read_coco_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text())
+        data = loads_bounded(path.read_text())
     except FileNotFoundError:
         raise AnnotationError(f"{path}: annotation file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise AnnotationError(f"{path}: not valid JSON ({exc})") from None
+    except ValueError as exc:  # a number beyond the float range, too deep a nesting
+        raise AnnotationError(f"{path}: {exc}") from None
     for key in ("images", "annotations"):
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise AnnotationError(f"{path}: not a COCO keypoints file (no '{key}' list)")
