@@ -1,7 +1,8 @@
-"""Imports point one way: the ground floor (joints, geometry, media, config, atomic, jsonable) imports no
-tier; analysis (numpy and yaml only) and pose sit side by side above it; video and report above them; web,
-api, cli on top. Read from the import statements of every module, and checked where it matters at run
-time: importing video or analysis, or analysing a video with ONNX Runtime, loads no PyTorch."""
+"""Imports point one way: the ground floor (joints, geometry, media, config, atomic, jsonable, outputs)
+imports no tier; analysis (numpy and yaml only) and pose sit side by side above it; video and report above
+them; web, api, cli and the other entry points on top. Read from the import statements of every module, and
+checked where it matters at run time: importing video or analysis, or analysing a video with ONNX Runtime,
+loads no PyTorch."""
 from __future__ import annotations
 
 import ast
@@ -15,8 +16,8 @@ import pytest
 from conftest import REPO, shared_or_skip, write_video
 
 PACKAGE = REPO / "src" / "squatpose"
-GROUND = {"joints", "geometry", "media", "config", "atomic", "jsonable"}
-TOP = {"web", "api", "cli", "photo", "demo"}
+GROUND = {"joints", "geometry", "media", "config", "atomic", "jsonable", "outputs"}
+TOP = {"web", "api", "cli", "photo", "demo", "info"}
 # What each tier must not import from the package (first-party names after `squatpose.`).
 FORBIDDEN = {
     "pose": {"analysis", "video", "report"} | TOP,
