@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +18,13 @@ from tqdm import tqdm
 from squatpose import atomic
 from squatpose.analysis.body import SIDES
 from squatpose.analysis.result import SquatAnalysis
-from squatpose.report import viz
+from squatpose.report import viz, wording
 from squatpose.report.html import render_html
 from squatpose.report.video_writer import FrameWriter
 from squatpose.video.io import open_video
 
 log = logging.getLogger(__name__)
-
+OVERLAY_THIGH_DEG = 45.0  # the thigh against parallel is shown once it is this close to horizontal
 
 
 def _fmt(values: np.ndarray, decimals: int = 3) -> np.ndarray:
@@ -54,7 +55,8 @@ def keypoints_csv(a: SquatAnalysis) -> str:
 
 
 def angles_csv(a: SquatAnalysis) -> str:
-    """One row per frame: phase, depth and every measure per side, combined and its confidence."""
+    """One row per frame: phase, depth and every measure per side, combined and its confidence; the
+    thigh's angle to the horizontal in any view (thigh_elevation, > 0 above parallel) with its sd."""
     cols = _frame_columns(a)
     cols.update(phase=a.phases.astype(str), moving=a.moving.astype(int).astype(str),
                 depth=_fmt(a.depth.depth), depth_conf=_fmt(a.depth.conf),
@@ -64,6 +66,8 @@ def angles_csv(a: SquatAnalysis) -> str:
         cols[f"{name}_right"] = _fmt(m.lr[:, 1], 2)
         cols[name] = _fmt(m.value, 2)
         cols[f"{name}_conf"] = _fmt(m.conf)
+    if a.thigh is not None:
+        cols.update(thigh_elevation=_fmt(a.thigh.value, 2), thigh_elevation_sd=_fmt(a.thigh.value_sd, 2))
     cols.update(_columns_3d(a))
     return _csv(cols)
 
@@ -112,9 +116,10 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
         a.times, a.measures.knee_angle.lr, a.measures.knee_angle.value, a.depth.depth, markers,
         [(r.start_time, r.end_time) for r in reps], [(r.start_time, end) for r in a.partial],
         a.moving, a.view.is_side, None if a.legs3d is None else a.legs3d.knee_angle.value)
-    bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle_bottom for r in reps],
-                                 [r.depth for r in reps], a.view.is_side)
-    pngs = {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
+    bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle for r in reps],
+                                 [r.thigh_angle_sd for r in reps], [r.depth_verdict for r in reps])
+    pngs = {"timeline.png": viz.figure_png(timeline, viz.PLOT_DPI),
+            "depth_per_rep.png": viz.figure_png(bars, viz.PLOT_DPI)}
     poses = _bottom_poses(a)
     if poses:
         pngs["bottom_3d.png"] = viz.figure_png(viz.bottom_3d_figure(poses))
@@ -122,21 +127,22 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
 
 
 def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
-    """Rep counter, phase, knee angle (side views only) and depth for frame t."""
-    knee = a.measures.knee_angle.value[t]
-    depth = a.depth.depth[t]
-    lines = [f"reps {done[t]}", f"{a.phases[t]}"]
-    if a.view.is_side:
-        lines.append(f"knee {knee:.0f} deg" if np.isfinite(knee) else "knee -")
-    elif a.legs3d is not None and np.isfinite(a.legs3d.knee_angle.value[t]):
-        lines.append(f"knee 3D {a.legs3d.knee_angle.value[t]:.0f} deg")
-    return lines + [f"depth {depth:.2f}" if np.isfinite(depth) else "depth -"]
+    """Rep counter, phase, knee angle (2D in side views, else the 3D estimate) and the thigh against
+    parallel for frame t (Hershey fonts have no degree sign)."""
+    knee = a.measures.knee_angle.value[t] if a.view.is_side else (
+        np.nan if a.legs3d is None else a.legs3d.knee_angle.value[t])
+    lines = [f"reps {done[t]}", f"{a.phases[t]}", f"knee {knee:.0f} deg" if np.isfinite(knee) else "knee -"]
+    thigh = np.nan if a.thigh is None else a.thigh.value[t]
+    if np.isfinite(thigh) and thigh < OVERLAY_THIGH_DEG:
+        lines.append(f"thigh {abs(thigh):.0f} deg {'above' if thigh >= 0 else 'below'} parallel")
+    return lines
 
 
 def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_path: Path,
-                          progress: bool = True) -> str:
+                          progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> str:
     """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
-    frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v')."""
+    frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v'). `on_frame(done, total)`
+    reports each frame written (for a UI)."""
     cap, info = open_video(video_path, fallback_fps=a.fps)
     w, h, fps = info.width, info.height, info.fps
     sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
@@ -157,6 +163,8 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
                                knee_angles=a.view.is_side)
             writer.write(frame)
             written += 1
+            if on_frame is not None:
+                on_frame(written, a.n_frames)
     finally:
         writer.close()
         cap.release()
@@ -171,12 +179,13 @@ def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_p
 
 def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
                   video_path: str | os.PathLike | None = None, source_name: str | None = None,
-                  progress: bool = True) -> dict[str, Path]:
+                  progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> dict[str, Path]:
     """Write all outputs into out_dir (created if needed); returns {name: path}.
 
     names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'bottom_3d_png' (when a
     repetition has 3D legs), 'annotated_video' (only with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
-    means the set is complete).
+    means the set is complete). `source_name`: the analysed file's name as the user knows it (titles);
+    `on_frame(done, total)`: progress of the annotated video, frame by frame.
     """
     if video_path is not None:
         open_video(video_path, fallback_fps=analysis.fps)[0].release()  # a clear error before any output
@@ -193,12 +202,12 @@ def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
         paths["bottom_3d_png"] = atomic.write_bytes(out / "bottom_3d.png", pngs["bottom_3d.png"])
     codec = None
     if video_path is not None:
-        codec = write_annotated_video(a, video_path, out / "annotated.mp4", progress)
+        codec = write_annotated_video(a, video_path, out / "annotated.mp4", progress, on_frame)
         paths["annotated_video"] = out / "annotated.mp4"
     source = source_name or (Path(video_path).name if video_path else None)
     html = render_html(a, pngs, source, has_video=video_path is not None)
     paths["report_html"] = atomic.write_text(out / "report.html", html)
-    summary = {**a.to_summary(), "source": source, "video_codec": codec,
+    summary = {**a.to_summary(), "rep_table": wording.rep_table(a.repetitions), "source": source, "video_codec": codec,
                "outputs": {k: p.name for k, p in paths.items()}}
     paths["summary_json"] = atomic.write_text(out / "summary.json",
                                               json.dumps(summary, indent=2, ensure_ascii=False))
