@@ -148,16 +148,15 @@ def rep_feedback(rep: Repetition, cfg: FeedbackConfig) -> tuple[tuple[str, ...],
     return flags, [Feedback(text, "rep", rep.number, tone, tuple(f.why for f in findings))]
 
 
-def _count(things: list[str]) -> str:
-    return ", ".join(f"{things.count(t)} {t}" for t in dict.fromkeys(things))
-
-
 def _set_line(reps: list[Repetition], cfg: FeedbackConfig) -> Feedback:
     n = len(reps)
-    parts = []
-    names = {"below": "below parallel", "parallel": "about parallel", "above": "above parallel",
-             None: "depth not measured"}
-    parts.append(_count([names[r.depth_verdict] for r in reps]))
+    names = {"below": "below parallel", "parallel": "about parallel", "above": "above parallel"}
+    said = [names[r.depth_verdict] for r in reps if r.depth_verdict]
+    counted = [t if n == 1 else f"{said.count(t)} {t}" for t in dict.fromkeys(said)]  # one rep: no count
+    parts = [", ".join(counted)] if said else []
+    unmeasured = n - len(said)
+    if unmeasured:
+        parts.append("depth not measured" + (f" on {unmeasured}" if said else ""))
     judged = [r for r in reps if r.knees_in is not None]
     caving = [r for r in judged if r.knees_in]
     if caving:
@@ -168,7 +167,8 @@ def _set_line(reps: list[Repetition], cfg: FeedbackConfig) -> Feedback:
     ascents = [r.ascent_s for r in reps if r.ascent_s is not None]
     if descents and ascents:
         parts.append(f"about {np.mean(descents):.1f} s down, {np.mean(ascents):.1f} s up")
-    tone = FIX if any(r.depth_verdict == "above" or r.knees_in for r in reps) else GOOD
+    tone = (FIX if any(r.depth_verdict == "above" or r.knees_in for r in reps) else
+            GOOD if said or judged else INFO)
     why = [DEPTH_METHOD] + ([KNEES_METHOD] if judged else [])
     return Feedback(f"{n} rep{'s' if n != 1 else ''}: " + "; ".join(parts) + ".", "set", None, tone, tuple(why))
 

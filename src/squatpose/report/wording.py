@@ -32,7 +32,7 @@ def seconds(value: float | None) -> str:
 
 
 def time_span(start: float, end: float | None) -> str:
-    return f"{start:.1f}–{DASH if end is None else f'{end:.1f}'} s"
+    return f"from {start:.1f} s" if end is None else f"{start:.1f}–{end:.1f} s"
 
 
 def depth_cell(rep: Repetition) -> str:
