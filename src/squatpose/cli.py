@@ -380,8 +380,9 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()
     print(f"{source.name}: {summary['reps']} completed repetition(s), view {_view_text(summary['view'])}")
-    for item in summary["feedback"]:
-        print(f"  - {item['text']}")
+    for item in summary["feedback"]:  # the page's marks: good, to work on, a note
+        mark = {"good": "✓", "fix": "!"}.get(item["tone"], "-")
+        print(f"  {mark} {'rep ' + str(item['rep']) if item['rep'] else 'set'}: {item['text']}")
     for line in summary["warnings"]:
         print(f"  warning: {line}")
     print(f"report: {out / 'report.html'}")
