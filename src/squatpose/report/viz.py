@@ -4,7 +4,6 @@ The only module that knows colours. Left joints/limbs are blue, right orange, ot
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -213,13 +212,6 @@ def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarra
 
 
 PLOT_DPI = 150  # report plots: 4.6 in wide = 690 px, sharp at 640 px on a desktop, readable shrunk to a phone
-
-
-def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """Render a matplotlib Figure to PNG bytes (no pyplot, no global state)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: str) -> None:  # type: ignore[no-untyped-def]
