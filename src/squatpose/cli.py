@@ -215,14 +215,38 @@ def _add_serve(sub) -> None:
                    help="analyses run at the same time, each in its own process (default 1)")
 
 
+def _add_live(sub) -> None:
+    p = sub.add_parser("live", help="count and judge squats while they happen (camera, or a video in real time)",
+                       description="Follows the person with the tracker and the built-in model, one crop per frame, "
+                                   "and prints each event as it happens: person found/lost, repetition started, "
+                                   "bottom reached (with its depth), repetition completed (depth verdict, descent "
+                                   "and ascent), and at the end a summary with the per-frame latency and the frames "
+                                   "dropped. With --camera a preview window opens where a display exists (q stops); "
+                                   "Ctrl-C stops too. Frames are never written to disk.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, metavar="N", help="OpenCV camera index (0: the first camera)")
+    source.add_argument("--video", metavar="FILE", help="a video file instead of a camera")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --video: deliver frames at their real times and drop those that come while the "
+                        "previous one is processed, exactly as a camera would (default: every frame, no drops)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per event, the summary last")
+    p.add_argument("--no-window", action="store_true", help="no preview window for --camera")
+    p.add_argument("--view", choices=("auto", "side", "front", "back"), default="auto",
+                   help="camera view; auto detects it from the joints as they come (default)")
+    _add_model_options(p)
+    p.add_argument("--config", default=None, help="YAML with analysis thresholds (as for analyze)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="squatpose", epilog=EPILOG,
         description="Lower-body pose estimation (hips, knees, ankles) and squat analysis.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_release,
-                _add_serve):
+    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_live, _add_demo, _add_export,
+                _add_release, _add_serve):
         add(sub)
     return parser
 
@@ -402,6 +426,49 @@ def _cmd_analyze(args) -> int:
     return _run_analysis(args, args.video, args.keypoints)
 
 
+def _event_text(event: dict) -> str:
+    """One event as a line for people."""
+    kind, at = event["event"], f"{event.get('t', 0):7.2f} s  "
+    if kind == "rep_completed":
+        tempo = ", ".join(f"{name} {event[key]:.1f} s" for name, key in (("down", "descent_s"), ("up", "ascent_s"))
+                          if event.get(key) is not None)
+        return f"{at}rep {event['rep']} done: {event['verdict']} (depth {event['depth']:.2f}){', ' + tempo if tempo else ''}"
+    if kind == "bottom":
+        return f"{at}bottom of rep {event['rep']}: {event['verdict']} (depth {event['depth']:.2f})"
+    if kind == "rep_started":
+        return f"{at}rep {event['rep']} started"
+    if kind == "rep_not_counted":
+        return f"{at}not counted: {event['reason']}"
+    if kind in ("person_found", "person_lost"):
+        return f"{at}{'person found' if kind == 'person_found' else 'person lost: ' + event['message']}"
+    if kind in ("people", "error"):
+        return f"{at if 't' in event else ''}{event['message']}"
+    if kind == "summary":
+        latency = event["latency_ms"]
+        timing = "" if latency["median"] is None else (f"; latency median {latency['median']:.0f} ms, "
+                                                       f"p95 {latency['p95']:.0f} ms")
+        return (f"{event['reps']} repetition(s), {event['below_parallel']} below parallel; {event['frames']} frames "
+                f"analysed, {event['dropped']} dropped{timing}")
+    return json.dumps(event)
+
+
+def _cmd_live(args) -> int:
+    from squatpose.analysis.config import load_analysis_config
+    from squatpose.live import run_live
+
+    if args.realtime and args.video is None:
+        print("error: --realtime plays a --video like a camera; a camera is always real time", file=sys.stderr)
+        return 2
+    config = load_analysis_config(args.config, args.overrides)
+
+    def emit(event: dict) -> None:
+        print(json.dumps(event) if args.json else _event_text(event), flush=True)
+
+    run_live(camera=args.camera, video=args.video, realtime=args.realtime, checkpoint=args.checkpoint,
+             backend=args.backend, config=config, view=args.view, window=not args.no_window, emit=emit)
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from squatpose.demo import sample_clip
 
@@ -467,7 +534,7 @@ def _cmd_serve(args) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "data": _cmd_data,
-            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "release": _cmd_release,
+            "analyze": _cmd_analyze, "live": _cmd_live, "demo": _cmd_demo, "export": _cmd_export, "release": _cmd_release,
             "serve": _cmd_serve}
 
 
