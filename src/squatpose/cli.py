@@ -205,8 +205,12 @@ def _add_serve(sub) -> None:
                                    "the analysis. The JSON API behind it is documented at /docs. Results stay on "
                                    "disk per job, so a restart loses nothing finished.")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 lets anyone on "
-                        "the network upload and see all results)")
+                   help="address to listen on (default 127.0.0.1: this computer only). Another address (e.g. "
+                        "0.0.0.0, for a phone on the same network) needs --allow-network")
+    p.add_argument("--allow-network", action="store_true",
+                   help="allow a --host other computers can reach; every visitor then needs the access token "
+                        "printed at start-up in the address (?token=...). Phones need HTTPS for the camera: "
+                        "docs/live.md")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--data-dir", default=None,
                    help="where jobs and models/*.pt live (default ~/.local/share/squatpose/web)")
@@ -526,7 +530,7 @@ def _cmd_serve(args) -> int:
     from squatpose.web.server import serve
 
     try:
-        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers, args.allow_network)
     except RuntimeError as exc:  # e.g. another server holds the data folder
         print(f"error: {exc}", file=sys.stderr)
         return 2

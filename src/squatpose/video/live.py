@@ -183,6 +183,7 @@ class LiveSession:
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.frame_wh: tuple[int, int] | None = None
         self.box: np.ndarray | None = None
+        self.last_pose: tuple[np.ndarray, np.ndarray] | None = None   # the followed person's (xy, score) in the last frame
         self._index = 0
         self._people = 1
         self._rounds_seen = 0
@@ -195,6 +196,7 @@ class LiveSession:
         tracker.step(frame.rgb, index)
         track = tracker.followed
         pose = (track.xy.get(index), track.score.get(index)) if track is not None else (None, None)
+        self.last_pose = None if pose[0] is None else (pose[0].copy(), pose[1].copy())
         self.box = None if track is None else track.box.copy()
         events = [e.to_dict() for e in self.engine.push(frame.t, *pose)] + self._people_events(frame.t)
         self._index += 1

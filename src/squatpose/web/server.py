@@ -5,6 +5,7 @@ API (documented at /docs):
     GET    /api/config                    upload limit, views, models
     POST   /api/jobs                      multipart: file (+ view, model) → 201 job record
     POST   /api/jobs/{id}/person          JSON {"box": [x, y, w, h]} → 201 a new job following that person
+    GET    /live, WS /api/live, POST /api/jobs/{id}/save   the Live page (web/routes/live.py)
     GET    /api/jobs                      all jobs, newest first
     GET    /api/jobs/{id}                 record + progress + output files (+ summary when done)
     GET    /api/jobs/{id}/files/{name}    an output file (names from jobs.OUTPUT_FILES only)
@@ -37,8 +38,10 @@ from squatpose.web.jobs import (
     read_json,
     valid_job_id,
 )
+from squatpose.web.routes import live
 from squatpose.web.runner import DataDirLock, Runner
 from squatpose.web.sniff import HEAD_BYTES, sniff
+from squatpose.web.token import new_token, require_token
 from squatpose.web.upload import UploadError, receive
 
 log = logging.getLogger(__name__)
@@ -135,10 +138,12 @@ def _checked_id(job_id: str) -> str:
 
 def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB,
                workers: int = 1, allowed_hosts: list[str] | None = None, warm_up: bool = True,
-               job_fn: Callable[[str, str | None], str] = worker.run_job) -> FastAPI:
+               job_fn: Callable[[str, str | None], str] = worker.run_job, token: str | None = None,
+               live_hub: live.LiveHub | None = None) -> FastAPI:
     """The web app over `data_dir` (default default_data_dir()). `allowed_hosts` limits the Host
     header (against DNS rebinding); `warm_up` starts the workers at once (else at the first job);
-    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function)."""
+    `job_fn(job_dir, checkpoint)` runs a job in a worker process (a module-level function); `token`:
+    every request needs it (web/token.py); `live_hub`: the live page's model (default: the built-in one)."""
     store = JobStore(data_dir or default_data_dir())
     max_bytes = int(max_upload_mb * 2**20)
     runner = Runner(store, workers, job_fn)
@@ -178,6 +183,8 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(live.router(store, runner, allowed_hosts, token, live_hub))
+    require_token(app, token)
 
     @app.get("/api/config", summary="Upload limit, views and models")
     def config() -> dict:
@@ -324,15 +331,24 @@ def _loopback_hosts(host: str) -> list[str] | None:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike | None = None,
-          max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, workers: int = 1) -> None:
-    """Run the web app until Ctrl+C. Binds to 127.0.0.1 unless told otherwise."""
+          max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB, workers: int = 1, allow_network: bool = False) -> None:
+    """Run the web app until Ctrl+C. Binds to 127.0.0.1 unless told otherwise: another address needs
+    `allow_network`, and then every request needs the access token printed at start-up."""
     import uvicorn
 
+    token = None
     if _loopback_hosts(host) is None:
-        log.warning("serving on %s: anyone who can reach this address can upload and see results", host)
+        if not allow_network:
+            raise RuntimeError(f"--host {host} lets other computers reach the server: add --allow-network "
+                               "(each visitor then needs the access token in the address; docs/live.md)")
+        token = new_token()
+        shown = host if host not in ("0.0.0.0", "::") else "<this computer's address>"
+        log.warning("open http://%s:%d/?token=%s (anyone with this address can upload, see and delete results)",
+                    shown if ":" not in shown else f"[{shown}]", port, token)
     probe = DataDirLock(JobStore(data_dir or default_data_dir()).root)
     probe.acquire()  # a second server on the folder: one clear error here, before uvicorn starts
     probe.release()
-    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=_loopback_hosts(host))
+    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=_loopback_hosts(host),
+                     token=token)
     log.info("squatpose web app: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     uvicorn.run(app, host=host, port=port, log_level="info")

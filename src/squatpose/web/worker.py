@@ -184,6 +184,15 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
 
 
+def _run_live(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
+    """A live set's joints (kept during the set; no frames) analysed like a keypoints file."""
+    from squatpose.api import analyze
+
+    progress.stage("measuring and writing the results")
+    result = analyze(keypoints=folder / record["input"], out_dir=folder / "out", view=record["view"], progress=False)
+    return {"reps": result.reps, "view_used": result.view.label}
+
+
 def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress) -> dict:
     from squatpose.photo import predict_image
 
@@ -209,7 +218,7 @@ def run_job(job_dir: str, checkpoint: str | None) -> str:
         progress.stage("starting")
         record.update(state="running", started=time.time())
         write_json(folder / "job.json", record)
-        run = _run_video if record["kind"] == "video" else _run_image
+        run = {"video": _run_video, "live": _run_live}.get(record["kind"], _run_image)
         extra = run(folder, record, checkpoint, progress)
     except Cancelled:
         log.info("job %s was deleted while running", folder.name)

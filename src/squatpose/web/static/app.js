@@ -2,6 +2,7 @@
 "use strict";
 
 const POLL_MS = 1000;
+const KIND_NAMES = { image: "photo", video: "video", live: "live set" };
 const state = { config: null, file: null, timer: null, jobId: null };
 const $ = (id) => document.getElementById(id);
 
@@ -161,7 +162,7 @@ async function refreshJobs() {
   body.replaceChildren(...jobs.map((job) => el("tr", {},
     el("td", { text: when(job.created) }),
     el("td", {}, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
-    el("td", { text: job.kind === "image" ? "photo" : "video" }),
+    el("td", { text: KIND_NAMES[job.kind] || job.kind }),
     el("td", { title: job.error || null }, stateBadge(job)),
     el("td", { class: "num", text: job.reps ?? "" }),
     el("td", { class: "row-actions" },
@@ -231,8 +232,20 @@ function renderHead(job) {
   $("job-state").textContent = job.state;
   const view = job.view === "auto" ? "view detected automatically" : `${job.view} view`;
   const model = job.model === "built-in" ? "built-in model" : `model ${job.model}`;
-  $("job-meta").textContent = `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
+  $("job-meta").textContent = job.kind === "live" ? `Live set, ${when(job.created)} · ${view} · ${model}`
+    : `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
     + `uploaded ${when(job.created)}${job.kind === "image" ? "" : ` · ${view}`} · ${model}`;
+  $("live-save").hidden = job.saved !== false;
+}
+
+// A live set's result is kept only when saved (until then it is not listed and goes at the next set).
+async function saveLiveSet() {
+  try {
+    await api(`/api/jobs/${state.jobId}/save`, { method: "POST" });
+    $("live-save").hidden = true;
+  } catch (error) {
+    alert(`Could not save: ${error.message}`);
+  }
 }
 
 function renderProgress(job) {
@@ -279,7 +292,7 @@ function videoResults(job) {
   const picker = peoplePicker(job);
   if (picker) parts.push(picker);
   parts.push(section("Feedback", feedbackList(s.feedback || [])));
-  parts.push(section("Annotated video", videoPlayer(files, s.video_codec)));
+  parts.push(section("Annotated video", videoPlayer(files, s.video_codec, job.kind === "live")));
   if (files["timeline.png"]) {
     parts.push(section("Knee angle and depth over time",
       el("img", { id: "plot", class: "plot", src: files["timeline.png"], alt: "knee angle and depth over time, repetitions marked" }),
@@ -347,11 +360,14 @@ function feedbackList(feedback) {
     el("li", {}, el("span", { class: `tag ${f.kind}`, text: f.rep ? `rep ${f.rep}` : "set" }), " ", f.text)));
 }
 
-function videoPlayer(files, codec) {
+function videoPlayer(files, codec, live) {
   const sources = [];
   if (files["annotated.webm"]) sources.push(el("source", { src: files["annotated.webm"], type: "video/webm" }));
   if (files["annotated.mp4"]) sources.push(el("source", { src: files["annotated.mp4"], type: "video/mp4" }));
-  if (!sources.length) return el("p", { class: "muted", text: "No annotated video was written." });
+  if (!sources.length) {
+    return el("p", { class: "muted", text: live ? "A live set keeps no video: the camera's frames are never written to disk."
+      : "No annotated video was written." });
+  }
   const video = el("video", { id: "result-video", controls: true, playsinline: true, preload: "metadata" }, sources);
   const mp4 = files["annotated.mp4"];
   const unplayable = mp4 && codec && codec !== "h264" && !files["annotated.webm"];
@@ -464,6 +480,7 @@ function init() {
     const id = e.target.getAttribute("data-delete");
     if (id && await deleteJob(id)) { stopPolling(); refreshJobs(); }
   });
+  $("save-live").addEventListener("click", saveLiveSet);
   $("delete-job").addEventListener("click", async () => {
     if (state.jobId && await deleteJob(state.jobId)) location.hash = "#/";
   });
