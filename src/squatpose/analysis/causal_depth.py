@@ -76,7 +76,7 @@ class FeetWindow:
 
     def __init__(self, cfg: DepthConfig) -> None:
         self.cfg = cfg
-        self.window = RecentWindow(cfg.walk_window_s, 4)
+        self.window = RecentWindow(cfg.walk_window_s, 4, capacity=256)
 
     def update(self, t: float, ankle: np.ndarray, leg_px: float) -> bool:
         """ankle (2, 2) this frame (NaN where unseen); leg_px: the current leg length."""
@@ -103,6 +103,7 @@ class ViewEvidence:
         self.deep = RecentWindow(LONG_WINDOW_S, 1)
         self.standing = RecentWindow(LONG_WINDOW_S, 1, min_interval_s=LONG_INTERVAL_S)
         self.side = requested == "side"
+        self._seen = (-1, -1)
 
     def update(self, t: float, body: Body, leg_length: np.ndarray, compression: np.ndarray) -> bool:
         """Add one frame's evidence; returns whether the depth signal reads it as a side view."""
@@ -115,6 +116,9 @@ class ViewEvidence:
             gap = np.fmax(abs(body.hip[0, 0, 0] - body.hip[0, 1, 0]), abs(body.ankle[0, 0, 0] - body.ankle[0, 1, 0]))
             self.standing.push(t, [gap / row_mean(leg_length[None])[0]])
         need = self.cfg.min_deep_frames
+        if (self.deep.pushes, self.standing.pushes) == self._seen:
+            return self.side   # nothing new: the same evidence
+        self._seen = (self.deep.pushes, self.standing.pushes)
         thigh, width = self.deep.percentile(t, 50.0, need)[0], self.standing.percentile(t, 50.0, need)[0]
         self.side = detect_view(None if np.isnan(thigh) else float(thigh),
                                 None if np.isnan(width) else float(width), self.cfg)[0] == "side"

@@ -67,7 +67,7 @@ class DepthVerdict:
         if self.below_parallel:
             return "below parallel"
         if self.thigh_deg is not None:
-            return f"about {self.thigh_deg:.0f}° above parallel"
+            return "just above parallel" if self.thigh_deg < 3 else f"about {self.thigh_deg:.0f}° above parallel"
         return "above parallel" if self.below_parallel is False else "depth unknown"
 
     def to_dict(self) -> dict[str, Any]:

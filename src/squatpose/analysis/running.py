@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
-DEFAULT_CAPACITY = 1024  # 8.5 s at 120 frames/s
+DEFAULT_CAPACITY = 512  # 8.5 s at 60 frames/s
 
 
 def column_percentile(values: np.ndarray, q: float, min_count: int = 3) -> np.ndarray:
     """(C,) the q-th percentile of each column of (N, C), ignoring NaN (numpy's 'linear' method,
     as np.nanpercentile, without its per-column loop); NaN for a column with fewer than `min_count`
     values."""
-    count = np.isfinite(values).sum(axis=0)
-    if not len(values):
-        return np.full(values.shape[1], np.nan)
-    ordered = np.sort(values, axis=0)  # NaN sorts last
+    return sorted_percentile(np.sort(values, axis=0), np.isfinite(values).sum(axis=0), q, min_count)
+
+
+def sorted_percentile(ordered: np.ndarray, count: np.ndarray, q: float, min_count: int) -> np.ndarray:
+    """`column_percentile` of columns already sorted (NaN last) with `count` (C,) finite values each."""
+    if not len(ordered):
+        return np.full(ordered.shape[1], np.nan)
     pos = q / 100.0 * np.maximum(count - 1, 0)
     lo = np.floor(pos).astype(np.int64)
     hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
-    cols = np.arange(values.shape[1])
+    cols = np.arange(ordered.shape[1])
     frac = pos - lo
     p = ordered[lo, cols] * (1 - frac) + ordered[hi, cols] * frac
     return np.where(count >= max(min_count, 1), p, np.nan)
@@ -42,19 +45,34 @@ class RecentWindow:
         self._times = np.full(capacity, -np.inf)
         self._next = 0
         self._last = -np.inf
+        self._pushes = 0
+        self._cache: tuple[int, float, np.ndarray, np.ndarray] | None = None   # pushes, since, sorted, counts
 
-    def push(self, t: float, values: np.ndarray) -> None:
-        """Add the sample of time `t` (seconds; non-decreasing from call to call)."""
-        if t - self._last < self.min_interval_s:
-            return
+    @property
+    def pushes(self) -> int:
+        """Samples added (or clears) so far: changes whenever the window's content does by a push."""
+        return self._pushes
+
+    def due(self, t: float) -> bool:
+        """Whether a sample of time `t` would be kept (`min_interval_s` after the last one)."""
+        return t - self._last >= self.min_interval_s
+
+    def push(self, t: float, values: np.ndarray) -> bool:
+        """Add the sample of time `t` (seconds; non-decreasing from call to call); False when it came
+        sooner than `min_interval_s` after the last one and was left out."""
+        if not self.due(t):
+            return False
         self._values[self._next] = values
         self._times[self._next] = self._last = t
         self._next = (self._next + 1) % len(self._times)
+        self._pushes += 1
+        return True
 
     def clear(self) -> None:
         self._values[:] = np.nan
         self._times[:] = -np.inf
         self._last = -np.inf
+        self._pushes += 1
 
     def since(self, start: float) -> np.ndarray:
         """(N, columns) the samples later than time `start`, in no particular order."""
@@ -69,5 +87,11 @@ class RecentWindow:
         return self.since(now - self.window_s)
 
     def percentile(self, now: float, q: float, min_count: int = 3) -> np.ndarray:
-        """(columns,) the q-th percentile of each column over the window (`column_percentile`)."""
-        return column_percentile(self.recent(now), q, min_count)
+        """(columns,) the q-th percentile of each column over the window (`column_percentile`). The
+        window is sorted again only when a sample came, or 10 % of the window's time passed since the
+        last sort: several percentiles of one frame, or of frames between two samples, sort once."""
+        cache = self._cache
+        if cache is None or cache[0] != self._pushes or now - cache[1] > 0.1 * self.window_s:
+            values = self.recent(now)
+            cache = self._cache = (self._pushes, now, np.sort(values, axis=0), np.isfinite(values).sum(axis=0))
+        return sorted_percentile(cache[2], cache[3], q, min_count)

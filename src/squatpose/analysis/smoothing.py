@@ -27,7 +27,8 @@ from squatpose.joints import LEG_PARTS, leg_chains
 
 log = logging.getLogger(__name__)
 
-SCALE_WINDOW_S = 8.0  # the running leg scale looks this far back
+SCALE_WINDOW_S = 8.0  # the running leg scale looks this far back ...
+SCALE_INTERVAL_S = 0.1  # ... at ten samples a second
 
 
 @dataclass(frozen=True)
@@ -136,19 +137,22 @@ def _should_swap(obs: np.ndarray, ok: np.ndarray, est: np.ndarray, alive: np.nda
 
 class RunningScale:
     """Pixels per leg length from the recent past only: the `percentile` of the confident 2D thigh +
-    shin lengths (both legs) over the last `window_s` seconds; before any leg is seen, the same of
-    the confident joints' bounding-box diagonal, then the frame height, then 1."""
+    shin lengths (both legs) over the last `window_s` seconds, sampled SCALE_INTERVAL_S apart; before
+    any leg is seen, the same of the confident joints' bounding-box diagonal, then the frame height,
+    then 1."""
 
     def __init__(self, joint_names: tuple[str, ...], min_score: float, percentile: float,
                  frame_height: float | None = None, window_s: float = SCALE_WINDOW_S) -> None:
         self.chains = np.array(list(leg_chains(joint_names).values()), dtype=np.int64).reshape(-1, 3)
         self.min_score, self.percentile = min_score, percentile
         self.fallback = float(frame_height) if frame_height else 1.0
-        self.window = RecentWindow(window_s, len(self.chains) + 1)
+        self.window = RecentWindow(window_s, len(self.chains) + 1, min_interval_s=SCALE_INTERVAL_S)
         self.last = self.fallback
 
     def update(self, t: float, xy: np.ndarray, score: np.ndarray) -> float:
         """Add frame `t` (xy (K, 2) pixels, score (K,)); returns the scale to use for it."""
+        if not self.window.due(t):
+            return self.last
         seen = np.where((score >= self.min_score)[:, None], xy, np.nan)
         legs = np.linalg.norm(np.diff(seen[self.chains], axis=1), axis=-1).sum(axis=1)
         rows = np.isfinite(seen[:, 0])

@@ -47,6 +47,7 @@ async function start() {
   }
   const video = $("camera");
   video.srcObject = live.stream;
+  video.hidden = false;
   await video.play();
   $("stage-hint").hidden = true;
   $("rep-counter").textContent = "0";
@@ -144,7 +145,7 @@ function onEvent(event) {
       const words = event.below_parallel ? "below parallel, good" : `${event.verdict}, a bit deeper next time`;
       setVerdict(`Rep ${event.rep}: ${words}${event.descent_s !== null && event.descent_s < 1 ? " (a fast way down)" : ""}`,
         event.below_parallel);
-      cue(`${event.rep}. ${event.below_parallel ? "Good depth" : "A bit deeper"}`);
+      cue(`Rep ${event.rep}: ${event.below_parallel ? "good depth" : "a bit deeper"}`);
       break;
     }
     case "rep_not_counted": setVerdict(`Not counted: ${event.reason}`, false); break;
@@ -173,7 +174,7 @@ const EDGES = [["left_hip", "left_knee"], ["left_knee", "left_ankle"], ["right_h
 
 function showState(state) {
   const depth = state.depth;
-  $("depth-value").textContent = depth === null ? "–" : depth.toFixed(2);
+  $("depth-value").textContent = depth === null ? "–" : Math.max(0, depth).toFixed(2);
   $("phase").textContent = state.person ? state.phase : "";
   const gauge = $("gauge");
   gauge.classList.toggle("deep", state.below_parallel);
