@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from penn_action import load_penn_action
+from helpers.penn_action import load_penn_action
+from helpers.synthetic_squats import render, squat_phase, squat_tracks, walk_motion
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.online import LiveEvent, OnlineAnalyzer
 from squatpose.analysis.tracks import JointTracks
-from synthetic_squats import render, squat_phase, squat_tracks, walk_motion
 
 FPS = 30.0
 PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"

@@ -23,9 +23,9 @@ import numpy as np
 
 from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.online import OnlineAnalyzer
+from squatpose.media.video_reader import VideoError, iter_frames_timed, open_video
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import BlazePoseDetector, PersonDetector
-from squatpose.video.io import VideoError, iter_frames_timed, open_video
 from squatpose.video.tracker import PersonTracker
 
 log = logging.getLogger(__name__)

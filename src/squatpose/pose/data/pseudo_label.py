@@ -19,8 +19,8 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.media.video_reader import VideoError, iter_frames_rgb, open_video
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
-from squatpose.video.io import VideoError, iter_frames_rgb, open_video
 
 LOWER = list(range(11, 17))
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
