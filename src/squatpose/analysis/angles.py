@@ -68,8 +68,8 @@ class Measure:
         ok = np.isfinite(lr)
         w = np.where(ok, lr_conf, 0.0)
         wsum = w.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value = np.where(wsum > 0, np.nansum(np.where(ok, lr, 0.0) * w, axis=1) / wsum, np.nan)
+        weighted = (np.where(ok, lr, 0.0) * w).sum(axis=1)
+        value = np.divide(weighted, wsum, out=np.full(wsum.shape, np.nan), where=wsum > 0)
         return cls(unit, lr, w, value, w.max(axis=1))
 
 

@@ -36,7 +36,7 @@ from squatpose.analysis.view import detect_view
 
 LONG_WINDOW_S = 60.0  # the standing thigh/shin ratio, the leg-length fallback and the view look this far back
 LONG_INTERVAL_S = 0.1  # ... at ten samples a second (the view's deep frames: every one)
-WALK, SEGMENT, LONG = range(3)
+TINY = float(np.finfo(float).tiny)   # a score of 0 is never a joint (np.finfo is slow to call per frame)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def body_frame(xy: np.ndarray, score: np.ndarray, columns: np.ndarray, min_score
     estimator's joints (-1 where it has none). Joints under `min_score` are missing."""
     sel_xy = np.where((columns >= 0)[:, None], xy[np.maximum(columns, 0)], np.nan)
     sel_score = np.where(columns >= 0, score[np.maximum(columns, 0)], 0.0)
-    ok = np.isfinite(sel_xy).all(axis=1) & (sel_score >= max(min_score, np.finfo(float).tiny))
+    ok = np.isfinite(sel_xy).all(axis=1) & (sel_score >= max(min_score, TINY))
     shape = (1, len(PARTS), 2)
     return Body(np.where(ok[:, None], sel_xy, np.nan).reshape(*shape, 2), np.where(ok, sel_score, 0.0).reshape(shape))
 

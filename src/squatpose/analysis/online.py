@@ -11,7 +11,7 @@ It runs exactly what `analyze_tracks` runs to count: the causal One Euro smoothi
 logic (`rep_counter.RepStream`), so a file and the same frames fed here give the same repetitions.
 What the file path adds after the fact (boundaries moved to where the movement starts and stops,
 whole-clip leg lengths, view and 3D legs for the per-repetition numbers) is not here. Memory stays
-constant over an endless stream (fixed windows; the last MAX_REPS repetitions are kept).
+constant over an endless stream (fixed windows; the records of the last MAX_REPS repetitions are kept).
 
 Events (`LiveEvent.to_dict()`): person_found, person_lost, rep_started, bottom (with the depth
 verdict), rep_completed (number, depth verdict, descent and ascent seconds), rep_not_counted (why),
@@ -105,7 +105,9 @@ class OnlineAnalyzer:
         self.reps = RepStream(self.cfg.reps, fps=30.0)   # fps is unused: every frame carries its time
         self.state = LiveState()
         self.frames = 0
-        self.counted: deque[dict[str, Any]] = deque(maxlen=MAX_REPS)
+        self.counted: deque[dict[str, Any]] = deque(maxlen=MAX_REPS)   # the last repetitions' records
+        self.reps_counted = 0
+        self.below_parallel = 0
         self.not_counted = 0
         self._last_t = -math.inf
         self._last_seen = -math.inf
@@ -141,9 +143,8 @@ class OnlineAnalyzer:
         return events
 
     def summary(self) -> dict[str, Any]:
-        deep = [r for r in self.counted if r["below_parallel"]]
-        return {"reps": len(self.counted), "not_counted": self.not_counted, "frames": self.frames,
-                "below_parallel": len(deep), "repetitions": list(self.counted)}
+        return {"reps": self.reps_counted, "not_counted": self.not_counted, "frames": self.frames,
+                "below_parallel": self.below_parallel, "repetitions": list(self.counted)}
 
     # ------------------------------------------------------------------ per frame
 
@@ -163,12 +164,14 @@ class OnlineAnalyzer:
     def _rep_event(self, rep_event: RepEvent, t: float) -> list[LiveEvent]:
         rep = rep_event.span
         if rep_event.kind == "started":
-            return [LiveEvent("rep_started", t, self.frames, {"rep": len(self.counted) + 1})]
+            return [LiveEvent("rep_started", t, self.frames, {"rep": self.reps_counted + 1})]
         if rep_event.kind == "bottom":
-            return [LiveEvent("bottom", t, self.frames, {"rep": len(self.counted) + 1, **self._verdict(rep).to_dict()})]
+            return [LiveEvent("bottom", t, self.frames, {"rep": self.reps_counted + 1, **self._verdict(rep).to_dict()})]
         if rep_event.kind == "counted":
-            record = {"rep": len(self.counted) + 1, **self._verdict(rep).to_dict(), **_tempo(rep)}
+            record = {"rep": self.reps_counted + 1, **self._verdict(rep).to_dict(), **_tempo(rep)}
             self.counted.append(record)
+            self.reps_counted += 1
+            self.below_parallel += bool(record["below_parallel"])
             self._forget_thigh(rep.end_frame)
             return [LiveEvent("rep_completed", t, self.frames, record)]
         self.not_counted += 1
@@ -214,7 +217,7 @@ class OnlineAnalyzer:
         else:
             state.below_parallel = state.depth is not None and state.depth >= PARALLEL_DEPTH
         state.phase = self.reps.phase.value
-        state.reps = len(self.counted)
+        state.reps = self.reps_counted
         state.side_view = sample.side_view
         state.joints = np.concatenate([xy, score[:, None]], axis=1)
 
