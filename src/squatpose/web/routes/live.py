@@ -30,6 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from squatpose.web.jobs import BUILTIN_MODEL, VIEWS, JobStore, new_job_id, valid_job_id, write_json
 from squatpose.web.live_session import BrowserSet, FrameError, LatestSlot, parse_frame
 from squatpose.web.runner import Runner
+from squatpose.web.security import host_name
 from squatpose.web.token import has_token
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class LiveHub:
 def refused(websocket: WebSocket, allowed_hosts: list[str] | None, token: str | None) -> str | None:
     """Why a live socket is not accepted, or None."""
     host = websocket.headers.get("host", "")
-    if allowed_hosts and host.rsplit(":", 1)[0].strip("[]") not in allowed_hosts:
+    if allowed_hosts and host_name(host) not in allowed_hosts:
         return "invalid host header"
     origin = websocket.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
