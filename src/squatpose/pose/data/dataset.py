@@ -10,7 +10,7 @@ import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -54,6 +54,10 @@ class PersonRecord:
     image_wh: tuple[int, int]
     joint_weights: np.ndarray | None = None  # (K,) training weights of refined labels; None = 1 if labelled
     teacher: np.ndarray | None = None  # (K,3) teacher x, y (image px), score: distillation targets; None = none
+
+    def with_joint_set(self, joint_set: JointSet) -> PersonRecord:
+        """The same person labelled for another joint set (for scoring models of different joint sets)."""
+        return replace(self, keypoints=joint_set.from_coco(self.keypoints17), joint_weights=None, teacher=None)
 
     def training_weights(self) -> np.ndarray:
         """`(K,)` loss weight per joint: the refined weight, else 1 for labelled joints and 0 otherwise."""
