@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from squatpose.joints import JointSet, get_joint_set
+from squatpose.media.images import read_image_rgb
 from squatpose.pose.checkpoint import load_model
-from squatpose.pose.data.dataset import PersonRecord, load_records, read_image_rgb
+from squatpose.pose.data.dataset import PersonRecord, load_records
 from squatpose.pose.data.splits import split_coco
 from squatpose.pose.data.teacher import MoveNetTeacher
 from squatpose.pose.evaluation.evaluate import EvalResult, predict_records, score_predictions

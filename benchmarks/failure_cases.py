@@ -14,8 +14,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from squatpose.media.images import read_image_rgb
 from squatpose.pose.checkpoint import load_model
-from squatpose.pose.data.dataset import load_records, read_image_rgb
+from squatpose.pose.data.dataset import load_records
 from squatpose.pose.evaluation.evaluate import predict_records
 from squatpose.pose.predictor import TorchRunner, default_checkpoint
 from squatpose.report.viz import draw_overlay_text, draw_skeleton

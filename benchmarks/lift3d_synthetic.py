@@ -1,6 +1,6 @@
 """Synthetic check of the one-camera 3D legs: knee-angle error and repetition counts by camera yaw.
 
-Squats from the 3D kinematics generator (benchmarks/synthetic_squats.py: thighs to parallel, knees
+Squats from the 3D kinematics generator (tests/helpers/synthetic_squats.py: thighs to parallel, knees
 out over toes turned out 20°) seen by an orthographic camera at yaw 0 (front) to 90° (side) and
 pitch -20..+20°, with Gaussian joint noise (--noise, fraction of leg length; the default model's
 joints scatter by about that much on clean frames), then the full analyze_tracks pipeline
@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from squatpose.analysis import AnalysisConfig, analyze_tracks
-from synthetic_squats import render_camera, squat_motion, squat_phase, true_knee_angle
+
+# The data sources this benchmark shares with the tests live in tests/helpers/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.synthetic_squats import render_camera, squat_motion, squat_phase, true_knee_angle
 
 YAWS = range(0, 91, 15)
 PITCHES = (-20, -10, 0, 10, 20)

@@ -29,12 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
-from penn_action import PennClip, load_penn_action
 from squatpose.analysis import AnalysisConfig, analyze_tracks
 from squatpose.analysis.angles import compute_measures
 from squatpose.analysis.body import Body
 from squatpose.analysis.smoothing import leg_scale, second_difference_jitter
 from squatpose.analysis.tracks import LOWER_BODY, JointTracks
+
+# The data sources this benchmark shares with the tests live in tests/helpers/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers.penn_action import PennClip, load_penn_action
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 VIEW_GROUPS = {"side": ("left", "right"), "front": ("front",), "back": ("back",)}

@@ -20,7 +20,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from squatpose import atomic
-from squatpose.report.viz import figure_png
+from squatpose.media.figures import figure_png
 
 # metrics.jsonl name of a validation set → label in the plot
 SETS = {"lsp_train_dev": "LSP dev split", "parse": "PARSE", "person_keypoints_val2017": "COCO sample val"}

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from helpers.synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 from squatpose.analysis import (
     AnalysisConfig,
     analyze_tracks,
@@ -14,7 +15,6 @@ from squatpose.analysis import (
 from squatpose.analysis.angles import thigh_angle
 from squatpose.analysis.config import DepthConfig
 from squatpose.analysis.tracks import JointTracks
-from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 FPS = 30.0
 

@@ -1,4 +1,5 @@
-"""benchmarks/compare_models.py: budget, resume, arms, table and plot on a tiny synthetic plan; its statistics."""
+"""benchmarks/model_comparison/compare_models.py: budget, resume, arms, table and plot on a tiny synthetic plan;
+its statistics."""
 from __future__ import annotations
 
 import json

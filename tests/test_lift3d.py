@@ -3,13 +3,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from squatpose.analysis import AnalysisConfig, analyze_tracks
-from squatpose.analysis.body import Body
-from squatpose.analysis.config import DepthConfig, Lift3DConfig
-from squatpose.analysis.depth import leg_geometry
-from squatpose.analysis.lift3d import lift_legs, lift_points
-from squatpose.analysis.tracks import JointTracks
-from synthetic_squats import (
+from helpers.synthetic_squats import (
     render,
     render_camera,
     squat_motion,
@@ -17,6 +11,12 @@ from synthetic_squats import (
     true_knee_angle,
     true_thigh_angle,
 )
+from squatpose.analysis import AnalysisConfig, analyze_tracks
+from squatpose.analysis.body import Body
+from squatpose.analysis.config import DepthConfig, Lift3DConfig
+from squatpose.analysis.depth import leg_geometry
+from squatpose.analysis.lift3d import lift_legs, lift_points
+from squatpose.analysis.tracks import JointTracks
 
 FPS = 30.0
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from squatpose.cli import main
+from squatpose.media.images import MAX_IMAGE_PIXELS, read_image_rgb
 from squatpose.photo import predict_image
-from squatpose.pose.data.dataset import MAX_IMAGE_PIXELS, read_image_rgb
 
 
 def _noise_jpeg(path, size_wh=(320, 240)):

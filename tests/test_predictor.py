@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from squatpose.joints import get_joint_set
+from squatpose.media.images import read_image_rgb
 from squatpose.pose.checkpoint import CheckpointError, atomic_save, load_model, make_checkpoint
 from squatpose.pose.codec import HeatmapCodec
-from squatpose.pose.data.dataset import load_records, read_image_rgb
+from squatpose.pose.data.dataset import load_records
 from squatpose.pose.evaluation.evaluate import predict_records
 from squatpose.pose.models import build_model
 from squatpose.pose.predictor import Predictor

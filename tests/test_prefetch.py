@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from squatpose.video.io import prefetch
+from squatpose.media.video_reader import prefetch
 
 
 def test_prefetch_yields_every_item_in_order() -> None:

@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers.synthetic_squats import render, squat_motion, squat_phase
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.result import PeopleSeen
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
-from synthetic_squats import render, squat_motion, squat_phase
 
 FPS = 30.0
 

@@ -4,12 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from penn_action import load_penn_action
+from helpers.penn_action import load_penn_action
+from helpers.synthetic_squats import render, squat_motion, squat_phase, walk_motion
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.config import RepConfig
 from squatpose.analysis.rep_counter import count_reps
 from squatpose.analysis.tracks import JointTracks
-from synthetic_squats import render, squat_motion, squat_phase, walk_motion
 
 PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 FPS = 30.0
@@ -220,8 +220,8 @@ def test_repetition_on_barely_found_joints_is_not_counted():
     """A dip whose joints the model found only unreliably is listed as uncertain, not counted."""
     import dataclasses
 
+    from helpers.synthetic_squats import squat_tracks
     from squatpose.analysis.config import AnalysisConfig
-    from synthetic_squats import squat_tracks
 
     tracks = squat_tracks(n_reps=1)
     tracks.score[:] = np.where(tracks.score > 0, 0.6, 0.0)

@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from penn_action import load_penn_action
+from helpers.penn_action import load_penn_action
+from helpers.synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 from squatpose.analysis.config import SmoothingParams
 from squatpose.analysis.smoothing import (
     OneEuroFilter,
@@ -12,7 +13,6 @@ from squatpose.analysis.smoothing import (
     smooth_tracks,
 )
 from squatpose.analysis.tracks import LOWER_BODY, JointTracks
-from synthetic_squats import render, squat_motion, squat_phase, squat_tracks
 
 PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 FPS = 30.0

@@ -11,6 +11,7 @@ from conftest import shared_or_skip, write_video
 
 from squatpose.cli import main
 from squatpose.joints import get_joint_set
+from squatpose.media.video_reader import VideoError
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import PoseDataset, load_records
 from squatpose.pose.data.frame_labels import FrameLabelRules, label_frame
@@ -19,7 +20,6 @@ from squatpose.pose.data.refine import RefineRules, refine_coco, refine_person
 from squatpose.pose.data.sampling import is_deep_squat, oversample
 from squatpose.pose.data.splits import split_coco
 from squatpose.pose.data.teacher import MoveNetTeacher, TeacherError
-from squatpose.video.io import VideoError
 
 LOWER6 = get_joint_set("lower6")
 
@@ -320,7 +320,7 @@ def test_real_teacher_agrees_with_precise_labels() -> None:
     teacher_path = lsp.parents[2] / "teachers" / "movenet-thunder.onnx"
     if not teacher_path.is_file():
         pytest.skip(f"teacher {teacher_path} is not present on this machine")
-    from squatpose.pose.data.dataset import read_image_rgb
+    from squatpose.media.images import read_image_rgb
 
     teacher = MoveNetTeacher(teacher_path)
     records = load_records(lsp, lsp.parent / "images", LOWER6)[:25]

@@ -14,9 +14,10 @@ from test_teacher_data import write_constant_movenet
 from squatpose.cli import main
 from squatpose.geometry import apply_affine, invert_affine
 from squatpose.joints import get_joint_set
+from squatpose.media.images import read_image_rgb
 from squatpose.pose.checkpoint import read_checkpoint
 from squatpose.pose.codec import HeatmapCodec
-from squatpose.pose.data.dataset import AnnotationError, PoseDataset, load_records, read_image_rgb
+from squatpose.pose.data.dataset import AnnotationError, PoseDataset, load_records
 from squatpose.pose.data.teacher import MoveNetTeacher
 from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
 from squatpose.pose.training.config import AugmentConfig, load_config

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from conftest import FakeDetector, FakePredictor, Person, render_scene, write_video
 
+from squatpose.media.video_reader import iter_frames_timed, open_video
 from squatpose.video.extract import extract_tracks
-from squatpose.video.io import iter_frames_timed, open_video
 from squatpose.video.timing import is_variable, resample_uniform
 
 # 30 frames at 30 fps, then 30 at 10 fps: 3.9 s in all, while 60 frames ÷ the average rate looks like 3.8.

@@ -124,8 +124,8 @@ def test_missing_file_error(tmp_path):
 
 
 def test_fps_option_replaces_the_files_frame_rate(tmp_path):
+    from helpers.synthetic_squats import squat_tracks
     from squatpose.api import analyze
-    from synthetic_squats import squat_tracks
 
     path = save_keypoints_json(squat_tracks(n_reps=1, fps=30.0), tmp_path / "k.json")
     result = analyze(keypoints=path, fps=60.0)

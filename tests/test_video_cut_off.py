@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from squatpose.video.io import iter_frames_rgb, open_video, truncation_warning
+from squatpose.media.video_reader import iter_frames_rgb, open_video, truncation_warning
 
 
 def _faststart_clip(tmp_path, n_frames=60):

@@ -8,8 +8,8 @@ from conftest import shared_or_skip, write_video
 
 from squatpose.api import analyze
 from squatpose.cli import main
+from squatpose.media.video_reader import VideoError, open_video
 from squatpose.video.extract import NoPersonError
-from squatpose.video.io import VideoError, open_video
 
 CLIP = "squat_13"  # back view, two clean repetitions, 130 frames
 

@@ -11,11 +11,11 @@ from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.pipeline import analyze_tracks
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.tracks import load_keypoints_json
+from squatpose.media.video_reader import truncation_warning
 from squatpose.pose.predictor import Predictor, default_checkpoint
 from squatpose.report.files import write_outputs
 from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
-from squatpose.video.io import truncation_warning
 
 log = logging.getLogger(__name__)
 

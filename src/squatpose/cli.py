@@ -282,38 +282,18 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_eval(args) -> int:
-    from squatpose import atomic
-    from squatpose.pose.data.dataset import LoadReport, load_records
-    from squatpose.pose.evaluation.evaluate import (
-        coco_results,
-        predict_records,
-        score_predictions,
-        write_results,
-    )
-    from squatpose.pose.predictor import Predictor
+    from squatpose.pose.evaluation.run import evaluate, write_evaluation
 
     _writable_file(args.out, "--out")
     _writable_file(args.metrics_out, "--metrics-out")
-    backend = "onnx" if args.onnx else args.backend
-    predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)
-    loaded = predictor.loaded
-    report = LoadReport()
-    records = load_records(args.annotations, args.images, loaded.joint_set, min_joints=args.min_joints, report=report)
-    print(f"{args.annotations}: {report.summary()}; backend {predictor.backend} ({predictor.precision})")
-    if not records:
-        print("error: no persons to evaluate", file=sys.stderr)
-        return 2
-    xy, scores = predict_records(predictor.runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                                 loaded.input_std, flip_test=args.flip_test, batch_size=args.batch_size,
-                                 box_padding=predictor.box_padding)
-    scores = loaded.calibrate(scores)
-    result = score_predictions(Path(args.annotations).stem, records, xy, scores, loaded.joint_set)
-    print(result.tables())
+    evaluation = evaluate(args.annotations, args.images, checkpoint=args.checkpoint, backend=args.backend,
+                          onnx_path=args.onnx, flip_test=args.flip_test, min_joints=args.min_joints,
+                          batch_size=args.batch_size)
+    print(f"{args.annotations}: {evaluation.persons}; backend {evaluation.backend} ({evaluation.precision})")
+    print(evaluation.result.tables())
+    write_evaluation(evaluation, args.out, args.metrics_out)
     if args.out:
-        write_results(args.out, coco_results(records, xy, scores, loaded.joint_set))
         print(f"predictions: {args.out}")
-    if args.metrics_out:
-        atomic.write_text(args.metrics_out, json.dumps(result.to_dict(), indent=1))
     return 0
 
 
@@ -435,15 +415,9 @@ def _cmd_export(args) -> int:
 
     loaded = load_model(args.checkpoint or default_checkpoint())
     if args.int8:
-        from squatpose.joints import get_joint_set
-        from squatpose.pose.data.dataset import load_records
-        from squatpose.pose.quantize import CALIBRATION_PERSONS, calibration_batches, quantize_int8
+        from squatpose.pose.quantize import export_int8
 
-        if not (args.calibration and args.images):
-            raise ValueError("--int8 needs --calibration JSON and --images DIR (crops for the activation ranges)")
-        records = load_records(args.calibration, args.images, get_joint_set(loaded.joint_set.name))
-        persons = min(args.calibration_persons or CALIBRATION_PERSONS, len(records))
-        path = quantize_int8(loaded, args.out, calibration_batches(loaded, records, persons), persons=persons)
+        path = export_int8(loaded, args.out, args.calibration, args.images, args.calibration_persons)
     else:
         path = export_onnx(loaded, args.out)
     print(f"ONNX model: {path}")
@@ -451,24 +425,15 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_release(args) -> int:
-    from squatpose.joints import get_joint_set
     from squatpose.pose.calibration_crops import CropMix
-    from squatpose.pose.checkpoint import read_checkpoint
-    from squatpose.pose.data.dataset import load_records
-    from squatpose.pose.release import calibrate_scores, write_release
+    from squatpose.pose.release import make_release
 
-    calibration = None
-    if args.calibrate_on:
-        if not args.images:
-            raise ValueError("--calibrate-on needs --images DIR")
-        joint_set = get_joint_set(read_checkpoint(args.checkpoint)["joint_set"])
-        records = load_records(args.calibrate_on, args.images, joint_set)
-        # Every annotated person, labelled or not, is kept out of the empty crops.
-        persons = load_records(args.calibrate_on, args.images, joint_set, min_joints=0, include_crowd=True)
-        mix = CropMix(shifted=args.perturbed_per_person, empty=args.empty_per_person, seed=args.seed)
-        calibration, tables = calibrate_scores(args.checkpoint, records, persons, mix, flip_test=not args.no_flip)
+    mix = CropMix(shifted=args.perturbed_per_person, empty=args.empty_per_person, seed=args.seed)
+    path, tables = make_release(args.checkpoint, args.out, args.calibrate_on, args.images, mix,
+                                flip_test=not args.no_flip)
+    if tables:
         print(tables)
-    print(f"release: {write_release(args.checkpoint, args.out, calibration)}")
+    print(f"release: {path}")
     return 0
 
 

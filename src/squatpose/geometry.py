@@ -51,6 +51,24 @@ def points_box(points: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], dtype=np.float64)
 
 
+# Lower-body crops in training use the tight joint box enlarged by this much on top of the usual padding.
+JOINT_BOX_MARGIN = 1.15
+
+
+def box_from_joints(xy: np.ndarray, score: np.ndarray, min_score: float, min_joints: int = 3) -> np.ndarray | None:
+    """Box around confident joints `(K,2)`, enlarged as in training's lower-body crops; None if too few."""
+    confident = np.asarray(score) >= min_score
+    if confident.sum() < min_joints:
+        return None
+    box = points_box(xy, confident)
+    if box is None:
+        return None
+    side = max(box[2], box[3], 8.0)
+    w, h = max(box[2], 0.25 * side) * JOINT_BOX_MARGIN, max(box[3], 0.25 * side) * JOINT_BOX_MARGIN
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
 def crop_affine(center: np.ndarray, size_wh: np.ndarray, out_wh: tuple[int, int],
                 rotation_deg: float = 0.0, flip: bool = False) -> np.ndarray:
     """2×3 matrix mapping image pixels to crop-input pixels.

@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 
 from squatpose.analysis.angles import knee_angles_for_image
-from squatpose.pose.data.dataset import read_photo_rgb
+from squatpose.media.images import read_photo_rgb
 from squatpose.pose.predictor import PoseBatch, Predictor
 from squatpose.report.viz import draw_pose_with_angles, heatmap_sheet
 from squatpose.video.detector import BlazePoseDetector

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from squatpose import atomic
+from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import LoadedModel
-from squatpose.pose.data.dataset import PersonRecord, PoseDataset
+from squatpose.pose.data.dataset import PersonRecord, PoseDataset, load_records
 from squatpose.pose.export import export_onnx
 
 log = logging.getLogger(__name__)
@@ -115,3 +116,14 @@ def _copy_metadata(source: Path, target: Path) -> None:
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(target))
+
+
+def export_int8(loaded: LoadedModel, out_path: str | Path, calibration: str | Path | None,
+                images: str | Path | None, persons: int | None = None) -> Path:
+    """`quantize_int8` calibrated on up to `persons` (default CALIBRATION_PERSONS) persons of the COCO
+    keypoints file `calibration`, its images under `images`."""
+    if not (calibration and images):
+        raise ValueError("--int8 needs --calibration JSON and --images DIR (crops for the activation ranges)")
+    records = load_records(calibration, images, get_joint_set(loaded.joint_set.name))
+    persons = min(persons or CALIBRATION_PERSONS, len(records))
+    return quantize_int8(loaded, out_path, calibration_batches(loaded, records, persons), persons=persons)

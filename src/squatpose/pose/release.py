@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from squatpose.joints import get_joint_set
 from squatpose.pose.calibration import ScoreCalibration, fit_calibration
 from squatpose.pose.calibration_crops import CropMix, calibration_crops, crop_correct
 from squatpose.pose.checkpoint import LoadedModel, atomic_save, load_model, read_checkpoint
-from squatpose.pose.data.dataset import PersonRecord
+from squatpose.pose.data.dataset import PersonRecord, load_records
 from squatpose.pose.evaluation.metrics import bbox_norm, format_reliability, reliability
 from squatpose.pose.predictor import TorchRunner
 
@@ -61,3 +62,21 @@ def write_release(checkpoint: str | Path, out: str | Path, calibration: ScoreCal
         release["score_calibration"] = calibration.to_dict()
     atomic_save(release, out)
     return Path(out)
+
+
+def make_release(checkpoint: str | Path, out: str | Path, calibrate_on: str | Path | None = None,
+                 images: str | Path | None = None, mix: CropMix | None = None, flip_test: bool = True
+                 ) -> tuple[Path, str | None]:
+    """Write the release of `checkpoint` to `out`; with `calibrate_on` (a COCO keypoints file of a dev
+    split, its images under `images`) the score calibration is fitted first. Returns the release path
+    and the calibration's reliability tables (None without one)."""
+    calibration, tables = None, None
+    if calibrate_on:
+        if not images:
+            raise ValueError("--calibrate-on needs --images DIR")
+        joint_set = get_joint_set(read_checkpoint(checkpoint)["joint_set"])
+        records = load_records(calibrate_on, images, joint_set)
+        # Every annotated person, labelled or not, is kept out of the empty crops.
+        persons = load_records(calibrate_on, images, joint_set, min_joints=0, include_crowd=True)
+        calibration, tables = calibrate_scores(checkpoint, records, persons, mix, flip_test=flip_test)
+    return write_release(checkpoint, out, calibration), tables

@@ -17,10 +17,11 @@ from tqdm import tqdm
 from squatpose import atomic
 from squatpose.analysis.body import SIDES
 from squatpose.analysis.result import SquatAnalysis
+from squatpose.media.figures import figure_png
+from squatpose.media.video_reader import open_video
+from squatpose.media.video_writer import FrameWriter
 from squatpose.report import viz
 from squatpose.report.html import render_html
-from squatpose.report.video_writer import FrameWriter
-from squatpose.video.io import open_video
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +115,10 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
         a.moving, a.view.is_side, None if a.legs3d is None else a.legs3d.knee_angle.value)
     bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle_bottom for r in reps],
                                  [r.depth for r in reps], a.view.is_side)
-    pngs = {"timeline.png": viz.figure_png(timeline), "depth_per_rep.png": viz.figure_png(bars)}
+    pngs = {"timeline.png": figure_png(timeline), "depth_per_rep.png": figure_png(bars)}
     poses = _bottom_poses(a)
     if poses:
-        pngs["bottom_3d.png"] = viz.figure_png(viz.bottom_3d_figure(poses))
+        pngs["bottom_3d.png"] = figure_png(viz.bottom_3d_figure(poses))
     return pngs
 
 

@@ -4,7 +4,6 @@ The only module that knows colours. Left joints/limbs are blue, right orange, ot
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Sequence
@@ -164,13 +163,6 @@ def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarra
     if not ok:
         raise OSError(f"{path}: cannot encode the heatmap sheet")
     return atomic.write_bytes(path, png.tobytes())
-
-
-def figure_png(fig: Figure, dpi: int = 110) -> bytes:
-    """Render a matplotlib Figure to PNG bytes (no pyplot, no global state)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    return buf.getvalue()
 
 
 def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: str) -> None:  # type: ignore[no-untyped-def]

@@ -12,9 +12,9 @@ from tqdm import tqdm
 
 from squatpose.analysis.result import PeopleSeen
 from squatpose.analysis.tracks import JointTracks
+from squatpose.media.video_reader import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
-from squatpose.video.io import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
 from squatpose.video.timing import is_variable, resample_uniform
 from squatpose.video.tracker import Crowd, PersonTracker, Track, TrackerConfig
 

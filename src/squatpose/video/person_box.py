@@ -1,30 +1,9 @@
 """Person boxes from joints: the box a video tracker follows, grown from the legs to the whole body."""
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
-from squatpose.geometry import points_box
-
-log = logging.getLogger(__name__)
-
-# Lower-body crops in training use the tight joint box enlarged by this much on top of the usual padding.
-JOINT_BOX_MARGIN = 1.15
-
-
-def box_from_joints(xy: np.ndarray, score: np.ndarray, min_score: float, min_joints: int = 3) -> np.ndarray | None:
-    """Box around confident joints `(K,2)`, enlarged as in training's lower-body crops; None if too few."""
-    confident = np.asarray(score) >= min_score
-    if confident.sum() < min_joints:
-        return None
-    box = points_box(xy, confident)
-    if box is None:
-        return None
-    side = max(box[2], box[3], 8.0)
-    w, h = max(box[2], 0.25 * side) * JOINT_BOX_MARGIN, max(box[3], 0.25 * side) * JOINT_BOX_MARGIN
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return np.array([cx - w / 2, cy - h / 2, w, h])
+from squatpose.geometry import box_from_joints
 
 
 def person_box_from_legs(xy: np.ndarray, score: np.ndarray, joint_names: tuple[str, ...], min_score: float,

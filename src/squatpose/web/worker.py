@@ -99,7 +99,7 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
     import cv2
 
-    from squatpose.video.io import VideoError, open_video
+    from squatpose.media.video_reader import VideoError, open_video
 
     try:
         cap, info = open_video(src, fallback_fps=30.0)
@@ -137,7 +137,7 @@ def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEO
     `max_width` px wide; the boxes stay in the video's pixels, the page scales them."""
     import cv2
 
-    from squatpose.video.io import open_video
+    from squatpose.media.video_reader import open_video
 
     cap, _ = open_video(video, fallback_fps=30.0)
     try:

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from squatpose.geometry import box_to_center_size
+from squatpose.geometry import box_from_joints, box_to_center_size
 from squatpose.joints import LOWER6, JointSet
 from squatpose.pose.training.config import AugmentConfig
-from squatpose.video.person_box import box_from_joints
 
 if TYPE_CHECKING:
     from squatpose.pose.data.dataset import PersonRecord

@@ -1,20 +1,14 @@
 """COCO-format person keypoint records and the top-down crop dataset."""
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import sys
-import tempfile
-import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -27,6 +21,7 @@ from squatpose.geometry import (
     crop_normalized,
 )
 from squatpose.joints import JointSet, leg_chains
+from squatpose.media.images import read_image_rgb
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
 from squatpose.pose.data.occlusion import appearance_adjust
@@ -174,67 +169,6 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
                                     None if teacher17 is None else joint_set.from_coco(teacher17)))
     report.kept += len(records)
     return records
-
-
-MAX_IMAGE_PIXELS = 100_000_000  # 10000 x 10000; decoded as RGB that is 300 MB already
-
-
-def check_image_size(path: str) -> None:
-    """Refuse an image whose header claims more than MAX_IMAGE_PIXELS, before decoding it (a small
-    file can decode to gigabytes). Reads the header only."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():  # Pillow warns above 89 megapixels; the check below decides
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                width, height = image.size
-        size = f"{width} x {height} pixels" if width * height > MAX_IMAGE_PIXELS else None
-    except Image.DecompressionBombError:  # over Pillow's own limit (179 megapixels), so over ours too
-        size = "more than 179 megapixels"
-    except (OSError, ValueError, SyntaxError):  # not an image Pillow knows: OpenCV has the last word
-        return
-    if size:
-        raise OSError(f"{path}: the image is too large ({size}; the limit is "
-                      f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels): scale it down first")
-
-
-def read_image_rgb(path: str) -> np.ndarray:
-    """Read an image as RGB uint8 `(H,W,3)`; a clear error naming the file when it can't be decoded
-    or is larger than MAX_IMAGE_PIXELS."""
-    check_image_size(path)
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
-    if image is None:
-        raise OSError(f"{path}: cannot read image (missing, empty or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def read_photo_rgb(path: str) -> np.ndarray:
-    """read_image_rgb for one user photo: a JPEG the decoder calls corrupt or truncated (it would
-    fill the missing part with grey and carry on) is an error, not a silent analysis."""
-    with _stderr_captured() as messages:
-        image = read_image_rgb(path)
-    problems = [line.strip() for line in messages if "JPEG" in line]
-    if problems:
-        raise OSError(f"{path}: the image is corrupt or cut off ({problems[0]})")
-    sys.stderr.write("".join(line + "\n" for line in messages))  # anything else is passed on
-    return image
-
-
-@contextlib.contextmanager
-def _stderr_captured() -> Iterator[list[str]]:
-    """Collect the lines C libraries (libjpeg inside OpenCV) write to file descriptor 2."""
-    sys.stderr.flush()
-    saved, lines = os.dup(2), []
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield lines
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            lines.extend(sink.read().decode("utf-8", "replace").splitlines())
 
 
 def _image_or_blank(path: str) -> np.ndarray:

@@ -25,6 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
+from squatpose.media.video_reader import VideoError, iter_frames_rgb, open_video
 from squatpose.pose.data.frame_labels import (
     FrameLabel,
     FrameLabelRules,
@@ -35,7 +36,6 @@ from squatpose.pose.data.frame_labels import (
 )
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 from squatpose.pose.data.video_dev import TRAIN_VIDEOS_DEV
-from squatpose.video.io import VideoError, iter_frames_rgb, open_video
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import numpy as np
 from tqdm import tqdm
 
 from squatpose import atomic
-from squatpose.pose.data.dataset import AnnotationError, read_coco_json, read_image_rgb
+from squatpose.media.images import read_image_rgb
+from squatpose.pose.data.dataset import AnnotationError, read_coco_json
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from squatpose import atomic
-from squatpose.report.viz import figure_png
+from squatpose.media.figures import figure_png
 
 
 def plot_curves(metrics_path: str | Path, out_path: str | Path) -> None:

@@ -1,7 +1,7 @@
 """The original project's experiment at a fixed budget: five architectures, three data arms, ImageNet
 init vs none, two seeds for the leading two, all evaluated on one held-out split, in one table.
 
-    python benchmarks/compare_models.py [--minutes 20 | --steps 1500] [--out runs/compare]
+    python benchmarks/model_comparison/compare_models.py [--minutes 20 | --steps 1500] [--out runs/compare]
         [--resnet-weights resnet18.pth] [--config compare_cpu] [--mini 20000]
 
 Every run trains through `fit` with one shared config (data, augmentation, resolution, optimiser,
@@ -12,7 +12,7 @@ and fixes that run's step count in its run.json, so a resumed run keeps the same
 Rerunning the command skips finished runs (done.json) and resumes unfinished ones from last.pt; the
 Markdown table and the plot are rewritten after every run (`--report-only` just rewrites them).
 Start the same command several times (one per core or GPU) to train runs side by side: each process
-claims a run no other holds (benchmarks/compare_claim.py) and waits when only the others' runs are left.
+claims a run no other holds (compare_claim.py) and waits when only the others' runs are left.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ from squatpose.pose.training.config import Config, DatasetSpec, load_config
 MODELS = ("resnet18", "resnet18_fpn", "dilated_cnn", "resnet18_fpn_attn", "efflite0")
 RESNETS = ("resnet18", "resnet18_fpn", "resnet18_fpn_attn")
 WAIT_S = 30.0  # how often an idle worker looks again while other workers' runs decide the rest of the plan
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 log = logging.getLogger("compare_models")
 
 
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         skip_next = arg == "--max-runs"
         if not skip_next and not arg.startswith("--max-runs="):
             kept.append(arg)
-    command = "python benchmarks/compare_models.py " + shlex.join(kept)
+    command = "python benchmarks/model_comparison/compare_models.py " + shlex.join(kept)
     n = run_all(args, command)
     print(f"{n} run(s) finished now; table {args.doc}, plot {args.plot}")
 

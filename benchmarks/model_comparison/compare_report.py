@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from squatpose import atomic
-from squatpose.report.viz import figure_png
+from squatpose.media.figures import figure_png
 
 ORIGINAL = ("The original project reported a rough PCK@0.05 between 0.17 and 0.50 for its models (ResNet18 + "
             "deconv on a 20K COCO subset, ResNet18-FPN on full COCO and on a \"lower body fully visible\" subset, "

@@ -25,8 +25,8 @@ ARMS = {"all": "(a) all labelled persons", "lower": "(b) all six lower-body join
         "random": "(c) random subset, same size as (b)"}
 HEADER = ("| run | params (M) | GMACs | CPU ms/crop | train img/s | steps | train min | PCK@0.05 [95% CI] | "
           "PCK@0.1 | PCK@0.2 | OKS-AP | no flip: PCK@0.05 / 0.1 / 0.2 |\n|" + "---|" * 12)
-GPU_COMMAND = ("python benchmarks/compare_models.py --config compare_gpu --mini 20000 --steps 20000 "
-               "--out runs/compare_gpu --doc docs/model-comparison-gpu.md --plot docs/model-comparison-gpu.png "
+GPU_COMMAND = ("python benchmarks/model_comparison/compare_models.py --config compare_gpu --mini 20000 "
+               "--steps 20000 --out runs/compare_gpu --doc docs/model-comparison-gpu.md --plot docs/model-comparison-gpu.png "
                "[--resnet-weights resnet18-f37072fd.pth]")
 
 
@@ -172,6 +172,6 @@ def _threads(done: dict[str, dict]) -> str:
 
 def _rel(path: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[1]))
+        return str(Path(path).resolve().relative_to(Path(__file__).resolve().parents[2]))
     except ValueError:
         return str(path)
