@@ -265,7 +265,7 @@ def test_pseudo_label_skips_unreadable_clips_and_held_out_ones(tmp_path, caplog)
     broken.write_bytes(b"not a video at all")
     held_out = _write_video(tmp_path / "spotme_1.mp4")
     videos = find_videos([tmp_path], PseudoLabelRules().exclude)
-    assert held_out not in videos and broken in videos
+    assert held_out not in videos and broken in videos and good in videos
     counts = pseudo_label_videos(videos, teacher, tmp_path / "out", PseudoLabelRules(frame=LENIENT), progress=False)
     assert "error" in counts["clips"]["broken.mp4"] and counts["clips"]["good.mp4"]["kept"] >= 1
     assert any("broken.mp4" in r.getMessage() for r in caplog.records)
