@@ -111,6 +111,8 @@ def _add_data_preparation(dsub) -> None:
     r.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     r.add_argument("--out", required=True, help="refined COCO JSON to write")
     r.add_argument("--agree", type=float, default=0.1, help="agreement radius, fraction of the box side (0.1)")
+    r.add_argument("--joint-set", default="lower6", choices=("lower6", "lower8"),
+                   help="joints to refine (lower6: hips, knees, ankles; lower8 adds the shoulders)")
     r.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
     k = dsub.add_parser("teacher-keypoints", help="store a teacher model's keypoints with COCO data (distillation)",
                         description="Runs the teacher on every person's box and writes a copy of the COCO JSON whose "
@@ -122,14 +124,20 @@ def _add_data_preparation(dsub) -> None:
     k.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     k.add_argument("--out", required=True, help="COCO JSON to write (not the input)")
     k.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
-    v = dsub.add_parser("pseudo-label", help="squat frames from videos, labelled by a teacher model",
-                        description="Samples frames of squat videos, finds the person with the teacher and keeps "
-                                    "frames whose lower-body joints it finds confidently. Writes OUT/images/*.jpg "
-                                    "and OUT/pseudo_labels.json (COCO keypoints). Keep OUT outside the repository.")
+    v = dsub.add_parser("pseudo-label", help="training frames from exercise videos, labelled by a teacher model",
+                        description="Samples frames of videos, finds the person with the teacher and labels the "
+                                    "joints it finds confidently, stably across jittered and mirrored crops and "
+                                    "steadily across neighbouring frames; skips near-duplicate poses and the "
+                                    "held-out dev clips; marks frames where the student model disagrees as hard. "
+                                    "Writes OUT/images/*.jpg, OUT/pseudo_labels.json and OUT/hard.json (COCO "
+                                    "keypoints) and prints the counts of each step. Keep OUT outside the "
+                                    "repository. A clip that cannot be read is reported and skipped.")
     v.add_argument("videos", nargs="+", help="video files and/or folders of videos")
     v.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX")
     v.add_argument("--out", required=True, help="output folder (new, or a previous output of this command)")
-    v.add_argument("--every", type=float, default=0.25, metavar="SECONDS", help="seconds between frames (0.25)")
+    v.add_argument("--every", type=float, default=0.2, metavar="SECONDS", help="seconds between frames (0.2)")
+    v.add_argument("--student", default="builtin", metavar="CKPT",
+                   help="model whose disagreement marks hard frames: a checkpoint, 'builtin' (default) or 'none'")
 
 
 def _add_analysis_options(p) -> None:
@@ -358,19 +366,28 @@ def _cmd_data_preparation(args) -> int:
         return 0
     teacher = MoveNetTeacher(args.teacher)
     if args.data_command == "refine":
+        from squatpose.joints import get_joint_set
         from squatpose.pose.data.refine import RefineRules, refine_coco
 
-        counts = refine_coco(args.annotations, args.images, teacher, args.out, RefineRules(agree=args.agree),
-                             flip=not args.no_flip)
+        rules = RefineRules(agree=args.agree, joints=get_joint_set(args.joint_set).coco_indices)
+        counts = refine_coco(args.annotations, args.images, teacher, args.out, rules, flip=not args.no_flip)
     elif args.data_command == "teacher-keypoints":
         from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
 
         counts = add_teacher_keypoints(args.annotations, args.images, teacher, args.out, flip=not args.no_flip)
     else:
-        from squatpose.pose.data.pseudo_label import PseudoLabelRules, find_videos, pseudo_label_videos
+        from squatpose.pose.data.pseudo_label import (
+            PredictorStudent,
+            PseudoLabelRules,
+            find_videos,
+            pseudo_label_videos,
+        )
+        from squatpose.pose.predictor import Predictor
 
-        counts = pseudo_label_videos(find_videos(args.videos), teacher, args.out,
-                                     PseudoLabelRules(every_s=args.every))
+        rules = PseudoLabelRules(every_s=args.every)
+        student = None if args.student == "none" else PredictorStudent(Predictor.from_checkpoint(
+            None if args.student == "builtin" else args.student))
+        counts = pseudo_label_videos(find_videos(args.videos, rules.exclude), teacher, args.out, rules, student)
     print(json.dumps({"out": args.out, "counts": counts}, indent=1))
     return 0
 
