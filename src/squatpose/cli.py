@@ -422,8 +422,9 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()
     print(f"{source.name}: {summary['reps']} completed repetition(s), view {_view_text(summary['view'])}")
-    for item in summary["feedback"][:MAX_PRINTED_FEEDBACK]:
-        print(f"  - {item['text']}")
+    for item in summary["feedback"][:MAX_PRINTED_FEEDBACK]:  # the page's marks: good, to work on, a note
+        mark = {"good": "✓", "fix": "!"}.get(item["tone"], "-")
+        print(f"  {mark} {'rep ' + str(item['rep']) if item['rep'] else 'set'}: {item['text']}")
     if len(summary["feedback"]) > MAX_PRINTED_FEEDBACK:
         print(f"  ... {len(summary['feedback']) - MAX_PRINTED_FEEDBACK} more in {out / 'summary.json'}")
     for line in summary["warnings"]:

@@ -7,14 +7,13 @@ import logging
 import numpy as np
 
 from squatpose.analysis.angles import Measures, angle_to_vertical, compute_measures
-from squatpose.analysis.body import Body
+from squatpose.analysis.body import Body, row_mean
 from squatpose.analysis.config import AnalysisConfig
 from squatpose.analysis.depth import (
     DepthSignal,
     LegGeometry,
     depth_signal,
     leg_geometry,
-    standing_length,
 )
 from squatpose.analysis.feedback import Feedback, rep_feedback, set_feedback
 from squatpose.analysis.lift3d import Legs3D, lift_legs
@@ -22,6 +21,7 @@ from squatpose.analysis.rep_counter import RepCount, count_reps, knee_straight
 from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repetition
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.smoothing import SmoothResult, smooth_tracks
+from squatpose.analysis.thigh import ThighElevation, thigh_elevation
 from squatpose.analysis.tracks import LOWER_BODY, JointTracks
 from squatpose.analysis.trunk import (
     HIPS_FIRST,
@@ -39,15 +39,20 @@ TILT_WARN_DEG = 5.0
 LYING_DEG = 45.0  # standing legs this far from vertical: not a tilted camera but a rotated video
 
 
+def _thigh(body: Body, geom: LegGeometry, depth: DepthSignal, cfg: AnalysisConfig) -> ThighElevation:
+    standing = np.nan_to_num(depth.depth, nan=1.0) < cfg.reps.standing_depth
+    return thigh_elevation(body, geom.leg_length, geom.segment_id, standing, cfg.lift3d,
+                           cfg.feedback.thigh_model_sd_deg, cfg.feedback.min_confidence)
+
+
 def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: DepthSignal, view: ViewInfo,
-                 legs3d: Legs3D, fps: float, cfg: AnalysisConfig) -> RepContext:
-    thigh = np.linalg.norm(body.knee - body.hip, axis=-1)
-    standing = standing_length(thigh, cfg.depth.leg_percentile)
+                 legs3d: Legs3D, thigh_angle: ThighElevation, fps: float, cfg: AnalysisConfig) -> RepContext:
+    hip_width = np.abs(body.hip[:, 0, 0] - body.hip[:, 1, 0]) / row_mean(geom.leg_length)
     return RepContext(fps=fps, side_view=view.is_side, measures=measures, depth=depth,
-                      leg_length=geom.leg_length, thigh_ratio=thigh / standing,
-                      hip_y=body.hip[..., 1], hip_conf=body.score_of("hip"),
-                      min_conf=cfg.feedback.min_confidence, bottom_band=cfg.reps.bottom_band,
-                      legs3d=legs3d)
+                      leg_length=geom.leg_length,
+                      hip_y=body.hip[..., 1], hip_conf=body.score_of("hip"), hip_width=hip_width,
+                      thigh=thigh_angle, feedback=cfg.feedback, bottom_band=cfg.reps.bottom_band,
+                      joint_sd=cfg.lift3d.joint_sd, legs3d=legs3d)
 
 
 def _repetitions(count: RepCount, ctx: RepContext, trunk: TrunkContext, cfg: AnalysisConfig, n_frames: int
@@ -56,8 +61,7 @@ def _repetitions(count: RepCount, ctx: RepContext, trunk: TrunkContext, cfg: Ana
     done, unfinished, sentences = [], [], []
     spans = [(s, True) for s in count.completed] + [(s, False) for s in count.partial]
     for number, (span, complete) in enumerate(spans, start=1):
-        rep = measure_repetition(span, number, ctx, cfg.feedback.parallel_tolerance_deg, n_frames)
-        rep = with_trunk_numbers(rep, ctx, trunk)
+        rep = with_trunk_numbers(measure_repetition(span, number, ctx, n_frames), ctx, trunk)
         flags, said = rep_feedback(rep, cfg.feedback)
         flags += (HIPS_FIRST,) if hips_rose_first(rep, cfg.trunk) else ()
         if complete and rep.confidence < cfg.reps.min_confidence:
@@ -137,11 +141,11 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
                          legs3d if cfg.depth.use_3d else None)
     count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
                        knee_straight(measures.knee_angle.lr))
-    ctx = _rep_context(body, geom, measures, depth, view_info, legs3d, tracks.fps, cfg)
+    thigh = _thigh(body, geom, depth, cfg)
+    ctx = _rep_context(body, geom, measures, depth, view_info, legs3d, thigh, tracks.fps, cfg)
     trunk = TrunkContext(body, has_shoulders(tracks), cfg.lift3d.joint_sd, cfg.min_joint_score, cfg.trunk)
     reps, partial, rep_sentences = _repetitions(count, ctx, trunk, cfg, tracks.n_frames)
-    feedback = (set_feedback(reps, partial, view_info.is_side, cfg.feedback) + hips_first_feedback(reps)
-                + rep_sentences)
+    feedback = set_feedback(reps, partial, cfg.feedback) + hips_first_feedback(reps) + rep_sentences
     leg = geom.leg_length[np.isfinite(geom.leg_length)]
     log.info("%d completed repetition(s), %d unfinished, view %s", len(reps), len(partial),
              view_info.label)
@@ -151,4 +155,5 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
         phases=count.phases, repetitions=reps, partial=partial, feedback=feedback,
         warnings=_collect_warnings(tracks, smooth, body, geom, depth, count, view_info, cfg),
         config=cfg, leg_length_px=float(np.median(leg)) if leg.size else None, legs3d=legs3d,
+        thigh=thigh,
     )

@@ -1,7 +1,7 @@
 """`squatpose serve`: the local web app. FastAPI serves the static page and a JSON API; every
 analysis runs in a worker process (spawn), so the server keeps answering while jobs run.
 
-API (documented at /docs):
+API (described by /openapi.json; no interactive docs page: it would load its script from the internet):
     GET    /api/config                    upload limit, views, models
     POST   /api/jobs                      multipart: file (+ view, model) → 201 job record
     POST   /api/jobs/{id}/person          JSON {"box": [x, y, w, h]} → 201 a new job following that person
@@ -64,7 +64,7 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
             runner.stop()
             lock.release()
 
-    app = FastAPI(title="squatpose", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="squatpose", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Local squat analysis: upload a video or photo, follow the job, read the results.")
     app.state.store, app.state.runner = store, runner
     # Added first, so it sits inside the security middleware: the routes read the body through it.
