@@ -75,13 +75,13 @@ def model_predictions(checkpoint: Path):
 
 def teacher_predictions(path: Path):
     teacher = MoveNetTeacher(path)
-    cache: dict[tuple[int, bool], object] = {}
+    cache: dict[tuple, object] = {}  # per person and flip: both tables read the same teacher pass
 
     def predict(records: list[PersonRecord], flip: bool, names: tuple[str, ...]):
         idx = list(JointSet("any", names, ()).coco_indices)
         poses = []
         for r in records:
-            key = (r.ann_id, flip)
+            key = (r.image_path, tuple(r.bbox), flip)  # not ann_id: some sets (PARSE) give none
             if key not in cache:
                 cache[key] = teacher.predict(read_image_rgb(r.image_path), r.bbox, flip=flip)
             poses.append(cache[key])
