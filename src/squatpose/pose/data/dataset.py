@@ -25,7 +25,7 @@ from squatpose.jsonable import loads_bounded
 from squatpose.media.images import read_image_rgb
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
-from squatpose.pose.data.occlusion import appearance_adjust
+from squatpose.pose.data.occlusion import appearance_adjust, chain
 from squatpose.pose.data.teacher import TEACHER_FIELD
 from squatpose.pose.training.config import AugmentConfig
 
@@ -265,14 +265,7 @@ class PoseDataset(Dataset):
                                            lambda: _image_or_blank(other.image_path))
             if appearance is not None:
                 steps.append(appearance)
-        if not steps:
-            return None
-
-        def adjust(crop: np.ndarray) -> np.ndarray:
-            for step in steps:
-                crop = step(crop)
-            return crop
-        return adjust
+        return chain(steps)
 
     def _encode(self, points: np.ndarray, weights: np.ndarray, matrix: np.ndarray, flip: bool
                 ) -> tuple[np.ndarray, np.ndarray]:

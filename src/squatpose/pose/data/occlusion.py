@@ -136,6 +136,11 @@ def appearance_adjust(cfg: AugmentConfig, rng: np.random.Generator, points_xy: n
         steps.append(lambda c: low_light(c, rng))
     if rng.random() < cfg.blur_prob:
         steps.append(lambda c: motion_blur(c, rng))
+    return chain(steps)
+
+
+def chain(steps: list[Callable[[np.ndarray], np.ndarray]]) -> Callable[[np.ndarray], np.ndarray] | None:
+    """One crop adjustment applying `steps` in order (None when there are none)."""
     if not steps:
         return None
 
