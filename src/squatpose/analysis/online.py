@@ -100,7 +100,7 @@ class OnlineAnalyzer:
         self.joint_names = tuple(joint_names)
         self.columns = analysis_columns(self.joint_names)
         self.smoother = StreamSmoother(self.joint_names, self.cfg.smoothing, self.cfg.depth.leg_percentile,
-                                       frame_height=frame_height)
+                                       frame_height=frame_height, min_score=self.cfg.min_joint_score)
         self.depth = CausalDepth(self.cfg, view)
         self.reps = RepStream(self.cfg.reps, fps=30.0)   # fps is unused: every frame carries its time
         self.state = LiveState()
@@ -124,7 +124,7 @@ class OnlineAnalyzer:
         score = np.zeros(k) if score is None else np.asarray(score, np.float64).reshape(k)
         score = np.where(np.isfinite(score) & np.isfinite(xy).all(axis=1), np.maximum(score, 0.0), 0.0)
         smooth_xy, smooth_score, _, _ = self.smoother.step(t, xy, score)
-        body = body_frame(smooth_xy, smooth_score, self.columns, self.cfg.measures.min_score)
+        body = body_frame(smooth_xy, smooth_score, self.columns, self.cfg.min_joint_score)
         sample = self.depth.update(t, body)
         events = self._presence(t, body)
         frame = self.frames

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from squatpose.analysis.config import DepthConfig, SmoothingParams
+from squatpose.analysis.config import MIN_JOINT_SCORE, DepthConfig, SmoothingParams
 from squatpose.analysis.depth import standing_length
 from squatpose.analysis.running import RecentWindow, column_percentile
 from squatpose.analysis.tracks import JointTracks
@@ -176,10 +176,10 @@ class StreamSmoother:
 
     def __init__(self, joint_names: tuple[str, ...], params: SmoothingParams,
                  leg_percentile: float = DepthConfig.leg_percentile, scale: float | None = None,
-                 frame_height: float | None = None) -> None:
-        self.params = params
+                 frame_height: float | None = None, min_score: float = MIN_JOINT_SCORE) -> None:
+        self.params, self.min_score = params, min_score
         self.fixed_scale = float(scale) if scale else None
-        self.running = RunningScale(joint_names, params.min_score, leg_percentile, frame_height)
+        self.running = RunningScale(joint_names, min_score, leg_percentile, frame_height)
         self.left, self.right = leg_pairs(joint_names)
         self.perm = np.arange(len(joint_names))
         self.perm[self.left], self.perm[self.right] = self.right, self.left
@@ -191,7 +191,7 @@ class StreamSmoother:
         estimates decay linearly, missing ones 0), held (K,) and whether the legs were relabelled."""
         p, filt = self.params, self.filter
         scale = self.fixed_scale or self.running.update(t, xy, score)
-        ok = (score >= p.min_score) & (score > 0)
+        ok = (score >= self.min_score) & (score > 0)
         swapped = bool(p.swap_ratio > 0 and self.left.size and _should_swap(
             xy / scale, ok, filt.est / scale, filt.alive, self.left, self.right, p))
         if swapped:
@@ -205,12 +205,13 @@ class StreamSmoother:
 
 
 def smooth_tracks(tracks: JointTracks, params: SmoothingParams, scale: float | None = None,
-                  leg_percentile: float = DepthConfig.leg_percentile) -> SmoothResult:
+                  leg_percentile: float = DepthConfig.leg_percentile,
+                  min_score: float = MIN_JOINT_SCORE) -> SmoothResult:
     """`StreamSmoother` over all frames of `tracks` (T, K, 2): the same causal smoothing as the live
-    engine. scale: fixed pixels per leg length for the filter units (default: the running estimate);
-    SmoothResult.scale is the median of the scales used."""
+    engine (joints under `min_score` are not fed). scale: fixed pixels per leg length for the filter
+    units (default: the running estimate); SmoothResult.scale is the median of the scales used."""
     smoother = StreamSmoother(tracks.joint_names, params, leg_percentile, scale,
-                              tracks.frame_wh[1] if tracks.frame_wh else None)
+                              tracks.frame_wh[1] if tracks.frame_wh else None, min_score)
     est = np.full_like(tracks.xy, np.nan)
     score = np.zeros_like(tracks.score)
     held = np.zeros(score.shape, dtype=bool)

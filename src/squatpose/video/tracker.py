@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import Detection, PersonDetector, box_iou
 from squatpose.video.person_box import person_box_from_legs
@@ -30,7 +31,7 @@ class TrackerConfig:
     min_score: float = 0.32        # mean joint score to accept a pose as "the person is still here"
     start_score: float = 0.59      # ... and to confirm a box refined from joints (photos)
     box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
-    joint_score: float = 0.53      # hips above this move the next frame's box
+    joint_score: float = MIN_JOINT_SCORE  # hips above this move the next frame's box (analysis: min_joint_score)
     max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
     detect_s: float = 2.0          # while following someone confidently, run the detector this often
     unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure

@@ -27,6 +27,11 @@ function num(value, digits = 1, suffix = "") {
   return `${Number(text) === 0 ? text.replace("-", "") : text}${suffix}`; // no "-0"
 }
 
+// the model as a person would name it: the one that comes with squatpose, or a file the user added
+function modelName(name) {
+  return name === "built-in" ? "Built-in model" : `Your model: ${name.replace(/\.pt$/, "")}`;
+}
+
 function bytes(n) {
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
@@ -34,7 +39,7 @@ function bytes(n) {
 }
 
 function when(epoch) {
-  return epoch ? new Date(epoch * 1000).toLocaleString() : "";
+  return epoch ? new Date(epoch * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
 }
 
 async function api(path, options = {}) {
@@ -73,7 +78,7 @@ async function loadConfig() {
   const select = $("model");
   select.replaceChildren();
   for (const model of state.config.models) {
-    const label = model.name === "built-in" ? "built-in model" : model.name;
+    const label = modelName(model.name);
     select.append(el("option", { value: model.name, disabled: !model.available },
       model.available ? label : `${label} (not installed)`));
   }
@@ -161,8 +166,8 @@ async function refreshJobs() {
   const body = $("jobs").querySelector("tbody");
   body.replaceChildren(...jobs.map((job) => el("tr", {},
     el("td", { text: when(job.created) }),
-    el("td", {}, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
-    el("td", { text: KIND_NAMES[job.kind] || job.kind }),
+    el("td", { class: "file" }, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
+    el("td", { class: "optional", text: KIND_NAMES[job.kind] || job.kind }),
     el("td", { title: job.error || null }, stateBadge(job)),
     el("td", { class: "num", text: job.reps ?? "" }),
     el("td", { class: "row-actions" },
@@ -231,7 +236,7 @@ function renderHead(job) {
   $("job-state").className = `badge ${job.state}`;
   $("job-state").textContent = job.state;
   const view = job.view === "auto" ? "view detected automatically" : `${job.view} view`;
-  const model = job.model === "built-in" ? "built-in model" : `model ${job.model}`;
+  const model = modelName(job.model);
   $("job-meta").textContent = job.kind === "live" ? `Live set, ${when(job.created)} · ${view} · ${model}`
     : `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
     + `uploaded ${when(job.created)}${job.kind === "image" ? "" : ` · ${view}`} · ${model}`;
@@ -299,9 +304,11 @@ function videoResults(job) {
       el("p", { class: "small muted", text: "Shaded spans are repetitions; triangles mark where each started and reached its bottom." })));
   }
   parts.push(section("Repetitions", repTable(s)));
+  const trunk = trunkCard(s);
+  if (trunk) parts.push(trunk);
   if (files["depth_per_rep.png"] && (s.repetitions || []).length) {
     parts.push(section("Depth per repetition",
-      el("img", { class: "plot narrow", src: files["depth_per_rep.png"], alt: "depth of each repetition" })));
+      el("img", { class: "plot", src: files["depth_per_rep.png"], alt: "thigh angle at the bottom of each repetition" })));
   }
   parts.push(section("Downloads", downloads(files)));
   return el("div", {}, parts);
@@ -354,10 +361,19 @@ async function choosePerson(jobId, box, frame, error) {
   }
 }
 
+const TONES = { good: ["✓", "good"], fix: ["!", "to work on"], info: ["i", "note"] };
+
 function feedbackList(feedback) {
   if (!feedback.length) return el("p", { class: "muted", text: "No feedback." });
-  return el("ul", { class: "feedback", id: "feedback" }, feedback.map((f) =>
-    el("li", {}, el("span", { class: `tag ${f.kind}`, text: f.rep ? `rep ${f.rep}` : "set" }), " ", f.text)));
+  return el("ul", { class: "feedback", id: "feedback" }, feedback.map((f) => {
+    const [icon, meaning] = TONES[f.tone] || TONES.info;
+    const why = (f.why || []).length ? el("details", {}, el("summary", { text: "why" }),
+      el("ul", {}, f.why.map((w) => el("li", { text: w })))) : null;
+    return el("li", { class: `tone-${f.tone || "info"}` },
+      el("span", { class: "icon", role: "img", "aria-label": meaning, text: icon }),
+      el("span", { class: "tag", text: f.rep ? `Rep ${f.rep}` : "Set" }),
+      el("span", { class: "line", text: f.text }), why);
+  }));
 }
 
 function videoPlayer(files, codec, live) {
@@ -378,45 +394,77 @@ function videoPlayer(files, codec, live) {
   return el("div", {}, video, note);
 }
 
-const REP_COLUMNS = [
-  ["number", "#", (r) => String(r.number)],
-  ["start_time", "time (s)", (r) => `${num(r.start_time, 1)}–${num(r.end_time, 1)}`],
-  ["descent_s", "down (s)", (r) => num(r.descent_s, 2)],
-  ["ascent_s", "up (s)", (r) => num(r.ascent_s, 2)],
-  ["depth", "depth", (r) => num(r.depth, 2)],
-  ["min_knee_angle", "min knee angle", (r) => num(r.min_knee_angle, 0, "°")],
-  ["thigh_angle_bottom", "thigh vs horizontal", (r) => num(r.thigh_angle_bottom, 0, "°")],
-  ["below_parallel", "below parallel", (r) => r.below_parallel === null ? "—" : r.below_parallel ? "yes" : "no"],
-  ["min_knee_angle_3d", "min knee angle 3D", (r) => r.min_knee_angle_3d == null ? "—"
-    : `${num(r.min_knee_angle_3d, 0, "°")} ± ${num(r.min_knee_angle_3d_sd, 0, "°")}`],
-  ["below_parallel_3d", "parallel 3D", (r) => r.below_parallel_3d == null ? "—" : r.below_parallel_3d ? "yes" : "no"],
-  ["knee_angle_diff", "knee L−R", (r) => num(r.knee_angle_diff, 0, "°")],
-  ["hip_height_diff_pct", "hip height L−R", (r) => num(r.hip_height_diff_pct, 1, "%")],
-  ["fppa_max", "knee inward L / R", (r) => r.fppa_max ? `${num(r.fppa_max.left, 0, "°")} / ${num(r.fppa_max.right, 0, "°")}` : "—"],
-  ["max_trunk_lean", "trunk lean", (r) => num(r.max_trunk_lean, 0, "°")],
-  ["flags", "flags", (r) => (r.flags || []).join(", ").replaceAll("_", " ") || "—"],
-];
+const NOTE_LABELS = { depth_verdict: "Depth", knees_in: "Knees" };
 
 function repTable(s) {
   const reps = s.repetitions || [];
+  const table = s.rep_table || { columns: [], rows: [] };
   if (!reps.length) return el("p", { class: "muted", id: "no-reps", text: "No completed repetition was found." });
-  // leave out columns that this view cannot measure for any repetition; say why underneath
-  const blank = (v) => v === null || v === undefined || (typeof v === "object" && Object.values(v).every(blank));
-  const empty = (key) => key !== "flags" && reps.every((r) => blank(r[key]));
-  const columns = REP_COLUMNS.filter(([key]) => !empty(key));
+  // the same words as report.html: summary.json carries the table as the report shows it
+  const head = el("tr", {}, table.columns.map((label) => el("th", { text: label })));
+  const rows = table.rows.map((row) => el("tr", {}, row.map((cell) => el("td", { text: cell }))));
+  const grid = el("table", { class: "grid reps", id: "rep-table" }, el("thead", {}, head), el("tbody", {}, rows));
   const reasons = new Map();
-  for (const [key, label] of REP_COLUMNS.filter(([key]) => empty(key))) {
+  for (const [key, label] of Object.entries(NOTE_LABELS)) {
     const note = reps.map((r) => (r.notes || {})[key]).find(Boolean);
-    reasons.set(label, note || "not measured");
+    if (note) reasons.set(label, note);
   }
+  const foot = reasons.size ? el("ul", { class: "small muted", id: "rep-notes" },
+    [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` }))) : null;
+  return el("div", {}, el("div", { class: "scroll" }, grid), foot);
+}
+
+// ---------- the trunk: shown only when the joint tracks have shoulders ----------
+const TRUNK_COLUMNS = [
+  ["number", "#", (r) => String(r.number)],
+  ["trunk_lean_bottom", "trunk lean at bottom", (r) => withSd(r.trunk_lean_bottom, r.trunk_lean_bottom_sd, 0, "°")],
+  ["hip_angle_bottom", "hip angle at bottom", (r) => withSd(r.hip_angle_bottom, r.hip_angle_bottom_sd, 0, "°")],
+  ["early_hip_rise", "early rise hips / shoulders", (r) => r.early_hip_rise == null ? "—"
+    : `${num(r.early_hip_rise, 2)} / ${num(r.early_shoulder_rise, 2)}`],
+  ["shoulder_rise_ratio", "shoulders ÷ hips", (r) => withSd(r.shoulder_rise_ratio, r.shoulder_rise_ratio_sd, 2, "")],
+  ["flags", "hips rose first", (r) => r.shoulder_rise_ratio == null ? "—"
+    : (r.flags || []).includes("hips_rise_first") ? "yes" : "no"],
+];
+
+function withSd(value, sd, digits, unit) {
+  return value == null ? "—" : `${num(value, digits, unit)} ± ${num(sd, digits, unit)}`;
+}
+
+function trunkCard(s) {
+  const trunk = s.trunk || {};
+  const reps = s.repetitions || [];
+  if (!trunk.shoulders || !reps.length) return null;
+  const empty = (key) => key !== "number" && key !== "flags" && reps.every((r) => r[key] == null);
+  const columns = TRUNK_COLUMNS.filter(([key]) => !empty(key));
+  if (columns.length === 2) { // only "#" and the flag: nothing was measured, say why once
+    const why = reps.map((r) => (r.notes || {}).shoulder_rise_ratio).find(Boolean) || "not measured";
+    return section("Trunk", el("p", { class: "muted", id: "trunk-line", text: `Trunk lean, hip angle and the early rise: ${why}.` }));
+  }
+  const missing = TRUNK_COLUMNS.filter(([key]) => empty(key)).map(([key, label]) =>
+    `${label}: ${reps.map((r) => (r.notes || {})[key]).find(Boolean) || "not measured"}`);
   const units = s.units || {};
-  const head = el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })));
-  const rows = reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
-    el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))));
-  const table = el("table", { class: "grid reps", id: "rep-table" }, el("thead", {}, head), el("tbody", {}, rows));
-  const foot = reasons.size ? el("div", { class: "small muted" }, el("p", { text: "Not shown for this video:" }),
-    el("ul", {}, [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` })))) : null;
-  return el("div", {}, el("div", { class: "scroll" }, table), foot);
+  const flagged = trunk.hips_rise_first_reps || [];
+  const line = [
+    trunk.trunk_lean_bottom == null ? null : `trunk lean at the bottom ${num(trunk.trunk_lean_bottom, 0, "°")}`,
+    trunk.hip_angle_bottom == null ? null : `hip angle ${num(trunk.hip_angle_bottom, 0, "°")}`,
+    trunk.shoulder_rise_ratio == null ? null
+      : `early in the way up the shoulders rose ${num(trunk.shoulder_rise_ratio, 2)} times as far as the hips`,
+  ].filter(Boolean).join("; ");
+  const verdict = flagged.length ? `The hips rose before the chest on rep${flagged.length > 1 ? "s" : ""} ${flagged.join(", ")}.`
+    : reps.some((r) => r.shoulder_rise_ratio != null) ? "The chest kept up with the hips on every repetition." : "";
+  const table = el("table", { class: "grid reps", id: "trunk-table" },
+    el("thead", {}, el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })))),
+    el("tbody", {}, reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
+      el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))))));
+  return section("Trunk",
+    el("p", { id: "trunk-line", text: `${line ? `Median over the repetitions: ${line}. ` : ""}${verdict}` }),
+    el("div", { class: "scroll" }, table),
+    el("p", { class: "small muted", text: "Trunk lean: the hip-to-shoulder line from vertical; hip angle: between trunk "
+      + "and thigh, 180° = straight. Early rise: how far hips and shoulders rose, in leg lengths, "
+      + "while the hips covered the first half of their way up; shoulders ÷ hips clearly under "
+      + `${num((s.config && s.config.trunk || {}).min_shoulder_rise_ratio, 1)} means the hips rose first. All need a side view; `
+      + "± is one standard deviation." }),
+    missing.length ? el("ul", { class: "small muted" }, missing.map((m) => el("li", { text: m }))) : null);
 }
 
 const DOWNLOADS = [
