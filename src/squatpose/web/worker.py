@@ -137,13 +137,13 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
             writer.write(frame)
             written += 1
             progress.frame(written, total)
-    finally:
+        writer.release()
+        if written:
+            atomic.commit(tmp, dest)
+    finally:  # also when the job is deleted or superseded meanwhile: no temporary file stays
         writer.release()
         cap.release()
-        if not written:
-            tmp.unlink(missing_ok=True)
-    if written:
-        atomic.commit(tmp, dest)
+        tmp.unlink(missing_ok=True)
     return written > 0
 
 
