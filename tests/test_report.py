@@ -8,6 +8,7 @@ import pytest
 from helpers.synthetic_squats import render, squat_motion, squat_phase
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.result import PeopleSeen
+from squatpose.joints import LOWER6
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
@@ -52,7 +53,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert summary["repetitions"][0]["start_frame"] == a.repetitions[0].start_frame
 
     html = (out / "report.html").read_text()
-    assert '<table id="repetitions">' in html and html.count("<tr><td>") == 3  # 2 reps + 1 partial
+    reps_tables = html[:html.index('<table id="trunk">')]  # the trunk table follows (the tracks have shoulders)
+    assert '<table id="repetitions">' in html and reps_tables.count("<tr><td>") == 3  # 2 reps + 1 partial
     assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
     assert "How to read this" in html and "2 repetitions" in html
@@ -150,6 +152,7 @@ def test_front_view_report_shows_3d_values(tmp_path):
         assert rep["below_parallel_3d"] is True
     html = paths["report_html"].read_text()
     assert "3D legs at the bottom" in html and "&plusmn;" in html
+    assert "Trunk lean, hip angle and the early rise: needs a side view" in html and 'id="trunk"' not in html
     assert png_size(paths["bottom_3d_png"])[0] > 300
     assert any("3D estimate" in f["text"] and "±" in f["text"] for f in summary["feedback"])
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
@@ -189,3 +192,24 @@ def test_a_long_set_gets_outputs_of_bounded_size(tmp_path):
     assert paths["report_html"].stat().st_size < 1_500_000
     summary = json.loads(paths["summary_json"].read_text())
     assert len(summary["repetitions"]) == 64  # summary.json keeps every repetition
+
+
+def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
+    rep = analysis.repetitions[0]
+    paths = write_outputs(analysis, tmp_path / "eight", progress=False)
+    html = paths["report_html"].read_text()
+    assert '<table id="trunk">' in html and html.count("<tr><td>", html.index('<table id="trunk">')) == 2
+    assert f"{rep.trunk_lean_bottom:.0f}&deg; &plusmn; {rep.trunk_lean_bottom_sd:.0f}&deg;" in html
+    lines = paths["angles_csv"].read_text().splitlines()
+    columns, row = lines[0].split(","), lines[1 + rep.bottom_frame].split(",")
+    assert {"hip_angle_left", "hip_angle_sd_right", "trunk_lean_sd"} <= set(columns)
+    assert float(row[columns.index("hip_angle")]) == pytest.approx(analysis.measures.hip_angle.value[rep.bottom_frame],
+                                                                   abs=0.01)
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is True and summary["repetitions"][0]["hip_angle_bottom"] is not None
+
+    six = analyze_tracks(analysis.raw.select(LOWER6))
+    paths = write_outputs(six, tmp_path / "six", progress=False)
+    assert "Trunk" not in paths["report_html"].read_text()
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is False and summary["repetitions"][0]["hip_angle_bottom"] is None

@@ -19,9 +19,9 @@ def _add_model_options(p, backend: bool = True) -> None:
     p.add_argument("--checkpoint", default=None, help="model checkpoint (default: the built-in model)")
     if backend:
         p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                       help="inference engine: auto (default: the shipped int8 ONNX Runtime model of the "
-                            "built-in weights on CPUs with VNNI, else ONNX Runtime on a float export, else "
-                            "PyTorch), onnx (float ONNX Runtime) or torch (PyTorch)")
+                       help="inference engine: auto (default: the shipped int8 ONNX Runtime file of the "
+                            "built-in weights that suits this CPU, else ONNX Runtime on a float export, else "
+                            "PyTorch; `squatpose info` says which), onnx (float ONNX Runtime) or torch (PyTorch)")
 
 
 def _add_train(sub) -> None:
@@ -179,6 +179,9 @@ def _add_export(sub) -> None:
     p.add_argument("--calibration-persons", type=int, default=None,
                    help="persons used for calibration (default 250, the count measured in docs/model-card.md; "
                         "they are summarised 16 at a time, about 1.5 GB of memory)")
+    p.add_argument("--weights-bits", type=int, choices=(8, 7), default=8,
+                   help="int8 weights: 8 (default.int8.onnx: x86 CPUs with VNNI, ARM) or 7 (default.int8-7bit.onnx: "
+                        "exact on every x86 CPU, also without VNNI); docs/training.md")
 
 
 def _add_release(sub) -> None:
@@ -225,9 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_release,
-                _add_serve):
+                _add_serve, _add_info):
         add(sub)
     return parser
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="what the default backend runs on this machine, and versions (for bug reports)",
+                       description="The package version, the model file, backend, precision and threads the "
+                                   "default backend uses on this machine and why, the CPU and its relevant "
+                                   "instructions, and the versions of Python, NumPy, PyTorch, ONNX Runtime and "
+                                   "OpenCV.")
+    p.add_argument("--json", action="store_true", help="print it as JSON")
 
 
 def _writable_dir(path: str | Path) -> Path:
@@ -433,7 +445,8 @@ def _cmd_export(args) -> int:
     if args.int8:
         from squatpose.pose.quantize import export_int8
 
-        path = export_int8(loaded, args.out, args.calibration, args.images, args.calibration_persons)
+        path = export_int8(loaded, args.out, args.calibration, args.images, args.calibration_persons,
+                           args.weights_bits)
     else:
         path = export_onnx(loaded, args.out)
     print(f"ONNX model: {path}")
@@ -467,9 +480,17 @@ def _cmd_serve(args) -> int:
     return 0
 
 
+def _cmd_info(args) -> int:
+    from squatpose.info import collect_info, format_info
+
+    info = collect_info()
+    print(json.dumps(info, indent=2) if args.json else format_info(info))
+    return 0
+
+
 COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "data": _cmd_data,
             "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "release": _cmd_release,
-            "serve": _cmd_serve}
+            "serve": _cmd_serve, "info": _cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

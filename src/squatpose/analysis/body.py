@@ -64,6 +64,13 @@ class Body:
         return np.min(np.stack([self.score_of(p) for p in parts]), axis=0)
 
 
+def joint_sd(score: np.ndarray, leg_px: np.ndarray, sd_at_one: float, floor: float) -> np.ndarray:
+    """Standard deviation (pixels, per image coordinate) of joints with calibrated `score`: `sd_at_one` leg
+    lengths at score 1, growing as 1 / score, the score floored at `floor` (the analysis's joint-score floor;
+    joints below it carry no position anyway). score and leg_px broadcast together."""
+    return sd_at_one * leg_px / np.maximum(score, max(floor, np.finfo(float).tiny))
+
+
 def row_mean(x: np.ndarray) -> np.ndarray:
     """(T, S) -> (T,) mean over the finite entries of each row, NaN for an all-NaN row."""
     ok = np.isfinite(x)

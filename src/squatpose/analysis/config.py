@@ -164,6 +164,21 @@ class FeedbackConfig:
 
 
 @dataclass(frozen=True)
+class TrunkConfig:
+    """The "hips rise before the chest" check (trunk.py; docs/analysis.md gives the reasoning).
+    rise_fraction: the first part of the way up is where the hips have covered this fraction of their
+    rise from the bottom; min_shoulder_rise_ratio: a repetition is flagged when, over that part, the
+    shoulders rose less than this fraction of the hips' rise by more than the ratio's standard deviation."""
+
+    rise_fraction: float = 0.5
+    min_shoulder_rise_ratio: float = 0.6
+
+    def __post_init__(self) -> None:
+        check("trunk", rise_fraction=0 < self.rise_fraction <= 1,
+               min_shoulder_rise_ratio=0 < self.min_shoulder_rise_ratio <= 1)
+
+
+@dataclass(frozen=True)
 class Lift3DConfig:
     """3D leg pose from one camera (lift3d.py). length_percentile: percentile of a segment's 2D
     length taken as its true length (the frames where it is longest lie in the image plane);
@@ -217,6 +232,7 @@ class AnalysisConfig:
     reps: RepConfig = field(default_factory=RepConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     lift3d: Lift3DConfig = field(default_factory=Lift3DConfig)
+    trunk: TrunkConfig = field(default_factory=TrunkConfig)
 
 
 def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> AnalysisConfig:
@@ -227,6 +243,6 @@ def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> Ana
 def load_analysis_config(path: str | Path | None = None,
                          overrides: list[str] | None = None) -> AnalysisConfig:
     """Read an analysis YAML (sections smoothing, measures, view, depth, reps, feedback,
-    lift3d) and apply `--set`
+    lift3d, trunk) and apply `--set`
     overrides such as `reps.min_depth=0.3`."""
     return load(AnalysisConfig, path, overrides)

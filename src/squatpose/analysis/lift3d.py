@@ -38,7 +38,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from squatpose.analysis.angles import Measure, interior_angle
-from squatpose.analysis.body import SIDES, Body
+from squatpose.analysis.body import SIDES, Body, joint_sd
 from squatpose.analysis.config import MIN_JOINT_SCORE, Lift3DConfig
 from squatpose.analysis.depth import nanpercentile
 
@@ -207,7 +207,7 @@ def _monte_carlo_batch(rng: np.random.Generator, body: Body, lt: np.ndarray, ls:
     shape = (cfg.samples,) + body.hip.shape
 
     def noisy(part: str) -> np.ndarray:
-        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), MIN_JOINT_SCORE)  # finite 1/score
+        sd = joint_sd(body.score_of(part), leg, cfg.joint_sd, MIN_JOINT_SCORE)
         return body.xy_of(part) + rng.normal(size=shape) * sd[..., None]
 
     length_sd = np.sqrt(2) * cfg.joint_sd * leg

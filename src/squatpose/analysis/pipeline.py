@@ -23,6 +23,14 @@ from squatpose.analysis.rep_measures import RepContext, Repetition, measure_repe
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.analysis.smoothing import SmoothResult, smooth_tracks
 from squatpose.analysis.tracks import LOWER_BODY, JointTracks
+from squatpose.analysis.trunk import (
+    HIPS_FIRST,
+    TrunkContext,
+    has_shoulders,
+    hips_first_feedback,
+    hips_rose_first,
+    with_trunk_numbers,
+)
 from squatpose.analysis.view import ViewInfo, resolve_view
 
 log = logging.getLogger(__name__)
@@ -42,14 +50,16 @@ def _rep_context(body: Body, geom: LegGeometry, measures: Measures, depth: Depth
                       legs3d=legs3d)
 
 
-def _repetitions(count: RepCount, ctx: RepContext, cfg: AnalysisConfig, n_frames: int
+def _repetitions(count: RepCount, ctx: RepContext, trunk: TrunkContext, cfg: AnalysisConfig, n_frames: int
                  ) -> tuple[list[Repetition], list[Repetition], list[Feedback]]:
     """Measure every span, attach flags, and collect per-repetition sentences."""
     done, unfinished, sentences = [], [], []
     spans = [(s, True) for s in count.completed] + [(s, False) for s in count.partial]
     for number, (span, complete) in enumerate(spans, start=1):
         rep = measure_repetition(span, number, ctx, cfg.feedback.parallel_tolerance_deg, n_frames)
+        rep = with_trunk_numbers(rep, ctx, trunk)
         flags, said = rep_feedback(rep, cfg.feedback)
+        flags += (HIPS_FIRST,) if hips_rose_first(rep, cfg.trunk) else ()
         if complete and rep.confidence < cfg.reps.min_confidence:
             complete, flags = False, flags + ("uncertain",)
             rep = dataclasses.replace(rep, complete=False)
@@ -119,7 +129,7 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     smooth = smooth_tracks(tracks, cfg.smoothing, leg_percentile=cfg.depth.leg_percentile)
     body = Body.from_tracks(smooth.tracks, cfg.measures.min_score)
     geom = leg_geometry(body, tracks.fps, cfg.depth)
-    measures = compute_measures(body, geom.leg_length)
+    measures = compute_measures(body, geom.leg_length, cfg.lift3d.joint_sd, cfg.measures.min_score)
     view_info = resolve_view(view, body, geom, cfg.view)
     legs3d = lift_legs(body, geom.leg_length, geom.segment_id, cfg.lift3d)
     depth = depth_signal(body, geom, measures.knee_angle, view_info.is_side, cfg.depth,
@@ -127,8 +137,10 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     count = count_reps(depth.depth, geom.moving, depth.knee_bent, tracks.fps, cfg.reps,
                        knee_straight(measures.knee_angle.lr))
     ctx = _rep_context(body, geom, measures, depth, view_info, legs3d, tracks.fps, cfg)
-    reps, partial, rep_sentences = _repetitions(count, ctx, cfg, tracks.n_frames)
-    feedback = set_feedback(reps, partial, view_info.is_side, cfg.feedback) + rep_sentences
+    trunk = TrunkContext(body, has_shoulders(tracks), cfg.lift3d.joint_sd, cfg.measures.min_score, cfg.trunk)
+    reps, partial, rep_sentences = _repetitions(count, ctx, trunk, cfg, tracks.n_frames)
+    feedback = (set_feedback(reps, partial, view_info.is_side, cfg.feedback) + hips_first_feedback(reps)
+                + rep_sentences)
     leg = geom.leg_length[np.isfinite(geom.leg_length)]
     log.info("%d completed repetition(s), %d unfinished, view %s", len(reps), len(partial),
              view_info.label)

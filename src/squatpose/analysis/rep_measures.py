@@ -45,7 +45,11 @@ class Repetition:
     is than the right at the bottom, % of leg length; fppa_max: peak signed frontal plane
     projection angle per side (> 0 knee inward); notes: {field name: why it is None}.
     *_3d: the same from the one-camera 3D reconstruction (any view), with standard deviations
-    (*_3d_sd, degrees); below_parallel_3d assumes a level camera."""
+    (*_3d_sd, degrees); below_parallel_3d assumes a level camera.
+    Trunk (trunk.py; needs shoulders): trunk_lean_bottom and hip_angle_bottom (interior shoulder-hip-knee
+    angle, 180 = straight) at the bottom, side views, with sd; over the first part of the way up the
+    hips' and the shoulders' rise (early_hip_rise, early_shoulder_rise, leg lengths) and
+    shoulder_rise_ratio = shoulders / hips (1 = the trunk keeps its angle, < 1 = the hips lead), with sd."""
 
     number: int
     complete: bool
@@ -76,11 +80,24 @@ class Repetition:
     thigh_angle_bottom_3d_sd: float | None = None
     below_parallel_3d: bool | None = None
     bottom_frame_3d: int | None = None
+    trunk_lean_bottom: float | None = None
+    trunk_lean_bottom_sd: float | None = None
+    hip_angle_bottom: float | None = None
+    hip_angle_bottom_sd: float | None = None
+    early_hip_rise: float | None = None
+    early_shoulder_rise: float | None = None
+    shoulder_rise_ratio: float | None = None
+    shoulder_rise_ratio_sd: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["flags"] = list(self.flags)
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def bottom_frames(depth: np.ndarray, frames: np.ndarray, peak_depth: float, band: float) -> np.ndarray:
+    """The repetition's `frames` whose depth is within `band` of its deepest point."""
+    return frames[np.nan_to_num(depth[frames], nan=-1.0) >= peak_depth - band]
 
 
 def _nanreduce(fn, x: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
@@ -180,8 +197,7 @@ def measure_repetition(span: RepSpan, number: int, ctx: RepContext, parallel_tol
     """Numbers for one repetition found by the counter."""
     end = span.end_frame if span.end_frame is not None else n_frames - 1
     frames = np.arange(span.start_frame, end + 1)
-    depth = ctx.depth.depth[frames]
-    bottom = frames[np.nan_to_num(depth, nan=-1.0) >= span.peak_depth - ctx.bottom_band]
+    bottom = bottom_frames(ctx.depth.depth, frames, span.peak_depth, ctx.bottom_band)
     notes: dict[str, str] = {}
     view_numbers = (_side_view_numbers if ctx.side_view else _front_view_numbers)(
         ctx, frames, bottom, notes)

@@ -5,9 +5,7 @@ import hashlib
 import json
 import logging
 import os
-import re
 import warnings
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,32 +94,21 @@ def weights_fingerprint(loaded: LoadedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def cpu_has_vnni() -> bool:
-    """True on x86 CPUs with VNNI (AVX512-VNNI or AVX-VNNI), the kind the int8 file was measured on.
+def shipped_int8(loaded: LoadedModel, name: str, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the shipped int8 file `name` when it was made from exactly `loaded`'s weights (a user's
+    own checkpoint gets None, and so does a missing file)."""
+    from squatpose.pose.predictor import OnnxRunner
+    from squatpose.pose.runtime_choice import shipped_file
 
-    Without VNNI, ONNX Runtime's uint8 × int8 convolutions sum pairs in 16 bits, which can saturate
-    (its quantization docs); ARM and other systems are unmeasured. Both get the float model instead.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return False
-    return re.search(r"\b(avx512_vnni|avx_vnni)\b", flags) is not None
-
-
-def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
-    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
-    `loaded`'s weights (a user's own checkpoint gets None) and this CPU is one it was measured on."""
-    from squatpose.pose.predictor import DEFAULT_INT8, OnnxRunner
-
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
+    path = shipped_file(name)
     if not path.is_file():
-        return None
-    if not cpu_has_vnni():
-        log.info("%s not used: this CPU has no VNNI instructions; running the float model", path.name)
+        log.info("%s is not installed; running the float model", name)
         return None
     runner = OnnxRunner(path, threads)
-    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
+    if runner.metadata.get("weights_fingerprint") != weights_fingerprint(loaded):
+        log.info("%s was made from other weights than these; running the float model", name)
+        return None
+    return runner
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
@@ -18,16 +17,15 @@ from squatpose.geometry import (
 )
 from squatpose.pose.checkpoint import LoadedModel, load_model
 from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.runtime_choice import DEFAULT_WEIGHTS, shipped_file
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "default.pt"
-DEFAULT_INT8 = "default.int8.onnx"  # its int8 ONNX Runtime file (docs/training.md: export --int8)
 
 
 def default_checkpoint() -> Path:
     """Path of the built-in model shipped inside the package."""
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_WEIGHTS))
+    path = shipped_file(DEFAULT_WEIGHTS)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: this install has no built-in model; pass --checkpoint PATH")
     return path
@@ -59,13 +57,19 @@ class TorchRunner:
 
 
 class OnnxRunner:
-    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+    """ONNX Runtime on a pose model file. Its worker threads sleep between calls instead of spin-waiting
+    (ONNX Runtime's default): in a video the next crop comes only after decoding and tracking, and spinning
+    took their CPU (benchmarks/speed.py --spinning: 6 ms more CPU per frame on 2 cores)."""
+
+    def __init__(self, onnx_path: str | Path, threads: int | None = None, spin: bool = False) -> None:
         import onnxruntime as ort  # optional dependency: only needed for --backend onnx
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = Path(onnx_path)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -106,16 +110,21 @@ def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None,
                 ) -> tuple[HeatmapRunner, str, str]:
     """The model runner for a backend name → (runner, backend used, precision).
 
-    "auto": the int8 ONNX file shipped beside the built-in weights when it was made from these weights
-    (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the `onnx`
-    extra), else PyTorch. "onnx": `onnx_path` or the float export. "torch": PyTorch eager.
+    "auto": the shipped int8 file that `choose_runtime` picks for this CPU when it was made from these
+    weights (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the
+    `onnx` extra), else PyTorch; threads as it picks them. "onnx": `onnx_path` or the float export.
+    "torch": PyTorch eager.
     """
     from squatpose.pose.export import check_onnx_metadata, export_onnx_cached, shipped_int8
+    from squatpose.pose.runtime_choice import choose_here
 
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
     if backend == "auto" and onnx_path is None:
-        shipped = shipped_int8(loaded, threads)
+        choice, cpu = choose_here(threads)
+        log.info("default backend on %s: %s", cpu.model or cpu.machine, choice.describe())
+        threads = choice.threads
+        shipped = None if choice.file is None else shipped_int8(loaded, choice.file, threads)
         if shipped is not None:
             return shipped, "onnx", "int8"
     if backend == "auto":

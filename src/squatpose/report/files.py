@@ -55,7 +55,8 @@ def keypoints_csv(a: SquatAnalysis) -> str:
 
 
 def angles_csv(a: SquatAnalysis) -> str:
-    """One row per frame: phase, depth and every measure per side, combined and its confidence."""
+    """One row per frame: phase, depth and every measure per side, combined and its confidence (and its
+    standard deviation per side and combined, `_sd_left` / `_sd_right` / `_sd`, where it has one)."""
     cols = _frame_columns(a)
     cols.update(phase=a.phases.astype(str), moving=a.moving.astype(int).astype(str),
                 depth=_fmt(a.depth.depth), depth_conf=_fmt(a.depth.conf),
@@ -65,6 +66,9 @@ def angles_csv(a: SquatAnalysis) -> str:
         cols[f"{name}_right"] = _fmt(m.lr[:, 1], 2)
         cols[name] = _fmt(m.value, 2)
         cols[f"{name}_conf"] = _fmt(m.conf)
+        if m.lr_sd is not None and m.sd is not None:  # empty where the measure is
+            cols.update({f"{name}_sd_{side}": _fmt(m.lr_sd[:, i], 2) for i, side in enumerate(SIDES)})
+            cols[f"{name}_sd"] = _fmt(m.sd, 2)
     cols.update(_columns_3d(a))
     return _csv(cols)
 

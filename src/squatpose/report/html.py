@@ -6,6 +6,7 @@ from html import escape
 
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.result import SquatAnalysis
+from squatpose.analysis.trunk import HIPS_FIRST, has_shoulders
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;
@@ -95,6 +96,41 @@ def _rep_table(reps: list[Repetition]) -> str:
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
 
+TRUNK_HELP = ("<b>Trunk lean</b> is the hip-to-shoulder line's tilt from vertical, the <b>hip angle</b> the "
+              "angle between trunk and thigh (180&deg; = straight); all three need a side view. <b>Early rise</b>: "
+              "how far the hips and the shoulders rose while the hips covered the first half of their way "
+              "up, in leg lengths; <b>shoulders &divide; hips</b> near 1 or above is a chest that keeps up, "
+              "clearly under {limit:.1f} means the hips rose before the chest. &plusmn; is one standard "
+              "deviation from how sure the joints are.")
+
+
+def _trunk_row(rep: Repetition) -> str:
+    rise = ("&ndash;" if rep.early_hip_rise is None else
+            f"{rep.early_hip_rise:.2f} / {rep.early_shoulder_rise:.2f}")
+    ratio = ("&ndash;" if rep.shoulder_rise_ratio is None else
+             f"{rep.shoulder_rise_ratio:.2f} &plusmn; {rep.shoulder_rise_ratio_sd:.2f}")
+    verdict = "&ndash;" if rep.shoulder_rise_ratio is None else ("yes" if HIPS_FIRST in rep.flags else "no")
+    cells = [f"{rep.number}", _with_sd(rep.trunk_lean_bottom, rep.trunk_lean_bottom_sd),
+             _with_sd(rep.hip_angle_bottom, rep.hip_angle_bottom_sd), rise, ratio, verdict]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _trunk_section(a: SquatAnalysis) -> str:
+    """Trunk lean, hip angle and the early rise per repetition; nothing for tracks without shoulders."""
+    if not has_shoulders(a.raw) or not a.repetitions:
+        return ""
+    if all(r.shoulder_rise_ratio is None and r.trunk_lean_bottom is None for r in a.repetitions):
+        why = next((r.notes.get("shoulder_rise_ratio") for r in a.repetitions if r.notes.get("shoulder_rise_ratio")),
+                   "not measured")
+        return f'<h2>Trunk</h2><p class="muted">Trunk lean, hip angle and the early rise: {escape(why)}.</p>'
+    head = ["rep", "trunk lean at bottom", "hip angle at bottom", "early rise hips / shoulders",
+            "shoulders &divide; hips", "hips rose first"]
+    rows = "".join(_trunk_row(r) for r in a.repetitions)
+    return (f'<h2>Trunk</h2><p class="muted">{TRUNK_HELP.format(limit=a.config.trunk.min_shoulder_rise_ratio)}'
+            f'</p><table id="trunk"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
 def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -133,6 +169,7 @@ def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
 {warnings}
 <h2>Feedback</h2><ul id="feedback">{feedback}</ul>
 <h2>Repetitions</h2>{table}{partial}
+{_trunk_section(a)}
 <h2>Over time</h2>{_img(pngs["timeline.png"], "knee angle and depth over time")}
 <h2>Depth per repetition</h2>{_img(pngs["depth_per_rep.png"], "depth per repetition")}
 {_bottom_3d(pngs)}

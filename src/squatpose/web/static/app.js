@@ -286,6 +286,8 @@ function videoResults(job) {
       el("p", { class: "small muted", text: "Shaded spans are repetitions; triangles mark where each started and reached its bottom." })));
   }
   parts.push(section("Repetitions", repTable(s)));
+  const trunk = trunkCard(s);
+  if (trunk) parts.push(trunk);
   if (files["depth_per_rep.png"] && (s.repetitions || []).length) {
     parts.push(section("Depth per repetition",
       el("img", { class: "plot narrow", src: files["depth_per_rep.png"], alt: "depth of each repetition" })));
@@ -377,7 +379,7 @@ const REP_COLUMNS = [
   ["knee_angle_diff", "knee L−R", (r) => num(r.knee_angle_diff, 0, "°")],
   ["hip_height_diff_pct", "hip height L−R", (r) => num(r.hip_height_diff_pct, 1, "%")],
   ["fppa_max", "knee inward L / R", (r) => r.fppa_max ? `${num(r.fppa_max.left, 0, "°")} / ${num(r.fppa_max.right, 0, "°")}` : "—"],
-  ["max_trunk_lean", "trunk lean", (r) => num(r.max_trunk_lean, 0, "°")],
+  ["max_trunk_lean", "max trunk lean", (r) => num(r.max_trunk_lean, 0, "°")],
   ["flags", "flags", (r) => (r.flags || []).join(", ").replaceAll("_", " ") || "—"],
 ];
 
@@ -401,6 +403,59 @@ function repTable(s) {
   const foot = reasons.size ? el("div", { class: "small muted" }, el("p", { text: "Not shown for this video:" }),
     el("ul", {}, [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` })))) : null;
   return el("div", {}, el("div", { class: "scroll" }, table), foot);
+}
+
+// ---------- the trunk: shown only when the joint tracks have shoulders ----------
+const TRUNK_COLUMNS = [
+  ["number", "#", (r) => String(r.number)],
+  ["trunk_lean_bottom", "trunk lean at bottom", (r) => withSd(r.trunk_lean_bottom, r.trunk_lean_bottom_sd, 0, "°")],
+  ["hip_angle_bottom", "hip angle at bottom", (r) => withSd(r.hip_angle_bottom, r.hip_angle_bottom_sd, 0, "°")],
+  ["early_hip_rise", "early rise hips / shoulders", (r) => r.early_hip_rise == null ? "—"
+    : `${num(r.early_hip_rise, 2)} / ${num(r.early_shoulder_rise, 2)}`],
+  ["shoulder_rise_ratio", "shoulders ÷ hips", (r) => withSd(r.shoulder_rise_ratio, r.shoulder_rise_ratio_sd, 2, "")],
+  ["flags", "hips rose first", (r) => r.shoulder_rise_ratio == null ? "—"
+    : (r.flags || []).includes("hips_rise_first") ? "yes" : "no"],
+];
+
+function withSd(value, sd, digits, unit) {
+  return value == null ? "—" : `${num(value, digits, unit)} ± ${num(sd, digits, unit)}`;
+}
+
+function trunkCard(s) {
+  const trunk = s.trunk || {};
+  const reps = s.repetitions || [];
+  if (!trunk.shoulders || !reps.length) return null;
+  const empty = (key) => key !== "number" && key !== "flags" && reps.every((r) => r[key] == null);
+  const columns = TRUNK_COLUMNS.filter(([key]) => !empty(key));
+  if (columns.length === 2) { // only "#" and the flag: nothing was measured, say why once
+    const why = reps.map((r) => (r.notes || {}).shoulder_rise_ratio).find(Boolean) || "not measured";
+    return section("Trunk", el("p", { class: "muted", id: "trunk-line", text: `Trunk lean, hip angle and the early rise: ${why}.` }));
+  }
+  const missing = TRUNK_COLUMNS.filter(([key]) => empty(key)).map(([key, label]) =>
+    `${label}: ${reps.map((r) => (r.notes || {})[key]).find(Boolean) || "not measured"}`);
+  const units = s.units || {};
+  const flagged = trunk.hips_rise_first_reps || [];
+  const line = [
+    trunk.trunk_lean_bottom == null ? null : `trunk lean at the bottom ${num(trunk.trunk_lean_bottom, 0, "°")}`,
+    trunk.hip_angle_bottom == null ? null : `hip angle ${num(trunk.hip_angle_bottom, 0, "°")}`,
+    trunk.shoulder_rise_ratio == null ? null
+      : `early in the way up the shoulders rose ${num(trunk.shoulder_rise_ratio, 2)} times as far as the hips`,
+  ].filter(Boolean).join("; ");
+  const verdict = flagged.length ? `The hips rose before the chest on rep${flagged.length > 1 ? "s" : ""} ${flagged.join(", ")}.`
+    : reps.some((r) => r.shoulder_rise_ratio != null) ? "The chest kept up with the hips on every repetition." : "";
+  const table = el("table", { class: "grid reps", id: "trunk-table" },
+    el("thead", {}, el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })))),
+    el("tbody", {}, reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
+      el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))))));
+  return section("Trunk",
+    el("p", { id: "trunk-line", text: `${line ? `Median over the repetitions: ${line}. ` : ""}${verdict}` }),
+    el("div", { class: "scroll" }, table),
+    el("p", { class: "small muted", text: "Trunk lean: the hip-to-shoulder line from vertical; hip angle: between trunk "
+      + "and thigh, 180° = straight. Early rise: how far hips and shoulders rose, in leg lengths, "
+      + "while the hips covered the first half of their way up; shoulders ÷ hips clearly under "
+      + `${num((s.config && s.config.trunk || {}).min_shoulder_rise_ratio, 1)} means the hips rose first. All need a side view; `
+      + "± is one standard deviation." }),
+    missing.length ? el("ul", { class: "small muted" }, missing.map((m) => el("li", { text: m }))) : null);
 }
 
 const DOWNLOADS = [
