@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from html import escape
 
 from squatpose.analysis.rep_measures import Repetition
@@ -81,17 +82,22 @@ def _rep_row(rep: Repetition) -> str:
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
+def _rows(reps: list[Repetition], row: Callable[[Repetition], str], columns: int) -> str:
+    """A table's rows, one per repetition; of a long set, its first and last MAX_TABLE_ROWS / 2 (summary.json
+    has every repetition)."""
+    if len(reps) <= MAX_TABLE_ROWS:
+        return "".join(row(r) for r in reps)
+    half = MAX_TABLE_ROWS // 2
+    skipped = (f"<tr><td colspan='{columns}'>&hellip; {len(reps) - 2 * half} more repetitions, listed in "
+               "summary.json &hellip;</td></tr>")
+    return "".join(row(r) for r in reps[:half]) + skipped + "".join(row(r) for r in reps[-half:])
+
+
 def _rep_table(reps: list[Repetition]) -> str:
     head = ["rep", "time", "descent", "ascent", "depth", "min knee angle", "thigh at bottom",
             "reached parallel", "min knee angle 3D", "thigh at bottom 3D", "parallel 3D", "left/right",
             "flags"]
-    if len(reps) <= MAX_TABLE_ROWS:
-        rows = "".join(_rep_row(r) for r in reps)
-    else:  # a long set: its start and its end; summary.json has every repetition
-        half = MAX_TABLE_ROWS // 2
-        skipped = (f"<tr><td colspan='{len(head)}'>&hellip; {len(reps) - 2 * half} more repetitions, "
-                   "listed in summary.json &hellip;</td></tr>")
-        rows = "".join(_rep_row(r) for r in reps[:half]) + skipped + "".join(_rep_row(r) for r in reps[-half:])
+    rows = _rows(reps, _rep_row, len(head))
     return (f'<table id="repetitions"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}'
             f"</tr></thead><tbody>{rows}</tbody></table>")
 
@@ -125,7 +131,7 @@ def _trunk_section(a: SquatAnalysis) -> str:
         return f'<h2>Trunk</h2><p class="muted">Trunk lean, hip angle and the early rise: {escape(why)}.</p>'
     head = ["rep", "trunk lean at bottom", "hip angle at bottom", "early rise hips / shoulders",
             "shoulders &divide; hips", "hips rose first"]
-    rows = "".join(_trunk_row(r) for r in a.repetitions)
+    rows = _rows(a.repetitions, _trunk_row, len(head))
     return (f'<h2>Trunk</h2><p class="muted">{TRUNK_HELP.format(limit=a.config.trunk.min_shoulder_rise_ratio)}'
             f'</p><table id="trunk"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
             f"<tbody>{rows}</tbody></table>")
