@@ -2,6 +2,7 @@
 how much of each clip the person was followed.
 
     python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend auto|onnx|torch]
+                                           [--onnx FILE]
 
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
 (reps.json marks those `ambiguous`: either count is acceptable there). "followed" is the share of frames
@@ -71,11 +72,16 @@ def main() -> None:
     parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--out", type=Path, default=None, help="keep each clip's outputs here")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="auto (default): what `analyze` runs, the shipped int8 file where it applies; "
-                             "onnx: the float export")
+                        help="auto (default): what `analyze` runs, the shipped int8 file it picks for this CPU; "
+                             "onnx: the float export (or --onnx FILE)")
+    parser.add_argument("--onnx", type=Path, default=None,
+                        help="run this ONNX file of the model, e.g. src/squatpose/weights/default.int8-7bit.onnx "
+                             "(what x86 CPUs without VNNI run; exact on every x86 CPU)")
     args = parser.parse_args()
-    predictor = Predictor.from_checkpoint(args.checkpoint, backend=args.backend)
-    print(f"pose model on {predictor.backend} ({predictor.precision})")
+    backend = "onnx" if args.onnx else args.backend
+    predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)
+    file = getattr(predictor.runner, "path", None)
+    print(f"pose model on {predictor.backend} ({predictor.precision}{', ' + file.name if file else ''})")
     for folder in args.data:
         right, total, followed = evaluate_folder(folder, predictor, args.out)
         print(f"{folder.name}: {right}/{total} clips counted right; followed ≥ 95 % of frames in "

@@ -7,7 +7,9 @@ from squatpose.analysis.angles import (
     compute_measures,
     frontal_plane_projection_angle,
     interior_angle,
+    interior_angle_sd,
     knee_angles_for_image,
+    segment_angle_sd,
     thigh_angle,
 )
 from squatpose.analysis.body import ANALYSIS_JOINTS, Body
@@ -103,7 +105,30 @@ def test_compute_measures_on_a_hand_made_side_view_squat():
     assert m.thigh_angle.value[0] == pytest.approx(0.0, abs=1e-9)
     assert m.shin_angle.value[0] == pytest.approx(30.0)
     assert m.trunk_lean.value[0] == pytest.approx(45.0)
+    assert m.hip_angle.value[0] == pytest.approx(45.0)  # trunk 45° forward of vertical, thigh horizontal forward
     assert m.hip_above_knee.value[0] == pytest.approx(0.0, abs=1e-9)
+    # sd from 0.01 leg lengths of noise per joint at score 1: 2 px; trunk 80 px long; two sides seen alike
+    assert m.trunk_lean.lr_sd[0, 0] == pytest.approx(np.degrees(np.hypot(2.0, 2.0) / 80), rel=1e-6)
+    assert m.trunk_lean.sd[0] == pytest.approx(m.trunk_lean.lr_sd[0, 0] / np.sqrt(2), rel=1e-6)
+    assert m.knee_angle.sd is None  # only the trunk measures carry an sd
+
+
+def test_angle_sds_match_monte_carlo_over_joint_noise():
+    rng = np.random.default_rng(0)
+    shoulder, hip, knee = P([260.0, 120.0]), P([200.0, 200.0]), P([300.0, 230.0])
+    sds = (3.0, 5.0, 2.0)
+    draws = [p + rng.normal(0, s, (200_000, 2)) for p, s in zip((shoulder, hip, knee), sds)]
+    assert np.std(interior_angle(*draws)) == pytest.approx(
+        float(interior_angle_sd(shoulder, hip, knee, *sds)), rel=0.03)
+    assert np.std(angle_to_vertical(draws[1], draws[0])) == pytest.approx(
+        float(segment_angle_sd(hip, shoulder, sds[1], sds[0])), rel=0.03)
+
+
+def test_combined_sd_weights_the_sides_like_the_value():
+    lr, conf, sd = P([[40.0, 50.0], [40.0, np.nan]]), P([[1.0, 1.0], [0.9, 0.0]]), P([[2.0, 2.0], [3.0, 9.0]])
+    m = Measure.from_sides("deg", lr, conf, sd)
+    np.testing.assert_allclose(m.sd, [np.sqrt(2.0), 3.0])  # two equal independent sides: sd / sqrt(2)
+    assert np.isnan(m.lr_sd[1, 1])
 
 
 def test_knee_angles_for_a_single_image():

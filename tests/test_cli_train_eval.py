@@ -148,3 +148,30 @@ def test_resume_refuses_a_changed_config_and_lists_each_epoch_once(tmp_path, tin
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2] and rows[1]["train_loss"] != 1.0
     assert "epochs: 2" in (out / "config.yaml").read_text()
+
+
+def test_a_run_resumed_mid_epoch_logs_the_loss_of_the_whole_epoch(tmp_path, tiny_coco, monkeypatch):
+    import squatpose.pose.training.loop as loop
+
+    cfg, out = _config(tmp_path, tiny_coco), tmp_path / "run"
+    losses: list[float] = []
+    interrupt = [True]
+    batch_loss = loop._batch_loss
+
+    def recorded(*args):  # the loss of each batch the loop sums; Ctrl-C during the third batch, once
+        if len(losses) == 2 and interrupt:
+            interrupt.clear()
+            raise KeyboardInterrupt
+        loss = batch_loss(*args)
+        losses.append(loss.item())
+        return loss
+
+    monkeypatch.setattr(loop, "_batch_loss", recorded)
+    argv = ["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1", "--set", "data.val=[]",
+            "--set", "train.batch_size=2", "--set", "train.checkpoint_minutes=1e-6"]  # last.pt after each batch
+    assert main(argv) == 130
+    assert read_checkpoint(out / "last.pt")["train_state"]["batch_in_epoch"] == 2
+    assert main(argv) == 0  # resumes at the third of the epoch's four batches
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 4 and [r["epoch"] for r in rows] == [1]
+    assert rows[0]["train_loss"] == pytest.approx(np.mean(losses), rel=1e-9)  # not the mean of the last two

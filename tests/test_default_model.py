@@ -60,4 +60,4 @@ def test_predict_rejects_a_bad_image_and_box(tmp_path, capsys):
     assert main(["predict", str(broken), "--out", str(tmp_path)]) == 2
     assert "broken.jpg: cannot read image" in capsys.readouterr().err
     assert main(["predict", str(broken), "--box", "1,2,0,5"]) == 2
-    assert "--box must be" in capsys.readouterr().err
+    assert "--box: the box must have a positive width and height" in capsys.readouterr().err

@@ -4,6 +4,7 @@ import pytest
 from squatpose.geometry import (
     apply_affine,
     box_crop_matrix,
+    box_problem,
     box_to_center_size,
     crop_affine,
     crop_normalized,
@@ -97,3 +98,16 @@ def test_crop_normalized_warps_then_normalises():
     darker = crop_normalized(image, matrix, (24, 32), mean, std, adjust=lambda crop: crop // 2, out=out)
     assert darker is out
     np.testing.assert_allclose(out[:, 16, 20], [-1.0, -1.0, 0.0])
+
+
+@pytest.mark.parametrize("box, problem", [
+    ([10, 10, 100, 200], None), ([-50, -50, 100, 100], None), ([0, 0, 1280, 1440], None),
+    ([0, 0, 1e300, 1e300], "more than 2 times the size of the 640×720 frame"),
+    ([0, 0, 10**400, 5], "finite numbers"), ([0, 0, float("inf"), 5], "finite numbers"),
+    ([0, 0, 0, 5], "positive width and height"), ([0, 0, 5], "four numbers"),
+    ([640, 0, 10, 10], "lies outside the 640×720 frame"), ([-20, 0, 20, 10], "lies outside"),
+])
+def test_user_person_boxes_are_checked_against_the_frame(box, problem):
+    found = box_problem(box, (640, 720))
+    assert found is None if problem is None else problem in found
+    assert box_problem([0, 0, 1e300, 1e300], None) is None  # without a frame only the numbers are checked

@@ -93,3 +93,15 @@ def test_onnx_export_folds_same_padding_into_the_convs(tmp_path):
     got = OnnxRunner(path, 1)(x)
     assert want.std() > 1e-3
     np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_onnx_runner_threads_sleep_between_calls_unless_asked_to_spin():
+    """A video's next crop waits for decoding and tracking; spin-waiting threads would take their CPU."""
+    from squatpose.pose.predictor import OnnxRunner
+    from squatpose.pose.runtime_choice import VNNI_FILE, shipped_file
+
+    def spinning(runner: OnnxRunner) -> str:
+        return runner.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+    assert spinning(OnnxRunner(shipped_file(VNNI_FILE), 2)) == "0"
+    assert spinning(OnnxRunner(shipped_file(VNNI_FILE), 2, spin=True)) == "1"

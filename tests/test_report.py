@@ -9,9 +9,11 @@ import pytest
 from helpers.synthetic_squats import render, squat_motion, squat_phase
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.result import PeopleSeen
+from squatpose.joints import LOWER6
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
+from squatpose.report.html import MAX_FEEDBACK_ITEMS, MAX_TABLE_ROWS
 from squatpose.report.wording import TONE_ICONS
 
 FPS = 30.0
@@ -53,7 +55,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert summary["repetitions"][0]["start_frame"] == a.repetitions[0].start_frame
 
     html = (out / "report.html").read_text()
-    assert '<table id="repetitions">' in html and html.count("<tr><td>") == 3  # 2 reps + 1 partial
+    reps_tables = html[:html.index('<table id="trunk">')]  # the trunk table follows (the tracks have shoulders)
+    assert '<table id="repetitions">' in html and reps_tables.count("<tr><td>") == 3  # 2 reps + 1 partial
     assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
     assert "<a " not in html and "annotated.mp4" in html  # named, not linked: the report may travel alone
@@ -129,10 +132,12 @@ def test_write_outputs_without_video_and_bad_video(tmp_path, analysis, monkeypat
     def crash(*args, **kwargs):
         raise Boom
 
+    before = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
     monkeypatch.setattr(report, "render_html", crash)  # a re-run that dies half-way ...
     with pytest.raises(Boom):
         write_outputs(analysis, tmp_path / "a", progress=False)
-    assert not (tmp_path / "a" / "summary.json").exists()  # ... does not look complete
+    # ... leaves the first run's set as it was (nothing moved into place yet, no temporary file left)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()} == before
     with pytest.raises(ValueError, match="missing.mp4: video file not found"):
         write_outputs(analysis, tmp_path / "b", video_path=tmp_path / "missing.mp4", progress=False)
     assert not (tmp_path / "b").exists()  # checked before anything is written
@@ -176,11 +181,70 @@ def test_front_view_report_shows_3d_values(tmp_path):
         assert rep["depth_verdict"] in ("below", "parallel") and 0 < rep["thigh_angle_sd"] < 12
     html = paths["report_html"].read_text()
     assert "3D legs at the bottom" in html and "° ±" in html
+    assert "Trunk lean, hip angle and the early rise: needs a side view" in html and 'id="trunk"' not in html
     assert png_size(paths["bottom_3d_png"])[0] > 300
     assert all(any("3D estimate" in w and "±" in w for w in f["why"]) for f in summary["feedback"] if f["rep"])
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
     row = paths["angles_csv"].read_text().splitlines()[1 + a.repetitions[0].bottom_frame].split(",")
     assert 40 < float(row[columns.index("knee_angle_3d_left")]) < 70
+
+
+def test_ctrl_c_while_writing_the_annotated_video_leaves_nothing(tmp_path, analysis, monkeypatch):
+    video = _video(tmp_path / "in.mp4", analysis.n_frames)
+    drawn = []
+
+    def interrupted(*args, **kwargs):  # Ctrl-C arrives while the fifth frame is drawn
+        drawn.append(1)
+        if len(drawn) == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(viz, "annotate_frame", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):  # not an encoder error in its place
+        write_outputs(analysis, out, video_path=video, progress=False)
+    assert list(out.iterdir()) == []  # no .partial file, and no half set of outputs
+
+
+def test_a_long_set_gets_outputs_of_bounded_size(tmp_path):
+    """Outputs that grew with the number of repetitions (one 3D panel, one table row, one feedback line
+    each) stop growing: 12 panels spread over the set, the table's first and last 30 rows."""
+    fps = 10.0
+    long_set = analyze_tracks(render(squat_motion(squat_phase(64, fps)), "side", fps, leg_px=150,
+                                     origin=(160, 220), noise_px=1.0))
+    assert long_set.reps == 64
+    paths = write_outputs(long_set, tmp_path, source_name="long.json", progress=False)
+    width, height = png_size(paths["bottom_3d_png"])
+    assert height < 3.4 * 4 * 110 and width < 3.2 * 5 * 110  # at most 3 rows of 4 panels
+    html = paths["report_html"].read_text()
+    tables = {t.split('"')[0]: t for t in html.split('<table id="')[1:]}
+    assert set(tables) == {"repetitions", "trunk"}  # the tracks have shoulders: a trunk table per repetition too
+    for table in tables.values():
+        assert table.count("<tr><td>") == MAX_TABLE_ROWS and "4 more repetitions, listed in summary.json" in table
+    assert html.count('<li class="') <= MAX_FEEDBACK_ITEMS  # feedback lines (each with its 'why' list)
+    assert paths["report_html"].stat().st_size < 1_500_000
+    summary = json.loads(paths["summary_json"].read_text())
+    assert len(summary["repetitions"]) == 64  # summary.json keeps every repetition
+
+
+def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
+    rep = analysis.repetitions[0]
+    paths = write_outputs(analysis, tmp_path / "eight", progress=False)
+    html = paths["report_html"].read_text()
+    assert '<table id="trunk">' in html and html.count("<tr><td>", html.index('<table id="trunk">')) == 2
+    assert f"{rep.trunk_lean_bottom:.0f}&deg; &plusmn; {rep.trunk_lean_bottom_sd:.0f}&deg;" in html
+    lines = paths["angles_csv"].read_text().splitlines()
+    columns, row = lines[0].split(","), lines[1 + rep.bottom_frame].split(",")
+    assert {"hip_angle_left", "hip_angle_sd_right", "trunk_lean_sd"} <= set(columns)
+    assert float(row[columns.index("hip_angle")]) == pytest.approx(analysis.measures.hip_angle.value[rep.bottom_frame],
+                                                                   abs=0.01)
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is True and summary["repetitions"][0]["hip_angle_bottom"] is not None
+
+    six = analyze_tracks(analysis.raw.select(LOWER6))
+    paths = write_outputs(six, tmp_path / "six", progress=False)
+    assert "Trunk" not in paths["report_html"].read_text()
+    summary = json.loads(paths["summary_json"].read_text())
+    assert summary["trunk"]["shoulders"] is False and summary["repetitions"][0]["hip_angle_bottom"] is None
 
 
 def _segment_hits_box(a, b, box) -> bool:

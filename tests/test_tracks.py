@@ -118,6 +118,26 @@ def test_load_errors_name_the_file(tmp_path, content, message):
     assert str(path) in str(info.value)
 
 
+HIPS = '{"fps": 30, "joints": ["left_hip", "right_hip"], "frames": [[[1, 2, 1], [3, 4, 1]]]'
+BEYOND_FLOAT = "1" + "0" * 400  # 10^400: an integer Python reads, a float it cannot be
+
+
+@pytest.mark.parametrize("content, message", [
+    (HIPS.replace('"fps": 30', f'"fps": {BEYOND_FLOAT}') + "}", r"the number 100000000000… \(401 digits\) is beyond"),
+    (HIPS.replace("[1, 2, 1]", f"[{BEYOND_FLOAT}, 2, 1]") + "}", "beyond the range of floating-point numbers"),
+    (HIPS.replace("[3, 4, 1]", "[3, 4, 1e400]") + "}", "the number 1e400 is beyond the range"),
+    (HIPS + f', "width": {BEYOND_FLOAT}, "height": 480}}', "beyond the range of floating-point numbers"),
+    (HIPS + ', "extra": ' + "[" * 100_000 + "]" * 100_000 + "}", "the JSON is nested too deeply"),
+    (HIPS.replace('"frames": [', '"frames": [' + "[" * 100_000 + "]" * 100_000 + ", ") + "}", "nested too deeply"),
+])
+def test_numbers_beyond_floats_and_deep_nesting_are_clear_errors(tmp_path, content, message):
+    path = tmp_path / "hostile.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:  # not an OverflowError or RecursionError
+        load_keypoints_json(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
 def test_missing_file_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.json: keypoints file not found"):
         load_keypoints_json(tmp_path / "nope.json")

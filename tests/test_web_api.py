@@ -19,6 +19,7 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from squatpose.web.jobs import INTERRUPTED, JobStore, read_json, write_json  # noqa: E402
+from squatpose.web.ownership import claim  # noqa: E402
 from squatpose.web.server import create_app  # noqa: E402
 from squatpose.web.sniff import sniff  # noqa: E402
 
@@ -129,7 +130,7 @@ def test_worker_stops_a_deleted_job(tmp_path) -> None:
     record = store.create(upload_file, "video", ".mp4", view="auto", model="built-in", upload_name="a.mp4", size=112)
     folder = store.jobs_dir / record["id"]
     (folder / "cancel").touch()
-    assert worker.run_job(str(folder), None) == "cancelled"
+    assert worker.run_job(str(folder), None, claim(folder)) == "cancelled"
     assert store.read(record["id"]) is None and store.list() == []
 
 
@@ -137,8 +138,9 @@ def test_progress_moves_on_through_the_writing_stages(tmp_path) -> None:
     """The bar fills to 80 % while joints are found, then moves on while the results are written
     (the annotated video frame by frame) instead of sitting at 100 %."""
     from squatpose.web import worker
+    from squatpose.web.ownership import Lease, claim
 
-    progress = worker.Progress(tmp_path)
+    progress = worker.Progress(tmp_path, Lease(tmp_path, claim(tmp_path)))
 
     def fraction() -> float | None:
         return read_json(tmp_path / "progress.json")["fraction"]
@@ -202,13 +204,6 @@ def test_page_config_and_openapi(server) -> None:
     # no interactive docs: FastAPI's page loads its script from a CDN, which the page's CSP blocks
     assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
     assert 'href="/openapi.json"' in page.text
-
-
-def test_builtin_weights_path_matches_predictor() -> None:
-    from squatpose.pose.predictor import DEFAULT_WEIGHTS
-    from squatpose.web.server import BUILTIN_WEIGHTS
-
-    assert BUILTIN_WEIGHTS.name == DEFAULT_WEIGHTS and BUILTIN_WEIGHTS.parent.name == "weights"
 
 
 def test_video_job_runs_to_results(server, finished_video) -> None:
@@ -473,7 +468,7 @@ def test_symlinked_output_is_not_served(tmp_path) -> None:
         assert client.get(f"/api/jobs/{record['id']}/files/pose.jpg").content == JPEG_BYTES
 
 
-def quick_job(job_dir: str, checkpoint: str | None) -> str:
+def quick_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
     """A stand-in analysis (runs in a worker process): 'crash.jpg' kills its own process once another
     job runs in the other worker, like the out-of-memory killer would; the others take 3 s."""
     folder = Path(job_dir)
@@ -557,13 +552,29 @@ def test_choosing_a_person_makes_a_new_job_on_the_same_video(tmp_path) -> None:
 @pytest.mark.parametrize("body, message", [
     ({"box": [1, 2, 3]}, "four numbers"), ({"box": [1, 2, 3, "4"]}, "four numbers"), ({"box": [1, True, 3, 4]}, "four numbers"),
     ({"boxes": [1, 2, 3, 4]}, "four numbers"), ([1, 2, 3, 4], "four numbers"), ({"box": [1, 2, 0, 4]}, "positive width"),
-    ({"box": [1, 2, 3, -4]}, "positive width"), ({"box": [64, 2, 3, 4]}, "outside the 64×48 video"),
-    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "finite")])
+    ({"box": [1, 2, 3, -4]}, "positive width"), ({"box": [64, 2, 3, 4]}, "outside the 64×48 frame"),
+    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "beyond the range")])
 def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
     store = JobStore(tmp_path / "data")
     source = finished_job(store, write_tiny_video(tmp_path / "a.mp4"), summary=TWO_PEOPLE)
     with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
         content = json.dumps(body).replace("Infinity", "1e999")
+        response = client.post(f"/api/jobs/{source['id']}/person", content=content,
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 400 and message in response.json()["detail"], response.text
+        assert [j["id"] for j in client.get("/api/jobs").json()["jobs"]] == [source["id"]]
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"box": [1, 2, 3, 1' + "0" * 400 + "]}", "is beyond the range of floating-point numbers"),
+    ('{"box": ' + "[" * 2000 + "]" * 2000 + "}", "nested too deeply"),
+    ('{"box": [0, 0, 1e300, 1e300]}', "more than 2 times the size of the 64×48 frame"),
+    ('{"box": [-1e300, 0, 1e300, 40]}', "more than 2 times the size")])
+def test_hostile_person_choices_are_400_never_500(tmp_path, content: str, message: str) -> None:
+    store = JobStore(tmp_path / "data")
+    source = finished_job(store, write_tiny_video(tmp_path / "a.mp4"), summary=TWO_PEOPLE)
+    with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
+        assert len(content) <= 4096
         response = client.post(f"/api/jobs/{source['id']}/person", content=content,
                                headers={"content-type": "application/json"})
         assert response.status_code == 400 and message in response.json()["detail"], response.text

@@ -17,6 +17,12 @@ import numpy as np
 import pytest
 from conftest import REPO, shared_or_skip
 
+from helpers.synthetic_squats import render, squat_motion, squat_phase, trunk_lean_deg
+from squatpose.analysis import analyze_tracks
+from squatpose.joints import LOWER6
+from squatpose.report.files import write_outputs
+from squatpose.web.jobs import JobStore
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = REPO / "derived" / "web_screens"
 PHONE = {"width": 390, "height": 844}
@@ -111,16 +117,21 @@ def box_iou(a: list[float], b: list[float]) -> float:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory):
+def web_root(tmp_path_factory) -> Path:
+    """The server's temporary data folder."""
+    return tmp_path_factory.mktemp("e2e_data") / "web"
+
+
+@pytest.fixture(scope="module")
+def base_url(web_root):
     """`squatpose.web.server.serve` in a subprocess on a free port with a temporary data folder."""
     pytest.importorskip("uvicorn")
-    data = tmp_path_factory.mktemp("e2e_data")
     port = free_port()
     code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
             "from squatpose.web.server import serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
-    log_path = data.parent / "server.log"
+    log_path = web_root.parent.parent / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", code, str(port), str(data / "web")],
+        process = subprocess.Popen([sys.executable, "-c", code, str(port), str(web_root)],
                                    stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -293,6 +304,52 @@ def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory)
     fits_and_shoot(page, "results_two_people_chosen")
     first = page.request.get(f"{base_url}/api/jobs/{first_id}").json()   # the first analysis stays as it was
     assert first["state"] == "done" and first["summary"]["people"] == people and "box" not in first
+
+
+def finished_job(web_root: Path, tmp_path: Path, tracks, name: str) -> str:
+    """A finished video job in the running server's data folder, its outputs written by write_outputs from
+    an analysis of `tracks` (what a worker writes after the pose model); returns its id."""
+    upload = tmp_path / f"{name}.upload"
+    upload.write_bytes(b"the video is not read again")
+    store = JobStore(web_root)
+    record = store.create(upload, "video", ".mp4", view="auto", model="built-in", upload_name=name, size=28)
+    analysis = analyze_tracks(tracks)
+    write_outputs(analysis, store.jobs_dir / record["id"] / "out", source_name=name, progress=False)
+    store.update(record["id"], state="done", reps=analysis.reps, started=time.time(), finished=time.time())
+    return record["id"]
+
+
+def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> None:
+    """Joint tracks with shoulders (a squat whose hips rise first) get the trunk card with the numbers
+    of summary.json; from the front a line saying why there are none; six-joint tracks no card."""
+    phase = squat_phase(2, 30.0)
+    tracks = render(squat_motion(phase, lean_deg=trunk_lean_deg(phase, 30.0)), "side", noise_px=1.0)
+    job_id = finished_job(web_root, tmp_path, tracks, "hips first.mp4")
+    page.goto(f"{base_url}/#/jobs/{job_id}")
+    page.wait_for_selector("#trunk-table")
+    summary = page.request.get(f"{base_url}/api/jobs/{job_id}/files/summary.json").json()
+    assert summary["trunk"]["hips_rise_first_reps"] == [1, 2]
+    rows = page.locator("#trunk-table tbody tr")
+    assert rows.count() == 2
+    first = summary["repetitions"][0]
+    cells = rows.nth(0).locator("td").all_text_contents()
+    assert cells[1] == f"{first['trunk_lean_bottom']:.0f}° ± {first['trunk_lean_bottom_sd']:.0f}°"
+    assert cells[-1] == "yes" and f"{first['shoulder_rise_ratio']:.2f}" in cells[-2]
+    assert page.text_content("#trunk-line").endswith("The hips rose before the chest on reps 1, 2.")
+    assert any("Your hips rose before your chest on reps 1 and 2" in t
+               for t in page.locator("#feedback li").all_text_contents())
+    page.screenshot(path=str(SCREENS / "9_trunk.png"), full_page=True)
+
+    front_id = finished_job(web_root, tmp_path, render(squat_motion(phase), "front", noise_px=1.0), "front.mp4")
+    page.goto(f"{base_url}/#/jobs/{front_id}")
+    page.wait_for_selector("#trunk-line")
+    assert page.text_content("#trunk-line").startswith("Trunk lean, hip angle and the early rise: needs a side view")
+    assert page.locator("#trunk-table").count() == 0
+
+    six_id = finished_job(web_root, tmp_path, tracks.select(LOWER6), "six joints.mp4")
+    page.goto(f"{base_url}/#/jobs/{six_id}")
+    page.wait_for_selector("#rep-table")
+    assert page.locator("#trunk-table, #trunk-line").count() == 0
 
 
 def analyse_through_page(page, base_url: str, clip: Path, name: str) -> str:

@@ -43,16 +43,11 @@ def _local_copies() -> list[Path]:
 
 def _download(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic.partial_path(target)
-    try:
+    with atomic.replacing(target) as tmp:
         with open(tmp, "wb") as fh, urllib.request.urlopen(SAMPLE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
             shutil.copyfileobj(response, fh)
         if sha256_of(tmp) != SAMPLE_SHA256:
             raise SampleUnavailable(f"the file downloaded from {SAMPLE_URL} has an unexpected SHA-256; not used")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    atomic.commit(tmp, target)
 
 
 def sample_clip() -> Path:

@@ -17,6 +17,34 @@ import numpy as np
 DEFAULT_BOX_PADDING = 1.25
 
 
+MAX_BOX_TO_FRAME = 2.0  # a person box more than twice the frame's width or height is a mistake
+
+
+def box_problem(box: Sequence[float], frame_wh: tuple[int, int] | None) -> str | None:
+    """What is wrong with a user's person box [x, y, w, h] for a frame of `frame_wh` pixels, or None:
+    four finite numbers, a positive width and height and (when the frame size is given) overlapping the
+    frame, at most MAX_BOX_TO_FRAME times its size."""
+    if len(box) != 4:
+        return f"the box must be four numbers x,y,w,h, got {len(box)}"
+    try:
+        x, y, w, h = (float(v) for v in box)
+    except OverflowError:  # an integer beyond the float range
+        return "the box must hold finite numbers"
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return "the box must hold finite numbers"
+    if w <= 0 or h <= 0:
+        return f"the box must have a positive width and height, got {w:g} × {h:g}"
+    if frame_wh is None:
+        return None
+    width, height = frame_wh
+    if w > MAX_BOX_TO_FRAME * width or h > MAX_BOX_TO_FRAME * height:
+        return (f"the box {x:g},{y:g},{w:g},{h:g} is more than {MAX_BOX_TO_FRAME:g} times the size of the "
+                f"{width}×{height} frame")
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        return f"the box {x:g},{y:g},{w:g},{h:g} lies outside the {width}×{height} frame"
+    return None
+
+
 def box_to_center_size(box_xywh: np.ndarray, aspect_wh: float, padding: float = DEFAULT_BOX_PADDING
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Box `[x, y, w, h]` → centre `(2,)` and crop size `(2,)` (w, h) in image pixels.

@@ -1,7 +1,10 @@
-"""JSON-ready numbers: NaN and infinity become None (JSON has no NaN), numpy scalars plain Python."""
+"""JSON-ready numbers: NaN and infinity become None (JSON has no NaN), numpy scalars plain Python; and
+JSON read from others' files and requests with its numbers and nesting bounded (`loads_bounded`)."""
 from __future__ import annotations
 
+import json
 import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -26,3 +29,28 @@ def json_safe(value: Any, ndigits: int | None = 4) -> Any:
     if isinstance(value, np.integer):
         return int(value)
     return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)  # Python refuses more than 4300 digits itself (a ValueError)
+    if abs(value) > sys.float_info.max:
+        raise ValueError(f"the number {text[:12]}… ({len(text)} digits) is beyond the range of "
+                         "floating-point numbers")
+    return value
+
+
+def _bounded_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # '1e400': Python would read it as infinity without a word
+        raise ValueError(f"the number {text[:24]} is beyond the range of floating-point numbers")
+    return value
+
+
+def loads_bounded(text: str | bytes) -> Any:
+    """json.loads for files and requests made by others: a number beyond the float range (10^400, 1e400)
+    and nesting deeper than Python's recursion limit (about 1000) are a ValueError saying so, not an
+    OverflowError or RecursionError later. The constants NaN and Infinity are read as Python reads them."""
+    try:
+        return json.loads(text, parse_int=_bounded_int, parse_float=_bounded_float)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None

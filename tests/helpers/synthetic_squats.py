@@ -51,9 +51,25 @@ def squat_phase(n_reps: int, fps: float, descent_s: float = 1.2, bottom_s: float
     return np.concatenate([np.zeros(int(round(lead_s * fps)))] + [rep] * n_reps)
 
 
+def trunk_lean_deg(phase: np.ndarray, early_change_deg: float = 0.0, bottom_deg: float = 45.0,
+                   standing_deg: float = 10.0) -> np.ndarray:
+    """(T,) trunk lean from vertical, degrees, for a squat following `phase`: on the way down it grows
+    with the phase to `bottom_deg`; on the way up it changes by `early_change_deg` while the hips cover
+    the first half of their rise (> 0: the hips rise before the chest; 0: the trunk keeps its angle),
+    then returns to `standing_deg` with the phase."""
+    rising = np.r_[False, np.diff(phase) < 0]
+    u = 1.0 - phase  # share of the hips' rise covered (hip height is linear in the phase)
+    early = bottom_deg + early_change_deg * np.sin(np.pi / 2 * np.clip(u / 0.5, 0.0, 1.0))
+    late = standing_deg + (bottom_deg + early_change_deg - standing_deg) * np.sin(np.pi / 2 * phase / 0.5) ** 2
+    up = np.where(u <= 0.5, early, late)
+    return np.where(rising, up, standing_deg + (bottom_deg - standing_deg) * phase)
+
+
 def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: float = 0.15,
-                 forward: float = 0.0, valgus: float = 0.0, toe_out_deg: float = 0.0) -> WorldMotion:
-    """Squat following `phase` (T,): hips go down to `bottom_hip_height` and back 0.25 leg."""
+                 forward: float = 0.0, valgus: float = 0.0, toe_out_deg: float = 0.0,
+                 lean_deg: np.ndarray | None = None) -> WorldMotion:
+    """Squat following `phase` (T,): hips go down to `bottom_hip_height` and back 0.25 leg; the trunk
+    leans `lean_deg` (T,) from vertical (default 10° standing to 45° at the bottom, with the phase)."""
     t = len(phase)
     sides = np.array([1.0, -1.0])  # left is +lateral
     hip = np.zeros((t, 2, 3))
@@ -63,7 +79,8 @@ def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: flo
     ankle = np.zeros((t, 2, 3))
     ankle[..., 0] = forward
     ankle[..., 1] = stance * sides
-    return WorldMotion(hip, ankle, np.radians(10 + 35 * phase), valgus * phase, np.radians(toe_out_deg))
+    lean = 10 + 35 * phase if lean_deg is None else np.asarray(lean_deg, np.float64)
+    return WorldMotion(hip, ankle, np.radians(lean), valgus * phase, np.radians(toe_out_deg))
 
 
 def walk_motion(duration_s: float, fps: float, speed: float = 1.2, forward: float = 0.0,

@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from squatpose.analysis.body import SIDES, Body
+from squatpose.analysis.body import SIDES, Body, joint_sd
 from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.analysis.tracks import JointTracks
 
@@ -35,6 +35,26 @@ def angle_to_vertical(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Unsigned tilt of segment lower->upper from the image vertical: 0 = upper straight above."""
     d = upper - lower
     return np.degrees(np.arctan2(np.abs(d[..., 0]), -d[..., 1]))
+
+
+def segment_angle_sd(a: np.ndarray, b: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray) -> np.ndarray:
+    """Standard deviation (degrees) of the direction of segment a->b when each end has independent
+    isotropic noise of sd_a, sd_b pixels per coordinate (first order): only the part across the segment
+    turns it, so sd = sqrt(sd_a² + sd_b²) / |b - a| radians."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.degrees(np.hypot(sd_a, sd_b) / np.linalg.norm(b - a, axis=-1))
+
+
+def interior_angle_sd(a: np.ndarray, b: np.ndarray, c: np.ndarray, sd_a: np.ndarray, sd_b: np.ndarray,
+                      sd_c: np.ndarray) -> np.ndarray:
+    """Standard deviation (degrees) of `interior_angle(a, b, c)` under independent isotropic noise of
+    sd_a, sd_b, sd_c pixels per coordinate (first order). An end point turns its arm by its noise / arm
+    length; the vertex turns both arms at once, by |u / |u|² - v / |v|²| per pixel (u = a - b, v = c - b)."""
+    u, v = a - b, c - b
+    nu2, nv2 = np.sum(u * u, axis=-1), np.sum(v * v, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vertex = np.linalg.norm(u / nu2[..., None] - v / nv2[..., None], axis=-1)
+        return np.degrees(np.sqrt(sd_a ** 2 / nu2 + sd_c ** 2 / nv2 + (sd_b * vertex) ** 2))
 
 
 def frontal_plane_projection_angle(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
@@ -63,22 +83,30 @@ def knee_medial_offset(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
 class Measure:
     """One per-frame measure. lr: (T, 2) values for (left, right), NaN where not measurable;
     lr_conf: (T, 2) lowest score of the joints involved (0 where NaN); value: (T,) combined =
-    confidence-weighted mean of the measurable sides; conf: (T,) the better side's confidence."""
+    confidence-weighted mean of the measurable sides; conf: (T,) the better side's confidence.
+    lr_sd / sd: (T, 2) / (T,) standard deviation from the joints' position noise, for measures that
+    carry one (None otherwise); the combined sd treats the two sides as independent."""
 
     unit: str
     lr: np.ndarray
     lr_conf: np.ndarray
     value: np.ndarray
     conf: np.ndarray
+    lr_sd: np.ndarray | None = None
+    sd: np.ndarray | None = None
 
     @classmethod
-    def from_sides(cls, unit: str, lr: np.ndarray, lr_conf: np.ndarray) -> Measure:
+    def from_sides(cls, unit: str, lr: np.ndarray, lr_conf: np.ndarray,
+                   lr_sd: np.ndarray | None = None) -> Measure:
         ok = np.isfinite(lr)
         w = np.where(ok, lr_conf, 0.0)
         wsum = w.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(wsum > 0, np.nansum(np.where(ok, lr, 0.0) * w, axis=1) / wsum, np.nan)
-        return cls(unit, lr, w, value, w.max(axis=1))
+            sd = None if lr_sd is None else np.where(
+                wsum > 0, np.sqrt(np.sum(np.where(ok, (lr_sd * w) ** 2, 0.0), axis=1)) / wsum, np.nan)
+        return cls(unit, lr, w, value, w.max(axis=1),
+                   None if lr_sd is None else np.where(ok, lr_sd, np.nan), sd)
 
 
 @dataclass(frozen=True)
@@ -88,7 +116,8 @@ class Measures:
     knee_angle: interior hip-knee-ankle angle (180 = straight); flexion = 180 - knee_angle.
     thigh_angle: thigh below horizontal (0 = parallel, < 0 below); side views.
     shin_angle: shin tilt from vertical; side views.
-    trunk_lean: hip->shoulder tilt from vertical, when shoulders are present; side views.
+    trunk_lean: hip->shoulder tilt from vertical, when shoulders are present; side views; with sd.
+    hip_angle: interior shoulder-hip-knee (trunk-thigh) angle, 180 = straight; side views; with sd.
     hip_above_knee: (knee y - hip y) / leg length, > 0 hip above knee.
     fppa: signed frontal plane projection angle, > 0 knee medial; front views.
     knee_inward: signed distance of the knee from the hip-ankle line / leg length, > 0 medial.
@@ -98,6 +127,7 @@ class Measures:
     thigh_angle: Measure
     shin_angle: Measure
     trunk_lean: Measure
+    hip_angle: Measure
     hip_above_knee: Measure
     fppa: Measure
     knee_inward: Measure
@@ -111,17 +141,25 @@ class Measures:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-def compute_measures(body: Body, leg_length: np.ndarray) -> Measures:
-    """Measures from `body` (T frames); leg_length: (T, 2) pixels per side for normalisation."""
+def compute_measures(body: Body, leg_length: np.ndarray, joint_sd_leg: float = 0.01,
+                     score_floor: float = MIN_JOINT_SCORE) -> Measures:
+    """Measures from `body` (T frames); leg_length: (T, 2) pixels per side for normalisation and for
+    the joints' position noise (`joint_sd_leg` leg lengths at score 1, growing as 1 / score floored at
+    `score_floor`), which gives the trunk measures their sd."""
     hip, knee, ankle, shoulder = body.hip, body.knee, body.ankle, body.shoulder
     leg = body.conf("hip", "knee", "ankle")
+    sd = {part: joint_sd(body.score_of(part), leg_length, joint_sd_leg, score_floor)
+          for part in ("shoulder", "hip", "knee")}
     return Measures(
         knee_angle=Measure.from_sides("deg", interior_angle(hip, knee, ankle), leg),
         thigh_angle=Measure.from_sides("deg", thigh_angle(hip, knee), body.conf("hip", "knee")),
         shin_angle=Measure.from_sides("deg", angle_to_vertical(ankle, knee),
                                       body.conf("knee", "ankle")),
-        trunk_lean=Measure.from_sides("deg", angle_to_vertical(hip, shoulder),
-                                      body.conf("hip", "shoulder")),
+        trunk_lean=Measure.from_sides("deg", angle_to_vertical(hip, shoulder), body.conf("hip", "shoulder"),
+                                      segment_angle_sd(hip, shoulder, sd["hip"], sd["shoulder"])),
+        hip_angle=Measure.from_sides("deg", interior_angle(shoulder, hip, knee),
+                                     body.conf("shoulder", "hip", "knee"),
+                                     interior_angle_sd(shoulder, hip, knee, sd["shoulder"], sd["hip"], sd["knee"])),
         hip_above_knee=Measure.from_sides("leg", (knee[..., 1] - hip[..., 1]) / leg_length,
                                           body.conf("hip", "knee")),
         fppa=Measure.from_sides("deg", frontal_plane_projection_angle(hip, knee, ankle,

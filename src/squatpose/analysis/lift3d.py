@@ -38,8 +38,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from squatpose.analysis.angles import Measure, interior_angle
-from squatpose.analysis.body import SIDES, Body
-from squatpose.analysis.config import MIN_JOINT_SCORE, Lift3DConfig
+from squatpose.analysis.body import SIDES, Body, joint_sd
+from squatpose.analysis.config import Lift3DConfig
 from squatpose.analysis.depth import nanpercentile
 
 
@@ -182,15 +182,32 @@ def _angles(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, lt: np.ndarray
     return interior_angle(h3, k3, a3), thigh_to_horizontal(h3, k3, down), out_of_plane
 
 
+MC_CHUNK_FRAMES = 4096  # frames per Monte Carlo batch: memory stays ~100 MB however long the clip
+
+
 def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray,
-                    floor: tuple[np.ndarray, np.ndarray], straight: tuple[float, float], cfg: Lift3DConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(T, 2) standard deviations of the knee and thigh angle under joint and length noise."""
+                    floor: tuple[np.ndarray, np.ndarray], straight: tuple[float, float],
+                    cfg: Lift3DConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 2) standard deviations of the knee and thigh angle under joint and length noise, drawn
+    MC_CHUNK_FRAMES frames at a time (one batch for clips up to that length)."""
     rng = np.random.default_rng(0)
+    floor = (np.broadcast_to(floor[0], lt.shape), np.broadcast_to(floor[1], lt.shape))
+    batches = []
+    for start in range(0, max(body.n_frames, 1), MC_CHUNK_FRAMES):
+        part = slice(start, start + MC_CHUNK_FRAMES)
+        batches.append(_monte_carlo_batch(rng, Body(body.xy[part], body.score[part]), lt[part], ls[part], down,
+                                          (floor[0][part], floor[1][part]), straight, cfg))
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+
+def _monte_carlo_batch(rng: np.random.Generator, body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray,
+                       floor: tuple[np.ndarray, np.ndarray], straight: tuple[float, float],
+                       cfg: Lift3DConfig) -> tuple[np.ndarray, np.ndarray]:
     leg = lt + ls
     shape = (cfg.samples,) + body.hip.shape
 
     def noisy(part: str) -> np.ndarray:
-        sd = cfg.joint_sd * leg / np.maximum(body.score_of(part), MIN_JOINT_SCORE)  # finite 1/score
+        sd = joint_sd(body.score_of(part), leg, cfg.joint_sd, body.min_score)
         return body.xy_of(part) + rng.normal(size=shape) * sd[..., None]
 
     length_sd = np.sqrt(2) * cfg.joint_sd * leg

@@ -59,7 +59,11 @@ class Repetition:
     (180 = straight), 2D, side views; *_3d: from the one-camera 3D reconstruction (any view), with
     standard deviations (*_sd); knee_angle_diff: left - right 3D knee angle at the bottom;
     hip_height_diff_pct: how much lower the left hip is than the right at the bottom, % of leg
-    length (front view); notes: {field name: why it is None}; flags: machine-readable findings."""
+    length (front view); notes: {field name: why it is None}; flags: machine-readable findings.
+    Trunk (trunk.py; needs shoulders): trunk_lean_bottom and hip_angle_bottom (interior shoulder-hip-knee
+    angle, 180 = straight) at the bottom, side views, with sd; over the first part of the way up the
+    hips' and the shoulders' rise (early_hip_rise, early_shoulder_rise, leg lengths) and
+    shoulder_rise_ratio = shoulders / hips (1 = the trunk keeps its angle, < 1 = the hips lead), with sd."""
 
     number: int
     complete: bool
@@ -89,6 +93,14 @@ class Repetition:
     knee_angle_diff_sd: float | None = None
     hip_height_diff_pct: float | None = None
     max_trunk_lean: float | None = None
+    trunk_lean_bottom: float | None = None
+    trunk_lean_bottom_sd: float | None = None
+    hip_angle_bottom: float | None = None
+    hip_angle_bottom_sd: float | None = None
+    early_hip_rise: float | None = None
+    early_shoulder_rise: float | None = None
+    shoulder_rise_ratio: float | None = None
+    shoulder_rise_ratio_sd: float | None = None
     notes: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()
 
@@ -96,6 +108,11 @@ class Repetition:
         d = asdict(self)
         d["flags"] = list(self.flags)
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def bottom_frames(depth: np.ndarray, frames: np.ndarray, peak_depth: float, band: float) -> np.ndarray:
+    """The repetition's `frames` whose depth is within `band` of its deepest point."""
+    return frames[np.nan_to_num(depth[frames], nan=-1.0) >= peak_depth - band]
 
 
 def _nanreduce(fn, x: np.ndarray) -> float | None:  # type: ignore[no-untyped-def]
@@ -190,8 +207,7 @@ def measure_repetition(span: RepSpan, number: int, ctx: RepContext, n_frames: in
     """Numbers for one repetition found by the counter."""
     end = span.end_frame if span.end_frame is not None else n_frames - 1
     frames = np.arange(span.start_frame, end + 1)
-    depth = ctx.depth.depth[frames]
-    bottom = frames[np.nan_to_num(depth, nan=-1.0) >= span.peak_depth - ctx.bottom_band]
+    bottom = bottom_frames(ctx.depth.depth, frames, span.peak_depth, ctx.bottom_band)
     notes: dict[str, str] = {}
     if not span.started_in_clip:
         notes["descent_s"] = "the repetition began before the tracked part of the video"

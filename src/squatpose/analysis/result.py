@@ -14,6 +14,7 @@ from squatpose.analysis.lift3d import Legs3D
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.thigh import ThighElevation
 from squatpose.analysis.tracks import JointTracks
+from squatpose.analysis.trunk import has_shoulders, trunk_summary
 from squatpose.analysis.view import ViewInfo
 from squatpose.config import to_dict
 from squatpose.jsonable import json_safe
@@ -36,6 +37,14 @@ UNITS = {
     "knee_angle_diff": "left minus right 3D knee angle at the bottom, degrees; _sd its standard deviation",
     "hip_height_diff_pct": "left hip lower than right at the bottom, % of leg length",
     "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
+    "trunk_lean_bottom": "trunk (hip to shoulder) tilt from the image vertical at the bottom, degrees, side "
+                         "views; _sd its standard deviation from the joints' position noise",
+    "hip_angle_bottom": "interior shoulder-hip-knee (trunk-thigh) angle at the bottom, degrees, 180 = "
+                        "straight, side views; _sd its standard deviation",
+    "early_hip_rise": "how far the hips rose over the first part of the way up, leg lengths",
+    "early_shoulder_rise": "how far the shoulders rose over the same frames, leg lengths",
+    "shoulder_rise_ratio": "early_shoulder_rise / early_hip_rise: 1 = the trunk kept its angle, < 1 = the "
+                           "hips rose first; _sd its standard deviation; any view",
 }
 
 
@@ -119,6 +128,7 @@ class SquatAnalysis:
             "feedback": [f.to_dict() for f in self.feedback],
             "warnings": list(self.warnings),
             "leg_length_px": self.leg_length_px,
+            "trunk": trunk_summary(self.repetitions, has_shoulders(self.raw)),
             **({"lift3d": {"facing": self.legs3d.facing, "standing_tilt_deg": self.legs3d.tilt_deg,
                            "notes": dict(self.legs3d.notes)}} if self.legs3d is not None else {}),
             **({"people": self.people.to_dict()} if self.people is not None else {}),

@@ -19,12 +19,14 @@ import numpy as np
 
 from squatpose import atomic
 from squatpose.joints import COCO_NAMES, LOWER6
+from squatpose.jsonable import loads_bounded
 
 log = logging.getLogger(__name__)
 
 MAX_FPS = 1000.0  # as for videos: more is a mistake, and window sizes grow with fps
 MAX_FRAME_SIDE = 100_000  # pixels
 MAX_COORD = 1e6  # pixels: anything farther from the frame is a broken file, not a position
+MAX_FILE_BYTES = 256 * 2**20  # about a million frames of 17 joints; parsed, a file takes ~5x its size
 
 LOWER_BODY = LOWER6
 
@@ -170,15 +172,21 @@ def load_keypoints_json(path: str | os.PathLike) -> JointTracks:
     """Read a keypoints JSON file (docs/keypoints-format.md) into JointTracks."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{path}: the keypoints file is too large ({size / 2**20:.0f} MB; the limit is "
+                             f"{MAX_FILE_BYTES // 2**20} MB)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: keypoints file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: cannot read keypoints file ({exc})") from None
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    except ValueError as exc:  # a number beyond the float range, too deep a nesting
+        raise ValueError(f"{path}: {exc}") from None
     return tracks_from_dict(data, source=str(path))
 
 

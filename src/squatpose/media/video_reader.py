@@ -1,6 +1,7 @@
 """Video reading with clear errors: missing, unreadable, empty, or without a usable frame rate."""
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -13,6 +14,9 @@ import cv2
 import numpy as np
 
 MAX_FPS = 1000.0
+# Largest frame analysed: 8K UHD (7680 x 4320 = 33 MP) passes. Each frame is held decoded a few times over
+# (BGR, RGB, the frames read ahead): 40 MP is about 120 MB a copy.
+MAX_VIDEO_PIXELS = 40_000_000
 
 
 class VideoError(ValueError):
@@ -42,6 +46,9 @@ def open_video(path: str | Path, fps: float | None = None, fallback_fps: float |
     if width <= 0 or height <= 0:
         cap.release()
         raise VideoError(f"{path}: the video has no readable frames")
+    if width * height > MAX_VIDEO_PIXELS:  # from the header, before any frame is read
+        cap.release()
+        raise VideoError(too_large(path, width, height))
     container_fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     if fps is None and fallback_fps is not None and not (math.isfinite(container_fps) and container_fps > 0):
         fps = fallback_fps
@@ -57,12 +64,35 @@ def open_video(path: str | Path, fps: float | None = None, fallback_fps: float |
     return cap, VideoInfo(str(path), float(fps), int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), width, height)
 
 
-def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
-    """Frames as RGB uint8 `(H,W,3)` until the stream ends (OpenCV applies rotation metadata)."""
+def too_large(path: str | Path, width: int, height: int) -> str:
+    return (f"{path}: the video's frames are too large ({width} x {height} pixels; the limit is "
+            f"{MAX_VIDEO_PIXELS // 1_000_000} megapixels): scale it down first")
+
+
+@contextlib.contextmanager
+def opened_video(path: str | Path, fps: float | None = None, fallback_fps: float | None = None
+                 ) -> Iterator[tuple[cv2.VideoCapture, VideoInfo]]:
+    """`open_video` for a `with` block: the capture is released when it ends."""
+    cap, info = open_video(path, fps, fallback_fps)
+    try:
+        yield cap, info
+    finally:
+        cap.release()
+
+
+def iter_frames_bgr(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """Frames as decoded, BGR uint8 `(H,W,3)`, until the stream ends (OpenCV applies rotation metadata).
+    Frames are read one after the other, never sought: seeking is not frame-exact in every container."""
     while True:
         ok, frame = cap.read()
         if not ok:
             return
+        yield frame
+
+
+def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """Frames as RGB uint8 `(H,W,3)` until the stream ends."""
+    for frame in iter_frames_bgr(cap):
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 

@@ -1,23 +1,21 @@
-"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file."""
+"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file.
+
+Exports are cached by their weights. Once a checkpoint file's export is made (or found), the cache also
+notes, under the file's content hash, the model's description (LoadedModel.description) and which export
+is its: a later run finds and runs it without reading the checkpoint, and so without PyTorch. Exporting
+needs PyTorch: it is imported only then.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
 import os
-import re
 import warnings
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import torch
 
 from squatpose import atomic
-from squatpose.pose.checkpoint import LoadedModel
-
-if TYPE_CHECKING:
-    from squatpose.pose.predictor import OnnxRunner
+from squatpose.pose.loaded_model import LoadedModel, read_description
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +33,23 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
 
     The joint set, codec and input normalisation go into the ONNX metadata so the file describes itself.
     """
+    import torch
+
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
     dummy = torch.zeros(1, 3, h, w)
-    tmp = atomic.partial_path(out_path)
-    try:
-        with warnings.catch_warnings():
-            # The tracer's notes on static shapes are expected: only the batch axis varies.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.filterwarnings("ignore", message="Constant folding")
-            warnings.filterwarnings("ignore", category=DeprecationWarning)
-            torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
-                              output_names=["heatmaps"],
-                              dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
-                              opset_version=OPSET, dynamo=False)
+    with atomic.replacing(out_path) as tmp, warnings.catch_warnings():
+        # The tracer's notes on static shapes are expected: only the batch axis varies.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", message="Constant folding")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(loaded.model.eval(), (dummy,), str(tmp), input_names=["image"],
+                          output_names=["heatmaps"],
+                          dynamic_axes={"image": {0: "batch"}, "heatmaps": {0: "batch"}},
+                          opset_version=OPSET, dynamo=False)
         _finish(tmp, loaded)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return atomic.commit(tmp, out_path)
+    return out_path
 
 
 def onnx_metadata(loaded: LoadedModel) -> dict[str, str]:
@@ -101,32 +96,32 @@ def weights_fingerprint(loaded: LoadedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def cpu_has_vnni() -> bool:
-    """True on x86 CPUs with VNNI (AVX512-VNNI or AVX-VNNI), the kind the int8 file was measured on.
-
-    Without VNNI, ONNX Runtime's uint8 × int8 convolutions sum pairs in 16 bits, which can saturate
-    (its quantization docs); ARM and other systems are unmeasured. Both get the float model instead.
-    """
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return False
-    return re.search(r"\b(avx512_vnni|avx_vnni)\b", flags) is not None
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
-def shipped_int8(loaded: LoadedModel, threads: int | None = None) -> OnnxRunner | None:
-    """A runner on the int8 file shipped beside the built-in weights, when it was made from exactly
-    `loaded`'s weights (a user's own checkpoint gets None) and this CPU is one it was measured on."""
-    from squatpose.pose.predictor import DEFAULT_INT8, OnnxRunner
+def _note_path(checkpoint: str | os.PathLike) -> Path:
+    return cache_dir() / "onnx" / f"checkpoint-{file_digest(Path(checkpoint))}-r{EXPORT_REVISION}.json"
 
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_INT8))
-    if not path.is_file():
+
+def note_export(checkpoint: str | os.PathLike, loaded: LoadedModel, onnx_path: Path) -> None:
+    """Note that `onnx_path` (in the cache) is the export of the checkpoint file, with the model's
+    description; `loaded` must be that file's model as read, unchanged."""
+    atomic.write_text(_note_path(checkpoint), json.dumps({**loaded.description(), "onnx": onnx_path.name}))
+
+
+def find_cached_export(checkpoint: str | os.PathLike) -> tuple[LoadedModel, Path] | None:
+    """The model of a checkpoint file and its cached export, when `note_export` noted them; torch-free."""
+    note = _note_path(checkpoint)
+    loaded = read_description(note)
+    if loaded is None:
         return None
-    if not cpu_has_vnni():
-        log.info("%s not used: this CPU has no VNNI instructions; running the float model", path.name)
-        return None
-    runner = OnnxRunner(path, threads)
-    return runner if runner.metadata.get("weights_fingerprint") == weights_fingerprint(loaded) else None
+    onnx_path = note.with_name(json.loads(note.read_text())["onnx"])
+    return (loaded, onnx_path) if onnx_path.is_file() else None
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:

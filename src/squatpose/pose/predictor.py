@@ -1,14 +1,16 @@
-"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime."""
+"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime.
+
+PyTorch is imported only where a PyTorch model runs or a checkpoint is read: ONNX Runtime on a cached
+export (`--backend onnx`) never loads it, nor does importing this module.
+"""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from squatpose.geometry import (
     apply_affine,
@@ -16,18 +18,24 @@ from squatpose.geometry import (
     crop_normalized,
     invert_affine,
 )
-from squatpose.pose.checkpoint import LoadedModel, load_model
 from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.export import (
+    check_onnx_metadata,
+    export_onnx_cached,
+    find_cached_export,
+    note_export,
+    weights_fingerprint,
+)
+from squatpose.pose.loaded_model import LoadedModel
+from squatpose.pose.runtime_choice import DEFAULT_WEIGHTS, choose_here, shipped_file
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WEIGHTS = "default.pt"
-DEFAULT_INT8 = "default.int8.onnx"  # its int8 ONNX Runtime file (docs/training.md: export --int8)
 
 
 def default_checkpoint() -> Path:
     """Path of the built-in model shipped inside the package."""
-    path = Path(str(resources.files("squatpose") / "weights" / DEFAULT_WEIGHTS))
+    path = shipped_file(DEFAULT_WEIGHTS)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: this install has no built-in model; pass --checkpoint PATH")
     return path
@@ -49,23 +57,31 @@ class HeatmapRunner(Protocol):
 
 
 class TorchRunner:
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model) -> None:  # noqa: ANN001 - a torch.nn.Module
         self.model = model.eval()
 
-    @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        param = next(self.model.parameters())
-        return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
+        import torch
+
+        with torch.inference_mode():
+            param = next(self.model.parameters())
+            return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
 
 
 class OnnxRunner:
-    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
+    """ONNX Runtime on a pose model file. Its worker threads sleep between calls instead of spin-waiting
+    (ONNX Runtime's default): in a video the next crop comes only after decoding and tracking, and spinning
+    took their CPU (benchmarks/speed.py --spinning: 6 ms more CPU per frame on 2 cores)."""
+
+    def __init__(self, onnx_path: str | Path, threads: int | None = None, spin: bool = False) -> None:
         import onnxruntime as ort  # optional dependency: only needed for --backend onnx
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.path = Path(onnx_path)
         self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self.input_name = self.session.get_inputs()[0].name
         self.metadata: dict[str, str] = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -102,26 +118,44 @@ class PoseBatch:
     matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
 
 
+def shipped_int8(loaded: LoadedModel, name: str, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the shipped int8 file `name` when it was made from exactly `loaded`'s weights (a user's
+    own checkpoint gets None, and so does a missing file)."""
+    path = shipped_file(name)
+    if not path.is_file():
+        log.info("%s is not installed; running the float model", name)
+        return None
+    runner = OnnxRunner(path, threads)
+    if runner.metadata.get("weights_fingerprint") != weights_fingerprint(loaded):
+        log.info("%s was made from other weights than these; running the float model", name)
+        return None
+    return runner
+
+
 def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None, threads: int | None
                 ) -> tuple[HeatmapRunner, str, str]:
     """The model runner for a backend name → (runner, backend used, precision).
 
-    "auto": the int8 ONNX file shipped beside the built-in weights when it was made from these weights
-    (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the `onnx`
-    extra), else PyTorch. "onnx": `onnx_path` or the float export. "torch": PyTorch eager.
+    "auto": the shipped int8 file that `choose_runtime` picks for this CPU when it was made from these
+    weights (fastest), else ONNX Runtime on a float export made once into the user's cache (needs the
+    `onnx` extra), else PyTorch; threads as it picks them. "onnx": `onnx_path` or the float export.
+    "torch": PyTorch eager.
     """
-    from squatpose.pose.export import check_onnx_metadata, export_onnx_cached, shipped_int8
-
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
     if backend == "auto" and onnx_path is None:
-        shipped = shipped_int8(loaded, threads)
+        choice, cpu = choose_here(threads)
+        log.info("default backend on %s: %s", cpu.model or cpu.machine, choice.describe())
+        threads = choice.threads
+        shipped = None if choice.file is None else shipped_int8(loaded, choice.file, threads)
         if shipped is not None:
             return shipped, "onnx", "int8"
     if backend == "auto":
         backend = "onnx" if onnx_path is not None or onnx_available() else "torch"
     if backend == "torch":
         if threads:
+            import torch
+
             torch.set_num_threads(threads)
         return TorchRunner(loaded.model), "torch", "float32"
     if onnx_path is None:
@@ -148,7 +182,18 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> Predictor:
-        return cls(load_model(checkpoint or default_checkpoint()), **kwargs)
+        """The model of `checkpoint` (default: the built-in one); `kwargs` as for the constructor. With
+        backend "onnx", once this file's export is cached, the checkpoint is not read (nor PyTorch loaded)."""
+        path = Path(checkpoint) if checkpoint else default_checkpoint()
+        cached_onnx = kwargs.get("backend") == "onnx" and kwargs.get("onnx_path") is None
+        if cached_onnx and (cached := find_cached_export(path)) is not None:
+            return cls(cached[0], **{**kwargs, "onnx_path": cached[1]})
+        from squatpose.pose.checkpoint import load_model  # reading a checkpoint needs PyTorch
+
+        predictor = cls(load_model(path), **kwargs)
+        if cached_onnx:
+            note_export(path, predictor.loaded, predictor.runner.path)
+        return predictor
 
     def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
         """Image → crop-input matrices `(N,2,3)` of boxes `(N,4)`, with the checkpoint's box padding."""

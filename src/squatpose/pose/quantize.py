@@ -1,7 +1,9 @@
 """int8 ONNX: static quantization with ONNX Runtime, calibrated on real person crops.
 
 Per-channel int8 weights and uint8 activations in QOperator form, which ONNX Runtime runs with integer
-kernels. Activation ranges are the min/max over the crops the model sees in practice (ground-truth
+kernels; `Int8Recipe` names the variants (7-bit weights for x86 CPUs without VNNI, whose kernel would
+saturate with 8-bit ones: docs/model-card.md, "Which file runs on which CPU"; all of them are measured by
+benchmarks/int8_variants.py). Activation ranges are the min/max over the crops the model sees in practice (ground-truth
 person boxes of a COCO keypoints file), never random input. Only the backbone is quantized: the decoder
 (every convolution outside the model's `backbone` module; the last `FLOAT_TAIL_CONVS` for a model without
 one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads, and it is a small share
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,42 @@ log = logging.getLogger(__name__)
 FLOAT_TAIL_CONVS = 3
 CALIBRATION_PERSONS = 250
 CALIBRATION_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How ONNX Runtime quantizes the model: operator or QDQ format, per-channel or per-tensor weights,
+    int8 (`s8`) or uint8 (`u8`) weights, 7-bit weights (`reduce_range`), and convolutions kept float
+    beside the decoder: the first one (which reads the image) and any named. `x86_exact` says whether every
+    x86 kernel of ONNX Runtime sums its products exactly: without VNNI its uint8 × int8 kernel adds two products
+    into a saturating 16-bit sum, which 7-bit weights (at most 2 × 255 × 64 = 32640) or uint8 weights
+    (another kernel) cannot overflow."""
+
+    name: str
+    qdq: bool = False
+    per_channel: bool = True
+    weights: str = "s8"
+    reduce_range: bool = False
+    first_conv_float: bool = False
+    keep_float: tuple[str, ...] = ()
+
+    @property
+    def x86_exact(self) -> bool:
+        return self.reduce_range or self.weights == "u8"
+
+    def metadata(self) -> dict[str, str]:
+        """What the file records of its recipe, so that a runtime can tell which CPUs compute it exactly."""
+        weights = ("uint" if self.weights == "u8" else "int") + ("7" if self.reduce_range else "8")
+        return {"precision": "int8", "int8_recipe": self.name, "int8_weights": weights,
+                "int8_x86_exact": "yes" if self.x86_exact else "no"}
+
+
+# The file the default backend runs on x86 CPUs with VNNI and on ARM (docs/model-card.md, Speed).
+VNNI_RECIPE = Int8Recipe("u8s8-per-channel")
+# The file for x86 CPUs without VNNI: 7-bit weights cannot saturate their 16-bit pair sums. Its first
+# convolution stays float: with 7-bit weights that layer (27 weights per output, on raw pixels) cost
+# most of the accuracy lost (docs/model-card.md, Speed).
+PORTABLE_RECIPE = Int8Recipe("u8s7-per-channel-first-float", reduce_range=True, first_conv_float=True)
 
 
 def calibration_batches(loaded: LoadedModel, records: list[PersonRecord], persons: int, seed: int = 0
@@ -66,10 +105,12 @@ def float_convs(conv_names: list[str]) -> list[str]:
     return [n for n in conv_names if not n.startswith("/backbone/")]
 
 
-def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[np.ndarray],
-                  persons: int = CALIBRATION_PERSONS) -> Path:
+def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[np.ndarray] | None,
+                  persons: int = CALIBRATION_PERSONS, recipe: Int8Recipe = VNNI_RECIPE,
+                  ranges_cache: Path | None = None) -> Path:
     """Export `loaded` to float ONNX, quantize it statically with `batches` (`persons` crops) as
-    calibration; atomic write."""
+    calibration; atomic write. `ranges_cache`: a JSON file of activation ranges, written on first use
+    and read instead of calibrating after that (the ranges do not depend on the recipe)."""
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -94,36 +135,45 @@ def quantize_int8(loaded: LoadedModel, out_path: str | Path, batches: Iterator[n
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         quantized = Path(tmp) / "int8.onnx"
         convs = [n.name for n in onnx.load(str(prepared)).graph.node if n.op_type == "Conv"]
-        quantize_static(str(prepared), str(quantized), Reader(), quant_format=QuantFormat.QOperator,
-                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=float_convs(convs),
+        cached = ranges_cache is not None and ranges_cache.is_file()
+        quantize_static(str(prepared), str(quantized), None if cached or batches is None else Reader(),
+                        quant_format=QuantFormat.QDQ if recipe.qdq else QuantFormat.QOperator,
+                        per_channel=recipe.per_channel, reduce_range=recipe.reduce_range,
+                        activation_type=QuantType.QUInt8,
+                        weight_type=QuantType.QUInt8 if recipe.weights == "u8" else QuantType.QInt8,
+                        nodes_to_exclude=float_convs(convs) + convs[:1] * recipe.first_conv_float
+                        + [n for n in recipe.keep_float if n in convs],
                         calibrate_method=CalibrationMethod.MinMax,
-                        extra_options={"CalibMaxIntermediateOutputs": calibration_chunk(persons)})
-        _copy_metadata(float_path, quantized)
+                        extra_options={"CalibMaxIntermediateOutputs": calibration_chunk(persons)},
+                        calibration_cache_path=ranges_cache)
+        _copy_metadata(float_path, quantized, recipe.metadata())
         atomic.commit(quantized, out_path)  # same folder: an atomic rename
     log.info("int8 model written to %s", out_path)
     return out_path
 
 
-def _copy_metadata(source: Path, target: Path) -> None:
+def _copy_metadata(source: Path, target: Path, extra: dict[str, str]) -> None:
     """The quantizer drops ONNX metadata; the int8 file must describe itself like the float one."""
     import onnx
 
     meta = {p.key: p.value for p in onnx.load(str(source), load_external_data=False).metadata_props}
     model = onnx.load(str(target))
     del model.metadata_props[:]
-    for key, value in {**meta, "precision": "int8"}.items():
+    for key, value in {**meta, **extra}.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save(model, str(target))
 
 
 def export_int8(loaded: LoadedModel, out_path: str | Path, calibration: str | Path | None,
-                images: str | Path | None, persons: int | None = None) -> Path:
+                images: str | Path | None, persons: int | None = None, weights_bits: int = 8) -> Path:
     """`quantize_int8` calibrated on up to `persons` (default CALIBRATION_PERSONS) persons of the COCO
-    keypoints file `calibration`, its images under `images`."""
+    keypoints file `calibration`, its images under `images`: the shipped recipe of `weights_bits` (8:
+    VNNI_RECIPE, 7: PORTABLE_RECIPE)."""
     if not (calibration and images):
         raise ValueError("--int8 needs --calibration JSON and --images DIR (crops for the activation ranges)")
     records = load_records(calibration, images, get_joint_set(loaded.joint_set.name))
     persons = min(persons or CALIBRATION_PERSONS, len(records))
-    return quantize_int8(loaded, out_path, calibration_batches(loaded, records, persons), persons=persons)
+    recipe = {8: VNNI_RECIPE, 7: PORTABLE_RECIPE}[weights_bits]
+    return quantize_int8(loaded, out_path, calibration_batches(loaded, records, persons), persons=persons,
+                         recipe=recipe)

@@ -1,8 +1,8 @@
 """Write a SquatAnalysis to files: summary.json, keypoints.csv, angles.csv, PNG plots, an annotated
 video (when the source video is given) and a self-contained report.html.
 
-Every file is written atomically (temporary name, then rename) and summary.json comes last, so a
-crash never leaves output that looks complete.
+All files are written under temporary names of the run's own and moved into place together at the
+end, summary.json last, so a crash never leaves output that looks complete.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import cv2
 import numpy as np
 from tqdm import tqdm
 
@@ -19,14 +20,13 @@ from squatpose import atomic
 from squatpose.analysis.body import SIDES
 from squatpose.analysis.result import SquatAnalysis
 from squatpose.media.figures import figure_png
-from squatpose.media.video_reader import open_video
-from squatpose.media.video_writer import FrameWriter
+from squatpose.media.video_reader import iter_frames_bgr, open_video, opened_video
+from squatpose.media.video_writer import encode_video
 from squatpose.report import viz, wording
 from squatpose.report.html import render_html
 
 log = logging.getLogger(__name__)
 OVERLAY_THIGH_DEG = 45.0  # the thigh against parallel is shown once it is this close to horizontal
-
 
 def _fmt(values: np.ndarray, decimals: int = 3) -> np.ndarray:
     """Numbers as strings, '' for NaN."""
@@ -56,7 +56,8 @@ def keypoints_csv(a: SquatAnalysis) -> str:
 
 
 def angles_csv(a: SquatAnalysis) -> str:
-    """One row per frame: phase, depth and every measure per side, combined and its confidence; the
+    """One row per frame: phase, depth and every measure per side, combined and its confidence (and its
+    standard deviation per side and combined, `_sd_left` / `_sd_right` / `_sd`, where it has one); the
     thigh's angle to the horizontal in any view (thigh_elevation, > 0 above parallel) with its sd."""
     cols = _frame_columns(a)
     cols.update(phase=a.phases.astype(str), moving=a.moving.astype(int).astype(str),
@@ -67,6 +68,9 @@ def angles_csv(a: SquatAnalysis) -> str:
         cols[f"{name}_right"] = _fmt(m.lr[:, 1], 2)
         cols[name] = _fmt(m.value, 2)
         cols[f"{name}_conf"] = _fmt(m.conf)
+        if m.lr_sd is not None and m.sd is not None:  # empty where the measure is
+            cols.update({f"{name}_sd_{side}": _fmt(m.lr_sd[:, i], 2) for i, side in enumerate(SIDES)})
+            cols[f"{name}_sd"] = _fmt(m.sd, 2)
     if a.thigh is not None:
         cols.update(thigh_elevation=_fmt(a.thigh.value, 2), thigh_elevation_sd=_fmt(a.thigh.value_sd, 2))
     cols.update(_columns_3d(a))
@@ -86,6 +90,9 @@ def _columns_3d(a: SquatAnalysis) -> dict[str, np.ndarray]:
             cols[f"{name}_sd_{side}"] = _fmt(sd[:, i], 2)
             cols[f"{name}_trusted_{side}"] = ok[:, i].astype(int).astype(str)
     return cols
+
+
+MAX_3D_PANELS = 12  # one 3D panel per repetition up to here; a longer set shows 12 spread over it
 
 
 def _bottom_poses(a: SquatAnalysis) -> list[tuple[str, np.ndarray]]:
@@ -122,8 +129,16 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
     pngs = {"timeline.png": figure_png(timeline, viz.PLOT_DPI), "depth_per_rep.png": figure_png(bars, viz.PLOT_DPI)}
     poses = _bottom_poses(a)
     if poses:
-        pngs["bottom_3d.png"] = figure_png(viz.bottom_3d_figure(poses))
+        shown = spread(len(poses), MAX_3D_PANELS)
+        pngs["bottom_3d.png"] = figure_png(viz.bottom_3d_figure([poses[i] for i in shown], total=len(poses)))
     return pngs
+
+
+def spread(n: int, most: int) -> list[int]:
+    """At most `most` of the indices 0..n-1, evenly spread, the first and the last included."""
+    if n <= most:
+        return list(range(n))
+    return sorted({round(i * (n - 1) / (most - 1)) for i in range(most)})
 
 
 def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
@@ -138,43 +153,50 @@ def _overlay_lines(a: SquatAnalysis, t: int, done: np.ndarray) -> list[str]:
     return lines
 
 
-def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_path: Path,
+def write_annotated_video(a: SquatAnalysis, video_path: str | os.PathLike, out_path: str | os.PathLike,
                           progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> str:
     """Re-read the video, draw smoothed skeleton, knee angles, rep counter and phase on each
     frame, write mp4 atomically; returns the codec used ('h264' or 'mp4v'). `on_frame(done, total)`
-    reports each frame written (for a UI)."""
-    cap, info = open_video(video_path, fallback_fps=a.fps)
-    w, h, fps = info.width, info.height, info.fps
-    sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
-    if (sx, sy) != (1.0, 1.0):
-        log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
-    xy = a.smoothed.xy * np.array([sx, sy])
-    done = a.reps_done()
-    tmp = atomic.partial_path(out_path)
-    writer = FrameWriter(tmp, fps, (w, h))
-    written = 0
-    try:
-        for t in tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
-                               _overlay_lines(a, t, done), a.config.measures.min_score,
-                               knee_angles=a.view.is_side)
-            writer.write(frame)
-            written += 1
+    reports each frame drawn (for a UI)."""
+    with atomic.replacing(out_path) as tmp:
+        return _encode_annotated(a, video_path, tmp, progress, on_frame)
+
+
+def _encode_annotated(a: SquatAnalysis, video_path: str | os.PathLike, dest: Path, progress: bool,
+                      on_frame: Callable[[int, int], None] | None = None) -> str:
+    """The annotated video into `dest` (a temporary name: on an error or Ctrl-C the caller removes it,
+    after the encoder was stopped); returns the codec."""
+    with opened_video(video_path, fallback_fps=a.fps) as (cap, info):
+        w, h = info.width, info.height
+        sx, sy = ((w / a.raw.frame_wh[0], h / a.raw.frame_wh[1]) if a.raw.frame_wh else (1.0, 1.0))
+        if (sx, sy) != (1.0, 1.0):
+            log.warning("video is %dx%d but tracks are for %s: rescaling joints", w, h, a.raw.frame_wh)
+        xy = a.smoothed.xy * np.array([sx, sy])
+        done = a.reps_done()
+
+        def annotated(frame: np.ndarray, t: int) -> np.ndarray:
+            if frame.shape[:2] != (h, w):  # the encoder takes one frame size; the analysis warned already
+                frame = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+            drawn = viz.annotate_frame(frame, xy[t], a.smoothed.score[t], a.smoothed.joint_names,
+                                       _overlay_lines(a, t, done), a.config.min_joint_score,
+                                       knee_angles=a.view.is_side)
             if on_frame is not None:
-                on_frame(written, a.n_frames)
-    finally:
-        writer.close()
-        cap.release()
+                on_frame(t + 1, a.n_frames)
+            return drawn
+
+        frames = tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress)
+        written, codec = encode_video(dest, (annotated(frame, t) for t, frame in zip(frames, iter_frames_bgr(cap))),
+                                      info.fps, (w, h))
     if written == 0:
-        tmp.unlink(missing_ok=True)
         raise ValueError(f"{video_path}: no frame could be read")
     if written != a.n_frames:
         log.warning("%s: %d frames read, tracks have %d", video_path, written, a.n_frames)
-    atomic.commit(tmp, out_path)
-    return writer.codec
+    return codec
+
+
+# Every file write_outputs may write into its folder (for the check that no input is among them).
+OUTPUT_NAMES = ("keypoints.csv", "angles.csv", "timeline.png", "depth_per_rep.png", "bottom_3d.png",
+                "annotated.mp4", "report.html", "summary.json")
 
 
 def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
@@ -183,33 +205,37 @@ def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
     """Write all outputs into out_dir (created if needed); returns {name: path}.
 
     names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'bottom_3d_png' (when a
-    repetition has 3D legs), 'annotated_video' (only with video_path), 'report_html', 'summary_json' (removed first, written last: its presence
-    means the set is complete). `source_name`: the analysed file's name as the user knows it (titles);
+    repetition has 3D legs), 'annotated_video' (only with video_path), 'report_html', 'summary_json'.
+    Every file is written under a temporary name of this run's own and all are moved into place at the
+    end, summary.json last (its presence means the set is complete); an error or Ctrl-C before then
+    leaves the folder as it was. `source_name`: the analysed file's name as the user knows it (titles);
     `on_frame(done, total)`: progress of the annotated video, frame by frame.
     """
     if video_path is not None:
         open_video(video_path, fallback_fps=analysis.fps)[0].release()  # a clear error before any output
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").unlink(missing_ok=True)  # a re-run must not look complete until it is
     a = analysis
-    paths = {"keypoints_csv": atomic.write_text(out / "keypoints.csv", keypoints_csv(a)),
-             "angles_csv": atomic.write_text(out / "angles.csv", angles_csv(a))}
-    pngs = plots(a)
-    paths["timeline_png"] = atomic.write_bytes(out / "timeline.png", pngs["timeline.png"])
-    paths["depth_png"] = atomic.write_bytes(out / "depth_per_rep.png", pngs["depth_per_rep.png"])
-    if "bottom_3d.png" in pngs:
-        paths["bottom_3d_png"] = atomic.write_bytes(out / "bottom_3d.png", pngs["bottom_3d.png"])
-    codec = None
-    if video_path is not None:
-        codec = write_annotated_video(a, video_path, out / "annotated.mp4", progress, on_frame)
-        paths["annotated_video"] = out / "annotated.mp4"
-    source = source_name or (Path(video_path).name if video_path else None)
-    html = render_html(a, pngs, source, has_video=video_path is not None)
-    paths["report_html"] = atomic.write_text(out / "report.html", html)
-    summary = {**a.to_summary(), "rep_table": wording.rep_table(a.repetitions), "source": source, "video_codec": codec,
-               "outputs": {k: p.name for k, p in paths.items()}}
-    paths["summary_json"] = atomic.write_text(out / "summary.json",
-                                              json.dumps(summary, indent=2, ensure_ascii=False))
+    with atomic.FileSet() as files:
+        paths = {"keypoints_csv": files.write_text(out / "keypoints.csv", keypoints_csv(a)),
+                 "angles_csv": files.write_text(out / "angles.csv", angles_csv(a))}
+        pngs = plots(a)
+        paths["timeline_png"] = files.write_bytes(out / "timeline.png", pngs["timeline.png"])
+        paths["depth_png"] = files.write_bytes(out / "depth_per_rep.png", pngs["depth_per_rep.png"])
+        if "bottom_3d.png" in pngs:
+            paths["bottom_3d_png"] = files.write_bytes(out / "bottom_3d.png", pngs["bottom_3d.png"])
+        codec = None
+        if video_path is not None:
+            codec = _encode_annotated(a, video_path, files.path(out / "annotated.mp4"), progress, on_frame)
+            paths["annotated_video"] = out / "annotated.mp4"
+        source = source_name or (Path(video_path).name if video_path else None)
+        html = render_html(a, pngs, source, has_video=video_path is not None)
+        paths["report_html"] = files.write_text(out / "report.html", html)
+        summary = {**a.to_summary(), "rep_table": wording.rep_table(a.repetitions), "source": source,
+                   "video_codec": codec, "outputs": {k: p.name for k, p in paths.items()}}
+        paths["summary_json"] = files.write_text(out / "summary.json",
+                                                 json.dumps(summary, indent=2, ensure_ascii=False))
+        (out / "summary.json").unlink(missing_ok=True)  # the set is incomplete until its summary is back
+        files.commit()
     log.info("wrote %d files to %s", len(paths), out)
     return paths

@@ -3,11 +3,14 @@ another file, so it reads the same when downloaded alone, on a phone or a deskto
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
 from html import escape
+from typing import TypeVar
 
 from squatpose.analysis.feedback import Feedback
 from squatpose.analysis.rep_measures import Repetition
 from squatpose.analysis.result import SquatAnalysis
+from squatpose.analysis.trunk import HIPS_FIRST, has_shoulders
 from squatpose.report import wording
 
 _STYLE = """
@@ -28,6 +31,19 @@ details{margin:.2em 0 0 1.9em;font-size:.9em;color:#5d6675}summary{cursor:pointe
 """
 
 
+# A long set (hundreds of repetitions) gets a report of bounded size: the tables show its first and last
+# repetitions and the feedback its first items; summary.json keeps everything.
+MAX_TABLE_ROWS = 60
+MAX_FEEDBACK_ITEMS = 40
+
+
+T = TypeVar("T")
+
+
+def _with_sd(value: float | None, sd: float | None) -> str:
+    return "&ndash;" if value is None else f"{value:.0f}&deg; &plusmn; {sd or 0:.0f}&deg;"
+
+
 def _feedback_item(f: Feedback) -> str:
     icon, label = wording.TONE_ICONS[f.tone]
     tag = f"Rep {f.rep}" if f.rep is not None else "Set"
@@ -37,11 +53,57 @@ def _feedback_item(f: Feedback) -> str:
             f'<span class="tag">{tag}</span><span class="text">{escape(f.text)}</span>{why}</li>')
 
 
+def _bounded_rows(reps: Sequence[T], row: Callable[[T], str], columns: int) -> str:
+    """One row per repetition; for a long set only its start and its end (summary.json has every one)."""
+    if len(reps) <= MAX_TABLE_ROWS:
+        return "".join(row(r) for r in reps)
+    half = MAX_TABLE_ROWS // 2
+    skipped = (f"<tr><td colspan='{columns}'>&hellip; {len(reps) - 2 * half} more repetitions, "
+               "listed in summary.json &hellip;</td></tr>")
+    return "".join(row(r) for r in reps[:half]) + skipped + "".join(row(r) for r in reps[-half:])
+
+
 def _rep_table(reps: list[Repetition]) -> str:
     table = wording.rep_table(reps)
     head = "".join(f"<th>{escape(h)}</th>" for h in table["columns"])
-    rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table["rows"])
+    rows = _bounded_rows(table["rows"], lambda row: "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>",
+                         len(table["columns"]))
     return f'<div class="scroll"><table id="repetitions"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+
+
+TRUNK_HELP = ("<b>Trunk lean</b> is the hip-to-shoulder line's tilt from vertical, the <b>hip angle</b> the "
+              "angle between trunk and thigh (180&deg; = straight); all three need a side view. <b>Early rise</b>: "
+              "how far the hips and the shoulders rose while the hips covered the first half of their way "
+              "up, in leg lengths; <b>shoulders &divide; hips</b> near 1 or above is a chest that keeps up, "
+              "clearly under {limit:.1f} means the hips rose before the chest. &plusmn; is one standard "
+              "deviation from how sure the joints are.")
+
+
+def _trunk_row(rep: Repetition) -> str:
+    rise = ("&ndash;" if rep.early_hip_rise is None else
+            f"{rep.early_hip_rise:.2f} / {rep.early_shoulder_rise:.2f}")
+    ratio = ("&ndash;" if rep.shoulder_rise_ratio is None else
+             f"{rep.shoulder_rise_ratio:.2f} &plusmn; {rep.shoulder_rise_ratio_sd:.2f}")
+    verdict = "&ndash;" if rep.shoulder_rise_ratio is None else ("yes" if HIPS_FIRST in rep.flags else "no")
+    cells = [f"{rep.number}", _with_sd(rep.trunk_lean_bottom, rep.trunk_lean_bottom_sd),
+             _with_sd(rep.hip_angle_bottom, rep.hip_angle_bottom_sd), rise, ratio, verdict]
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _trunk_section(a: SquatAnalysis) -> str:
+    """Trunk lean, hip angle and the early rise per repetition; nothing for tracks without shoulders."""
+    if not has_shoulders(a.raw) or not a.repetitions:
+        return ""
+    if all(r.shoulder_rise_ratio is None and r.trunk_lean_bottom is None for r in a.repetitions):
+        why = next((r.notes.get("shoulder_rise_ratio") for r in a.repetitions if r.notes.get("shoulder_rise_ratio")),
+                   "not measured")
+        return f'<h2>Trunk</h2><p class="muted">Trunk lean, hip angle and the early rise: {escape(why)}.</p>'
+    head = ["rep", "trunk lean at bottom", "hip angle at bottom", "early rise hips / shoulders",
+            "shoulders &divide; hips", "hips rose first"]
+    rows = _bounded_rows(a.repetitions, _trunk_row, len(head))
+    return (f'<h2>Trunk</h2><p class="muted">{TRUNK_HELP.format(limit=a.config.trunk.min_shoulder_rise_ratio)}'
+            f'</p><table id="trunk"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
 
 
 def _img(png: bytes, alt: str) -> str:
@@ -62,7 +124,9 @@ def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
     knows it."""
     title = f"Squat analysis{' — ' + source if source else ''}"
     view = a.view.label + (" (as chosen)" if a.view.user_set else " (detected)")
-    feedback = "".join(_feedback_item(f) for f in a.feedback)
+    feedback = "".join(_feedback_item(f) for f in a.feedback[:MAX_FEEDBACK_ITEMS])
+    if len(a.feedback) > MAX_FEEDBACK_ITEMS:
+        feedback += f"<li>&hellip; {len(a.feedback) - MAX_FEEDBACK_ITEMS} more in summary.json</li>"
     warnings = ("<div class='warn'><b>Check the input:</b><ul>"
                 + "".join(f"<li>{escape(w)}</li>" for w in a.warnings) + "</ul></div>"
                 if a.warnings else "")
@@ -80,6 +144,7 @@ def render_html(a: SquatAnalysis, pngs: dict[str, bytes], source: str | None,
 {warnings}
 <h2>Feedback</h2><ul class="feedback" id="feedback">{feedback}</ul>
 <h2>Repetitions</h2>{table}{partial}
+{_trunk_section(a)}
 <h2>Depth per repetition</h2>{_img(pngs["depth_per_rep.png"], "thigh angle at the bottom of each repetition")}
 <h2>Over time</h2>{_img(pngs["timeline.png"], "knee angle and depth over time")}
 {_bottom_3d(pngs)}

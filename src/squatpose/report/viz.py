@@ -267,16 +267,19 @@ def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, de
 
 
 VERDICT_HEX = {"below": BELOW_HEX, "parallel": NEUTRAL_HEX, "above": ABOVE_HEX}
+MAX_LABELLED_BARS = 30  # per-repetition bars with their names and values; beyond, a numbered axis
 
 
 def depth_bars_figure(numbers: Sequence[int], angles: Sequence[float | None], sds: Sequence[float | None],
                       verdicts: Sequence[str | None]) -> Figure:
     """Per repetition: the thigh's angle to the horizontal at the lowest point with its ± one sd,
     coloured by verdict (below, about, above parallel), the parallel line drawn; repetitions without
-    a value are marked 'not measured'. Sized to stay readable on a phone."""
+    a value are marked 'not measured'. Sized to stay readable on a phone; a long set gets a numbered
+    axis and no text on each bar."""
     fig = Figure(figsize=(4.6, 3.6))
     ax = fig.subplots()
-    labels = [f"rep {n}" for n in numbers]
+    few = len(numbers) <= MAX_LABELLED_BARS
+    labels = [f"rep {n}" for n in numbers] if few else [str(n) for n in numbers]
     values = np.array([np.nan if a is None else a for a in angles], dtype=float)
     errors = np.array([0.0 if s is None else s for s in sds], dtype=float)
     colours = [VERDICT_HEX.get(v, "#cccccc") for v in verdicts]
@@ -285,7 +288,7 @@ def depth_bars_figure(numbers: Sequence[int], angles: Sequence[float | None], sd
     texts = ["not\nmeasured" if not np.isfinite(v) else
              "about\nparallel" if d == "parallel" else f"{abs(v):.0f}° {'below' if v < 0 else 'above'}"
              for v, d in zip(values, verdicts)]
-    for bar, value, err, text in zip(bars, values, errors, texts):  # beyond the error bar's end
+    for bar, value, err, text in zip(bars, values, errors, texts if few else []):  # beyond the error bar
         end = 0.0 if not np.isfinite(value) else value + np.copysign(err, value)
         ax.annotate(text, (bar.get_x() + bar.get_width() / 2, end), xytext=(0, 4 if end >= 0 else -4),
                     textcoords="offset points", ha="center", va="bottom" if end >= 0 else "top", fontsize=8)
@@ -297,15 +300,19 @@ def depth_bars_figure(numbers: Sequence[int], angles: Sequence[float | None], sd
     ax.set_ylabel("thigh angle at the bottom (°)\n+ above parallel, − below", fontsize=9)
     ax.set_title("depth of each repetition (± its uncertainty)", fontsize=10)
     ax.tick_params(labelsize=9)
+    if not few:
+        ax.set_xlabel("repetition")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
-def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4) -> Figure:
+def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4, total: int | None = None
+                     ) -> Figure:
     """3D stick figures, one panel per (title, points (3, 2, 3)): hip, knee, ankle per side
     (left, right) in camera coordinates (x right, y down, z away from the camera), drawn with
-    up as up, the camera in front and equal scales on all axes. NaN sides are left out."""
+    up as up, the camera in front and equal scales on all axes. NaN sides are left out. `total`: how
+    many repetitions there are when `poses` shows only some of them (said in the title)."""
     cols = max(1, min(max_cols, len(poses)))
     rows = math.ceil(len(poses) / cols)
     fig = Figure(figsize=(3.2 * cols, 3.4 * rows))
@@ -329,6 +336,7 @@ def bottom_3d_figure(poses: Sequence[tuple[str, np.ndarray]], max_cols: int = 4)
         ax.set_zlabel("up (px)", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.set_title(title, fontsize=9)
-    fig.suptitle("legs at the bottom, 3D from one camera (left blue, right orange)", fontsize=10)
+    shown = f"; {len(poses)} of {total} repetitions" if total and total > len(poses) else ""
+    fig.suptitle(f"legs at the bottom, 3D from one camera (left blue, right orange){shown}", fontsize=10)
     fig.tight_layout()
     return fig

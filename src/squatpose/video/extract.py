@@ -12,7 +12,17 @@ from tqdm import tqdm
 
 from squatpose.analysis.result import PeopleSeen
 from squatpose.analysis.tracks import JointTracks
-from squatpose.media.video_reader import VideoError, VideoInfo, iter_frames_timed, open_video, prefetch
+from squatpose.geometry import box_problem
+from squatpose.media.ffmpeg import key_frame_sizes
+from squatpose.media.video_reader import (
+    MAX_VIDEO_PIXELS,
+    VideoError,
+    VideoInfo,
+    iter_frames_timed,
+    opened_video,
+    prefetch,
+    too_large,
+)
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import BlazePoseDetector, PersonDetector, box_iou
 from squatpose.video.timing import is_variable, resample_uniform
@@ -48,10 +58,13 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     the container's estimate, maybe 0). `box_hint`: whether messages suggest `--box` (not where the
     caller cannot pass one).
     """
-    cap, info = open_video(video_path, fps)
-    tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
-                            None if box is None else np.asarray(box, np.float64), fps=info.fps)
-    times, timings = _follow(tracker, cap, info, progress, on_frame)
+    with opened_video(video_path, fps) as (cap, info):
+        if box is not None and (problem := box_problem(box, (info.width, info.height))):
+            raise VideoError(f"{video_path}: the person box: {problem}")
+        size_warnings = frame_size_warnings(video_path)
+        tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
+                                None if box is None else np.asarray(box, np.float64), fps=info.fps)
+        times, timings = _follow(tracker, cap, info, progress, on_frame)
     n_frames = len(times)
     if n_frames == 0:
         raise VideoError(f"{video_path}: the video has no readable frames")
@@ -68,12 +81,34 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
         info = replace(info, fps=rate)
     tracks = JointTracks(info.fps, predictor.joint_set.names, xy, score, (info.width, info.height))
     people = max(tracker.people_seen(), 1)
-    warnings = [] if people == 1 else [_people_warning(people, main, info.fps, box_hint)]
+    warnings = size_warnings + ([] if people == 1 else [_people_warning(people, main, info.fps, box_hint)])
     if people == 1 or tracker.crowd is None:
         seen = PeopleSeen(people, frame_wh=(info.width, info.height))
     else:
         seen = _candidates(people, tracker.crowd, main, times, info.fps)
     return VideoTracks(tracks, info, n_frames, people, followed, seen, warnings, timings)
+
+
+def frame_size_warnings(video_path: str | Path) -> list[str]:
+    """A warning when the frame size changes midway to other proportions (every frame is read at the
+    first frame's size, so later frames are stretched); VideoError when a later size is over the limit."""
+    sizes = key_frame_sizes(video_path)
+    if not sizes or len(sizes) == 1:
+        return []
+    first, later = sizes[0], sizes[1:]
+    for change in later:
+        if change.width * change.height > MAX_VIDEO_PIXELS:
+            raise VideoError(f"{too_large(video_path, change.width, change.height)} "
+                             f"(from {change.time_s - first.time_s:.1f} s)")
+    aspect = first.width / first.height
+    listed = ", ".join(f"{c.width}×{c.height} at {c.time_s - first.time_s:.1f} s" for c in later[:3])
+    if all(abs(c.width / c.height - aspect) < 0.01 * aspect for c in later):
+        log.info("%s: the frame size changes (%s) in the same proportions: read at the first size, %d×%d",
+                 video_path, listed, first.width, first.height)
+        return []
+    return [f"the video's frame size changes midway, from {first.width}×{first.height} to {listed}: every "
+            "frame is read at the first size, so later frames are stretched and the angles measured there "
+            "are distorted (re-encode the video at one size)"]
 
 
 def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
@@ -101,7 +136,6 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
     finally:
         frames.close()  # stops the decoding thread before the capture goes
         bar.close()
-        cap.release()
     timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}
     return np.asarray(times, np.float64), timings
 

@@ -7,6 +7,13 @@
     out/           the analysis outputs; only names in OUTPUT_FILES are ever served
     cancel         present when the job was deleted while running (the worker stops, the folder goes)
     worker.pid     the worker process that runs (or ran) the job
+    .out.<owner>   the results of the worker that owns the job, while it runs (moved to out/ at the end)
+    .lock          the job's lock: the server and its worker never write job.json at the same time
+
+job.json's `owner` says which worker may write the job (ownership.py); it is not shown by the API.
+
+A live set's result (kind 'live', input.json: the joints kept during the set) has `saved: false` until
+the user saves it: such jobs are not listed and are removed at start-up and when the next set ends.
 
 Every JSON file is replaced atomically, so a reader never sees half a file.
 """
@@ -24,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from squatpose.web import ownership
+
 log = logging.getLogger(__name__)
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -31,6 +40,7 @@ JOB_ID = re.compile(r"[0-9a-f]{32}")
 # at start-up only these are removed, whatever else a user keeps in the data folder stays.
 UPLOAD_PART = re.compile(r"[0-9a-f]{32}\.part")
 JOB_LEFTOVER = re.compile(r"\.[0-9a-f]{32}\.(new|[0-9a-f]{8}\.deleted)")
+STAGED_OUT = re.compile(r"\.out\.[0-9a-f]{32}")  # a worker's results before they are moved to out/
 CHOSEN_PERSON = re.compile(r" \(person at -?\d+,-?\d+\)$")  # the display name's note of a chosen person
 FINAL = ("done", "failed")
 INTERRUPTED = "interrupted by a server restart"
@@ -65,6 +75,13 @@ def read_json(path: Path) -> Any | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _shown(record: Any) -> dict | None:
+    """A job record as the API shows it: without the owner token of its worker."""
+    if not isinstance(record, dict):
+        return None
+    return {k: v for k, v in record.items() if k != ownership.OWNER}
 
 
 def _regular_file(path: Path) -> bool:
@@ -107,20 +124,24 @@ class JobStore:
 
     def read(self, job_id: str) -> dict | None:
         folder = self.job_dir(job_id)
-        return None if folder is None else read_json(folder / "job.json")
+        return None if folder is None else _shown(read_json(folder / "job.json"))
 
     def update(self, job_id: str, **changes: Any) -> dict:
+        """Change fields of a job's record (its owner stays as it is)."""
         folder = self.jobs_dir / job_id
-        record = read_json(folder / "job.json") or {}
-        record.update(changes)
-        write_json(folder / "job.json", record)
-        return record
+        with ownership.job_lock(folder):
+            record = read_json(folder / "job.json") or {}
+            record.update(changes)
+            write_json(folder / "job.json", record)
+        return _shown(record)
 
     def create(self, upload: Path, kind: str, ext: str, *, view: str, model: str, upload_name: str,
-               size: int) -> dict:
-        """Move a received upload into a new job folder and write its record (state 'queued')."""
+               size: int, saved: bool | None = None) -> dict:
+        """Move a received upload into a new job folder and write its record (state 'queued'). `saved`
+        False: a live set's result, not listed and removed at start-up until it is saved."""
+        extra = {} if saved is None else {"saved": saved}
         return self._add(lambda dest: os.replace(upload, dest), kind, ext, view=view, model=model,
-                         upload_name=display_name(upload_name), size=size)
+                         upload_name=display_name(upload_name), size=size, **extra)
 
     def derive(self, source: dict, box: list[float]) -> dict:
         """A new job on the input of the finished job `source` (hard-linked where the file system allows,
@@ -158,13 +179,13 @@ class JobStore:
             raise
         return record
 
-    def list(self) -> list[dict]:
-        """All job records, newest first (jobs being deleted are left out)."""
+    def list(self, include_unsaved: bool = False) -> list[dict]:
+        """All job records, newest first (jobs being deleted, and live sets not saved, are left out)."""
         records = []
         for folder in self.jobs_dir.iterdir():
             if valid_job_id(folder.name) and not (folder / "cancel").exists():
-                record = read_json(folder / "job.json")
-                if record is not None:
+                record = _shown(read_json(folder / "job.json"))
+                if record is not None and (include_unsaved or record.get("saved") is not False):
                     records.append(record)
         return sorted(records, key=lambda r: r.get("created") or 0, reverse=True)
 
@@ -213,11 +234,14 @@ class JobStore:
             record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
             if not isinstance(record, dict):  # not a job folder of this server's
                 continue
-            if (folder / "cancel").exists():
+            if (folder / "cancel").exists() or record.get("saved") is False:   # deleted, or a live set not kept
                 self.delete(folder.name)
                 continue
-            if record.get("state") not in FINAL:
-                self.update(folder.name, state="failed", error=INTERRUPTED, finished=time.time())
+            for staged in folder.iterdir():  # results of a worker that never finished
+                if STAGED_OUT.fullmatch(staged.name) and staged.is_dir() and not staged.is_symlink():
+                    shutil.rmtree(staged, ignore_errors=True)
+            if record.get("state") not in FINAL:  # settled: a worker of the server before may not write it
+                ownership.settle(folder, state="failed", error=INTERRUPTED, finished=time.time())
                 failed.append(folder.name)
         if failed:
             log.warning("marked %d interrupted job(s) as failed: %s", len(failed), ", ".join(failed))

@@ -1,5 +1,10 @@
 """Worker processes for the web app: a spawn process pool whose jobs report back through their
-folders, plus the lock that keeps one server per data folder."""
+folders, plus the lock that keeps one server per data folder.
+
+Every worker process is started from one thread of the runner's own ("squatpose-spawner"), which lives
+as long as the pool: a worker's parent-death signal (lifeline.py) follows the thread that started it,
+so workers must not be started from short-lived threads (a pool's manager thread resubmitting jobs).
+"""
 from __future__ import annotations
 
 import logging
@@ -8,11 +13,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-from squatpose.web import worker
+from squatpose.analysis.config import AnalysisConfig
+from squatpose.web import ownership, worker
 from squatpose.web.jobs import FINAL, JobStore, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -52,8 +58,10 @@ class DataDirLock:
 class Runner:
     """The worker processes and the futures of the jobs submitted to them."""
 
-    def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None], str]) -> None:
+    def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None, str], str],
+                 analysis_config: AnalysisConfig | None = None) -> None:
         self.store, self.workers, self.job_fn = store, max(1, workers), job_fn
+        self.analysis_config = analysis_config
         self.futures: dict[str, Future] = {}
         self.checkpoints: dict[str, Path | None] = {}
         self.resubmits: dict[str, int] = {}
@@ -61,21 +69,35 @@ class Runner:
         self.lock = threading.Lock()
         self.pool: ProcessPoolExecutor | None = None
         self.stopping = False
+        self._spawner: ThreadPoolExecutor | None = None  # the one thread that starts worker processes
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # One core is left to the server and video decoding: oversubscribed PyTorch threads spin
         # and can make a job 50x slower (measured on a busy 2-core machine); the model is small.
         threads = max(1, min(MAX_TORCH_THREADS, (os.cpu_count() or 1) // self.workers - 1))
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker.init_worker, initargs=(threads,))
+                                   initializer=worker.init_worker, initargs=(threads, self.analysis_config))
 
     def start(self, warm_up: bool = True) -> None:
         """Start the workers; with warm_up, they import the analysis stack at once."""
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="squatpose-spawner")
         with self.lock:
             self.pool = self._new_pool()
-            if warm_up:
-                for _ in range(self.workers):
-                    self.pool.submit(worker.warm_up)
+        if warm_up:
+            for _ in range(self.workers):
+                self._on_spawner(lambda pool: pool.submit(worker.warm_up))
+
+    def _on_spawner(self, fn: Callable[[ProcessPoolExecutor], Future]) -> Future:
+        """`fn(pool)` run on the spawner thread (a pool starts its worker processes in the thread that
+        submits to it): its result, or RuntimeError when the workers are not running."""
+        def submit() -> Future:
+            with self.lock:
+                if self.pool is None:
+                    raise RuntimeError("the server is not running its workers")
+                return fn(self.pool)
+        if self._spawner is None:
+            raise RuntimeError("the server is not running its workers")
+        return self._spawner.submit(submit).result()
 
     def stop(self) -> None:
         """Stop at once: waiting jobs are dropped, running ones killed; both are marked failed
@@ -88,16 +110,23 @@ class Runner:
                 for process in list(getattr(pool, "_processes", {}).values()):
                     process.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
+        if self._spawner is not None:  # after the workers: its end is their parent-death signal
+            self._spawner.shutdown(wait=True)
+            self._spawner = None
         self.stopping = False
 
     def submit(self, job_id: str, checkpoint: Path | None) -> None:
-        with self.lock:
-            if self.pool is None:
-                raise RuntimeError("the server is not running its workers")
-            future = self.pool.submit(worker.run_tracked, self.job_fn, str(self.store.jobs_dir / job_id),
-                                      None if checkpoint is None else str(checkpoint))
+        """Hand a queued job to the workers, with a fresh owner token (ownership.py)."""
+        folder = self.store.jobs_dir / job_id
+        owner = ownership.claim(folder)
+
+        def submit(pool: ProcessPoolExecutor) -> Future:
+            future = pool.submit(worker.run_tracked, self.job_fn, str(folder),
+                                 None if checkpoint is None else str(checkpoint), owner)
             self.futures[job_id], self.checkpoints[job_id] = future, checkpoint
-        future.add_done_callback(lambda f: self._finished(job_id, f))
+            return future
+
+        self._on_spawner(submit).add_done_callback(lambda f: self._finished(job_id, f))
 
     def _finished(self, job_id: str, future: Future) -> None:
         """Called in a pool thread when a job ends: clean up deleted jobs, record crashes. When a
@@ -126,7 +155,7 @@ class Runner:
                 message = CRASHED
             else:
                 message = f"the job could not run: {error}"
-            self.store.update(job_id, state="failed", error=message, finished=time.time())
+            ownership.settle(folder, state="failed", error=message, finished=time.time())
             write_json(folder / "progress.json", {"stage": "failed", "done": 0, "total": 0, "fraction": None})
 
     def _ran_in_dead_worker(self, folder: Path) -> bool:
@@ -142,7 +171,7 @@ class Runner:
         if count >= MAX_RESUBMITS:
             return False
         self.resubmits[job_id] = count + 1
-        self.store.update(job_id, state="queued", started=None)
+        ownership.settle(self.store.jobs_dir / job_id, state="queued", started=None)  # the dead run's token goes
         write_json(self.store.jobs_dir / job_id / "progress.json",
                    {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
         try:

@@ -36,12 +36,13 @@ def cross_site(request: Request) -> str | None:
 
 
 def loopback_hosts(host: str) -> list[str] | None:
-    """Host names allowed when bound to a loopback address; None (any) otherwise."""
+    """Host names allowed when bound to a loopback address (the usual names and the address itself, such
+    as 127.0.0.2); None (any) otherwise."""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = host == "localhost"
-    return ["127.0.0.1", "localhost", "::1"] if loopback else None
+    return list(dict.fromkeys(["127.0.0.1", "localhost", "::1", host])) if loopback else None
 
 
 def add_security_middleware(app: FastAPI, allowed_hosts: list[str] | None) -> None:

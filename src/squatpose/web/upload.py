@@ -10,6 +10,8 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 1024  # view / model values are short
+MAX_PARTS = 8  # file, view, model and a few a client may add: more is not a form of this page's
+MAX_HEADER_BYTES = 8 * 1024  # one part's headers
 
 
 class UploadError(Exception):
@@ -29,6 +31,8 @@ class _Receiver:
         self.fields: dict[str, str] = {}
         self.file_bytes = 0
         self.file_seen = False
+        self.parts = 0
+        self._header_bytes = 0
         self._fh = None
         self._header_name = b""
         self._header_value = b""
@@ -43,13 +47,24 @@ class _Receiver:
                 "on_part_end": self._part_end}
 
     def _part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise UploadError(400, f"too many form fields (at most {MAX_PARTS})")
         self._headers, self._field, self._value = {}, None, bytearray()
+        self._header_bytes = 0
 
     def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_name += data[start:end]
 
     def _header_val(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self._header_value += data[start:end]
+
+    def _count_header(self, n: int) -> None:
+        self._header_bytes += n
+        if self._header_bytes > MAX_HEADER_BYTES:
+            raise UploadError(400, f"a form part's headers are longer than {MAX_HEADER_BYTES // 1024} kB")
 
     def _header_end(self) -> None:
         self._headers[self._header_name.lower()] = self._header_value

@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from squatpose import atomic
 from squatpose.media.images import read_image_rgb
+from squatpose.outputs import refuse_overwriting_inputs
 from squatpose.pose.data.dataset import AnnotationError, read_coco_json
 from squatpose.pose.data.teacher import TEACHER_FIELD, MoveNetTeacher, TeacherPose
 
@@ -46,8 +47,7 @@ def teacher_poses(annotations: Path, data: dict, images: Path, teacher: MoveNetT
 
 def read_for_copy(annotations: Path, out: Path) -> dict:
     """The COCO data of `annotations`, to be changed and written to `out`, which must not be the input."""
-    if out.resolve() == annotations.resolve():
-        raise ValueError(f"{out}: refusing to overwrite the input annotations")
+    refuse_overwriting_inputs({"--out": out}, {"--annotations": annotations})
     return read_coco_json(annotations)
 
 

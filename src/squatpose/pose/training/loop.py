@@ -19,6 +19,7 @@ from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import (
     atomic_save,
     load_state,
+    load_state_across_joint_sets,
     make_checkpoint,
     read_checkpoint,
     unwrap,
@@ -47,10 +48,15 @@ class TrainingState:
     def __init__(self) -> None:
         self.epoch, self.batch_in_epoch, self.step, self.best = 0, 0, 0, -math.inf
         self.train_s = 0.0  # seconds in training steps (data loading included, validation not), over resumes
+        # The epoch's loss so far: a run resumed mid-epoch logs the mean over the whole epoch, not its rest.
+        self.loss_sum, self.loss_batches = 0.0, 0
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step, "best": self.best,
-                "train_s": self.train_s}
+                "train_s": self.train_s, "loss_sum": self.loss_sum, "loss_batches": self.loss_batches}
+
+    def next_epoch(self) -> None:
+        self.epoch, self.batch_in_epoch, self.loss_sum, self.loss_batches = self.epoch + 1, 0, 0.0, 0
 
 
 def seed_everything(seed: int) -> None:
@@ -65,8 +71,10 @@ def build_for_training(config: Config, device: torch.device):
                         stride=codec.stride)
     if config.train.init_from:
         ckpt = read_checkpoint(config.train.init_from)
-        load_state(model, ckpt["state_dict"], config.train.init_from)
-        log.info("initialised weights from %s", config.train.init_from)
+        new_joints = load_state_across_joint_sets(model, ckpt["state_dict"], get_joint_set(ckpt["joint_set"]).names,
+                                                  joint_set.names, config.train.init_from)
+        log.info("initialised weights from %s%s", config.train.init_from,
+                 f" (new joints, freshly initialised: {', '.join(new_joints)})" if new_joints else "")
     model.to(device)
     if config.train.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -123,7 +131,7 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
     while state.epoch < config.train.epochs:
         train_loss = _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch,
                                   config, dist_info, save)
-        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+        state.next_epoch()
         if not dist_info.is_main:
             continue
         metrics = validate(model, config, val_sets, joint_set, codec) if val_sets else {"score": -state.epoch}
@@ -146,8 +154,7 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
     sampler.set_epoch(state.epoch, state.batch_in_epoch)
     device = dist_info.device
     use_amp = config.train.amp and device.type == "cuda"
-    last_save, total, count = time.monotonic(), 0.0, 0
-    tick = last_save
+    last_save = tick = time.monotonic()
     bar = tqdm(total=steps_per_epoch, initial=state.batch_in_epoch, desc=f"epoch {state.epoch + 1}",
                unit="batch", disable=not dist_info.is_main, dynamic_ncols=True)
     for batch in loader:
@@ -169,16 +176,17 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
         schedule.step()
         state.step += 1
         state.batch_in_epoch += 1
-        total, count = total + loss.item(), count + 1  # .item() waits for the device: time the step after it
+        # .item() waits for the device: time the step after it
+        state.loss_sum, state.loss_batches = state.loss_sum + loss.item(), state.loss_batches + 1
         state.train_s, tick = state.train_s + time.monotonic() - tick, time.monotonic()
         bar.update(1)
-        bar.set_postfix(loss=f"{total / count:.2e}", lr=f"{optimizer.param_groups[0]['lr']:.1e}",
+        bar.set_postfix(loss=f"{state.loss_sum / state.loss_batches:.2e}", lr=f"{optimizer.param_groups[0]['lr']:.1e}",
                         skipped=int(batch["substituted"].sum()))
         if time.monotonic() - last_save > 60 * config.train.checkpoint_minutes:
             save("last.pt", None)
             last_save = time.monotonic()
     bar.close()
-    return total / max(count, 1)
+    return state.loss_sum / max(state.loss_batches, 1)
 
 
 def _batch_loss(loss_fn: LossFn, pred: torch.Tensor, batch: dict, device: torch.device,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
+from squatpose.web import ownership
 from squatpose.web.jobs import (
     BUILTIN_MODEL,
     OUTPUT_FILES,
@@ -24,7 +25,6 @@ from squatpose.web.upload import UploadError, receive
 
 log = logging.getLogger(__name__)
 
-BODY_SLACK = 64 * 1024  # multipart headers and the small fields around the file
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
     "type": "object", "required": ["file"], "properties": {
         "file": {"type": "string", "format": "binary",
@@ -57,7 +57,7 @@ def start_job(store: JobStore, runner: Runner, record: dict, checkpoint: Path | 
     try:
         runner.submit(record["id"], checkpoint)
     except RuntimeError as exc:  # the server is shutting down
-        store.update(record["id"], state="failed", error=f"could not start: {exc}")
+        ownership.settle(store.jobs_dir / record["id"], state="failed", error=f"could not start: {exc}")
         raise HTTPException(503, str(exc)) from exc
     return JSONResponse(job_view(store, record), status_code=201, headers={"Location": f"/api/jobs/{record['id']}"})
 
@@ -69,10 +69,7 @@ def max_upload_bytes(max_upload_mb: float) -> int:
 async def receive_job(request: Request, store: JobStore, max_upload_mb: float) -> tuple[dict, Path | None]:
     """The upload in `request` stored as a new job and the checkpoint of its model; HTTPException saying
     what is wrong with the form, the size or the file's content otherwise."""
-    max_bytes = max_upload_bytes(max_upload_mb)
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > max_bytes + BODY_SLACK:
-        raise HTTPException(413, f"the file is larger than the limit of {max_upload_mb:g} MB")
+    max_bytes = max_upload_bytes(max_upload_mb)  # the file's; the whole body's is limits.BodyLimit's
     part = store.uploads_dir / f"{new_job_id()}.part"
     try:
         fields, size = await receive(request.stream(), request.headers.get("content-type", ""), part, max_bytes)

@@ -3,16 +3,16 @@ user clicked."""
 from __future__ import annotations
 
 import json
-import math
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from squatpose.geometry import box_problem
+from squatpose.jsonable import loads_bounded
 from squatpose.web.jobs import JobStore, read_json
 from squatpose.web.routes.jobs import checked_id, start_job
 from squatpose.web.runner import Runner
 
-MAX_JSON_BYTES = 4096   # a person choice: {"box": [x, y, w, h]}
 PERSON_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
     "type": "object", "required": ["box"], "properties": {
         "box": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 4,
@@ -21,36 +21,29 @@ PERSON_BODY = {"requestBody": {"required": True, "content": {"application/json":
 
 
 def person_box(body: object, frame_wh: list[int]) -> list[float]:
-    """The `box` of a person-choice body: 4 finite numbers x,y,w,h, w and h > 0, overlapping the
-    frame `frame_wh`; HTTPException(400) saying what is wrong otherwise."""
+    """The `box` of a person-choice body: 4 finite numbers x,y,w,h, w and h > 0, overlapping the frame
+    `frame_wh` and at most twice its size (geometry.box_problem); HTTPException(400) saying what is wrong."""
     box = body.get("box") if isinstance(body, dict) else None
     if not (isinstance(box, list) and len(box) == 4
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
         raise HTTPException(400, 'send {"box": [x, y, w, h]}: four numbers, the person\'s box in video pixels')
-    x, y, w, h = (float(v) for v in box)
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise HTTPException(400, "the box must hold finite numbers")
-    if w <= 0 or h <= 0:
-        raise HTTPException(400, f"the box must have a positive width and height, got {w:g} × {h:g}")
-    width, height = frame_wh
-    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
-        raise HTTPException(400, f"the box {x:g},{y:g},{w:g},{h:g} lies outside the {width}×{height} video")
-    return [x, y, w, h]
+    if problem := box_problem(box, (int(frame_wh[0]), int(frame_wh[1]))):
+        raise HTTPException(400, problem)
+    return [float(v) for v in box]
 
 
 async def read_small_json(request: Request) -> object:
-    """The request's JSON body, refused (413) past MAX_JSON_BYTES without reading the rest into memory."""
+    """The request's JSON body (its size is held to limits.PERSON_BODY_BYTES as it streams in): numbers
+    beyond the float range and deep nesting are a 400 like any bad JSON, never a 500."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         raise HTTPException(415, "send the box as application/json")
-    raw = b""
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_JSON_BYTES:
-            raise HTTPException(413, f"the body is larger than {MAX_JSON_BYTES} bytes: send only the box")
+    raw = await request.body()
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return loads_bounded(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise HTTPException(400, f"the body is not valid JSON ({exc})") from exc
+    except ValueError as exc:  # a number beyond the float range, too deep a nesting
+        raise HTTPException(400, f"the body is refused: {exc}") from exc
 
 
 def router(store: JobStore, runner: Runner) -> APIRouter:

@@ -2,6 +2,7 @@
 "use strict";
 
 const POLL_MS = 1000;
+const KIND_NAMES = { image: "photo", video: "video", live: "live set" };
 const state = { config: null, file: null, timer: null, jobId: null };
 const $ = (id) => document.getElementById(id);
 
@@ -166,7 +167,7 @@ async function refreshJobs() {
   body.replaceChildren(...jobs.map((job) => el("tr", {},
     el("td", { text: when(job.created) }),
     el("td", { class: "file" }, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
-    el("td", { class: "optional", text: job.kind === "image" ? "photo" : "video" }),
+    el("td", { class: "optional", text: KIND_NAMES[job.kind] || job.kind }),
     el("td", { title: job.error || null }, stateBadge(job)),
     el("td", { class: "num", text: job.reps ?? "" }),
     el("td", { class: "row-actions" },
@@ -236,8 +237,20 @@ function renderHead(job) {
   $("job-state").textContent = job.state;
   const view = job.view === "auto" ? "view detected automatically" : `${job.view} view`;
   const model = modelName(job.model);
-  $("job-meta").textContent = `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
+  $("job-meta").textContent = job.kind === "live" ? `Live set, ${when(job.created)} · ${view} · ${model}`
+    : `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
     + `uploaded ${when(job.created)}${job.kind === "image" ? "" : ` · ${view}`} · ${model}`;
+  $("live-save").hidden = job.saved !== false;
+}
+
+// A live set's result is kept only when saved (until then it is not listed and goes at the next set).
+async function saveLiveSet() {
+  try {
+    await api(`/api/jobs/${state.jobId}/save`, { method: "POST" });
+    $("live-save").hidden = true;
+  } catch (error) {
+    alert(`Could not save: ${error.message}`);
+  }
 }
 
 function renderProgress(job) {
@@ -284,13 +297,15 @@ function videoResults(job) {
   const picker = peoplePicker(job);
   if (picker) parts.push(picker);
   parts.push(section("Feedback", feedbackList(s.feedback || [])));
-  parts.push(section("Annotated video", videoPlayer(files, s.video_codec)));
+  parts.push(section("Annotated video", videoPlayer(files, s.video_codec, job.kind === "live")));
   if (files["timeline.png"]) {
     parts.push(section("Knee angle and depth over time",
       el("img", { id: "plot", class: "plot", src: files["timeline.png"], alt: "knee angle and depth over time, repetitions marked" }),
       el("p", { class: "small muted", text: "Shaded spans are repetitions; triangles mark where each started and reached its bottom." })));
   }
   parts.push(section("Repetitions", repTable(s)));
+  const trunk = trunkCard(s);
+  if (trunk) parts.push(trunk);
   if (files["depth_per_rep.png"] && (s.repetitions || []).length) {
     parts.push(section("Depth per repetition",
       el("img", { class: "plot", src: files["depth_per_rep.png"], alt: "thigh angle at the bottom of each repetition" })));
@@ -361,11 +376,14 @@ function feedbackList(feedback) {
   }));
 }
 
-function videoPlayer(files, codec) {
+function videoPlayer(files, codec, live) {
   const sources = [];
   if (files["annotated.webm"]) sources.push(el("source", { src: files["annotated.webm"], type: "video/webm" }));
   if (files["annotated.mp4"]) sources.push(el("source", { src: files["annotated.mp4"], type: "video/mp4" }));
-  if (!sources.length) return el("p", { class: "muted", text: "No annotated video was written." });
+  if (!sources.length) {
+    return el("p", { class: "muted", text: live ? "A live set keeps no video: the camera's frames are never written to disk."
+      : "No annotated video was written." });
+  }
   const video = el("video", { id: "result-video", controls: true, playsinline: true, preload: "metadata" }, sources);
   const mp4 = files["annotated.mp4"];
   const unplayable = mp4 && codec && codec !== "h264" && !files["annotated.webm"];
@@ -394,6 +412,59 @@ function repTable(s) {
   const foot = reasons.size ? el("ul", { class: "small muted", id: "rep-notes" },
     [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` }))) : null;
   return el("div", {}, el("div", { class: "scroll" }, grid), foot);
+}
+
+// ---------- the trunk: shown only when the joint tracks have shoulders ----------
+const TRUNK_COLUMNS = [
+  ["number", "#", (r) => String(r.number)],
+  ["trunk_lean_bottom", "trunk lean at bottom", (r) => withSd(r.trunk_lean_bottom, r.trunk_lean_bottom_sd, 0, "°")],
+  ["hip_angle_bottom", "hip angle at bottom", (r) => withSd(r.hip_angle_bottom, r.hip_angle_bottom_sd, 0, "°")],
+  ["early_hip_rise", "early rise hips / shoulders", (r) => r.early_hip_rise == null ? "—"
+    : `${num(r.early_hip_rise, 2)} / ${num(r.early_shoulder_rise, 2)}`],
+  ["shoulder_rise_ratio", "shoulders ÷ hips", (r) => withSd(r.shoulder_rise_ratio, r.shoulder_rise_ratio_sd, 2, "")],
+  ["flags", "hips rose first", (r) => r.shoulder_rise_ratio == null ? "—"
+    : (r.flags || []).includes("hips_rise_first") ? "yes" : "no"],
+];
+
+function withSd(value, sd, digits, unit) {
+  return value == null ? "—" : `${num(value, digits, unit)} ± ${num(sd, digits, unit)}`;
+}
+
+function trunkCard(s) {
+  const trunk = s.trunk || {};
+  const reps = s.repetitions || [];
+  if (!trunk.shoulders || !reps.length) return null;
+  const empty = (key) => key !== "number" && key !== "flags" && reps.every((r) => r[key] == null);
+  const columns = TRUNK_COLUMNS.filter(([key]) => !empty(key));
+  if (columns.length === 2) { // only "#" and the flag: nothing was measured, say why once
+    const why = reps.map((r) => (r.notes || {}).shoulder_rise_ratio).find(Boolean) || "not measured";
+    return section("Trunk", el("p", { class: "muted", id: "trunk-line", text: `Trunk lean, hip angle and the early rise: ${why}.` }));
+  }
+  const missing = TRUNK_COLUMNS.filter(([key]) => empty(key)).map(([key, label]) =>
+    `${label}: ${reps.map((r) => (r.notes || {})[key]).find(Boolean) || "not measured"}`);
+  const units = s.units || {};
+  const flagged = trunk.hips_rise_first_reps || [];
+  const line = [
+    trunk.trunk_lean_bottom == null ? null : `trunk lean at the bottom ${num(trunk.trunk_lean_bottom, 0, "°")}`,
+    trunk.hip_angle_bottom == null ? null : `hip angle ${num(trunk.hip_angle_bottom, 0, "°")}`,
+    trunk.shoulder_rise_ratio == null ? null
+      : `early in the way up the shoulders rose ${num(trunk.shoulder_rise_ratio, 2)} times as far as the hips`,
+  ].filter(Boolean).join("; ");
+  const verdict = flagged.length ? `The hips rose before the chest on rep${flagged.length > 1 ? "s" : ""} ${flagged.join(", ")}.`
+    : reps.some((r) => r.shoulder_rise_ratio != null) ? "The chest kept up with the hips on every repetition." : "";
+  const table = el("table", { class: "grid reps", id: "trunk-table" },
+    el("thead", {}, el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })))),
+    el("tbody", {}, reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
+      el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))))));
+  return section("Trunk",
+    el("p", { id: "trunk-line", text: `${line ? `Median over the repetitions: ${line}. ` : ""}${verdict}` }),
+    el("div", { class: "scroll" }, table),
+    el("p", { class: "small muted", text: "Trunk lean: the hip-to-shoulder line from vertical; hip angle: between trunk "
+      + "and thigh, 180° = straight. Early rise: how far hips and shoulders rose, in leg lengths, "
+      + "while the hips covered the first half of their way up; shoulders ÷ hips clearly under "
+      + `${num((s.config && s.config.trunk || {}).min_shoulder_rise_ratio, 1)} means the hips rose first. All need a side view; `
+      + "± is one standard deviation." }),
+    missing.length ? el("ul", { class: "small muted" }, missing.map((m) => el("li", { text: m }))) : null);
 }
 
 const DOWNLOADS = [
@@ -457,6 +528,7 @@ function init() {
     const id = e.target.getAttribute("data-delete");
     if (id && await deleteJob(id)) { stopPolling(); refreshJobs(); }
   });
+  $("save-live").addEventListener("click", saveLiveSet);
   $("delete-job").addEventListener("click", async () => {
     if (state.jobId && await deleteJob(state.jobId)) location.hash = "#/";
   });
