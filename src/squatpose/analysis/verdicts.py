@@ -77,12 +77,13 @@ def running_median(x: np.ndarray, half: int) -> np.ndarray:
 
 def depth_verdict(thigh: ThighElevation, frames: np.ndarray, bottom: np.ndarray, fps: float,
                   cfg: FeedbackConfig) -> DepthVerdict:
-    """The depth verdict of the repetition over `frames`; `bottom`: its deepest frames (the thigh
-    must be measured there, else the lowest value found is not the bottom's)."""
-    if not np.isfinite(thigh.value[bottom]).any():
-        return DepthVerdict(None, None, None, NO_THIGH)
+    """The depth verdict of the repetition over `frames`; `bottom`: its deepest frames. Where the
+    thigh is not measured there, the lowest value found may not be the bottom's: the bottom went at
+    least that deep, so "below" still holds, but "about" or "above" could be wrong and is not said."""
     half = max(1, round(SETTLE_S * fps / 2))
     value = running_median(thigh.value[frames], half)
+    if not np.isfinite(value).any():
+        return DepthVerdict(None, None, None, NO_THIGH)
     spread = running_median(thigh.value_sd[frames], half)
     i = int(np.nanargmin(value))
     angle, sd = float(value[i]), float(spread[i])
@@ -91,6 +92,8 @@ def depth_verdict(thigh: ThighElevation, frames: np.ndarray, bottom: np.ndarray,
                                              "film from the side to judge depth")
     tol = cfg.parallel_tolerance_deg
     verdict = "below" if angle + sd < tol else "above" if angle - sd > tol else "parallel"
+    if verdict != "below" and not np.isfinite(thigh.value[bottom]).any():
+        return DepthVerdict(None, None, None, NO_THIGH)
     return DepthVerdict(verdict, angle, sd)
 
 
