@@ -130,23 +130,36 @@ class RepConfig:
 
 @dataclass(frozen=True)
 class FeedbackConfig:
-    """Thresholds for feedback sentences (see docs/analysis.md for sources and project choices);
+    """Verdicts and feedback (docs/analysis.md gives each threshold's source, or marks it a project
+    choice). parallel_tolerance_deg: the thigh angle that counts as parallel; thigh_model_sd_deg: the
+    uncertainty of a pose model's hip and knee joint centres against the thigh a judge sees, added
+    to every thigh angle's; max_thigh_sd_deg: a depth verdict needs a thigh angle at least this
+    certain; fast_descent_s: a way down shorter than this is a drop, not a controlled descent;
+    knee_inward_pct: knees this far inside the hip-ankle line (% of leg length, both knees' mean)
+    beyond the measure's uncertainty are caving in; min_hip_width: knees are judged only where the
+    hips are this far apart in the image (leg lengths; a side view overlaps them);
+    knee_asymmetry_deg / hip_asymmetry_pct: left/right differences at the bottom beyond their
+    uncertainty; ascent_slowdown: the last way up this much slower than the first (fatigue);
     min_confidence: a repetition whose depth joints are on average less likely than this to be within
     0.1 of the body size (calibrated score) gets a caution, and its measures skip frames below it."""
 
     parallel_tolerance_deg: float = 0.0
-    fast_descent_s: float = 1.0
+    thigh_model_sd_deg: float = 4.0
+    max_thigh_sd_deg: float = 12.0
+    fast_descent_s: float = 0.5
+    knee_inward_pct: float = 2.0
+    min_hip_width: float = 0.1
     knee_asymmetry_deg: float = 10.0
     hip_asymmetry_pct: float = 5.0
-    valgus_fppa_deg: float = 10.0
     min_confidence: float = 0.77
     ascent_slowdown: float = 0.5
 
     def __post_init__(self) -> None:
         check("feedback", fast_descent_s=self.fast_descent_s > 0,
+               thigh_model_sd_deg=self.thigh_model_sd_deg >= 0, max_thigh_sd_deg=self.max_thigh_sd_deg > 0,
+               knee_inward_pct=self.knee_inward_pct > 0, min_hip_width=self.min_hip_width >= 0,
                knee_asymmetry_deg=self.knee_asymmetry_deg > 0,
                hip_asymmetry_pct=self.hip_asymmetry_pct > 0,
-               valgus_fppa_deg=self.valgus_fppa_deg > 0,
                min_confidence=0 <= self.min_confidence <= 1,
                ascent_slowdown=self.ascent_slowdown > 0)
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes per second
 PID_FILE = "worker.pid"  # which worker process runs the job: the one that fails if that process dies
 PEOPLE_WIDTH = 960  # the frame to click a person on: wide enough to tell people apart, small to send
+POSE_SPAN, VIDEO_SPAN = (0.0, 0.8), (0.82, 0.97)  # shares of the progress bar: joints, annotated video
 BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
 _predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
 _analysis_config = AnalysisConfig()  # per worker process: the server's (`serve --config/--set`)
@@ -66,15 +67,18 @@ def warm_up() -> bool:
 
 class Progress:
     """Writes progress.json (throttled); raises Cancelled when the job was deleted, Superseded when the
-    server settled it since (the lease no longer holds)."""
+    server settled it since (the lease no longer holds). Each stage fills its `span` of the whole bar,
+    so the bar moves on through the writing stages; a stage without a span and without frames is shown
+    as indeterminate."""
 
     def __init__(self, folder: Path, lease: Lease) -> None:
         self.folder, self.lease = folder, lease
         self.stage_name = "starting"
+        self.span: tuple[float, float] | None = None
         self._last = 0.0
 
-    def stage(self, name: str, done: int = 0, total: int = 0) -> None:
-        self.stage_name = name
+    def stage(self, name: str, done: int = 0, total: int = 0, span: tuple[float, float] | None = None) -> None:
+        self.stage_name, self.span = name, span
         self._write(done, total)
 
     def frame(self, done: int, total: int) -> None:
@@ -88,7 +92,8 @@ class Progress:
         if (self.folder / "cancel").exists():
             raise Cancelled()
         self.lease.check()
-        fraction = min(1.0, done / total) if total else None
+        lo, hi = self.span or (0.0, 1.0)
+        fraction = lo + (hi - lo) * min(1.0, done / total) if total else (None if self.span is None else lo)
         write_json(self.folder / "progress.json",
                    {"stage": self.stage_name, "done": done, "total": total, "fraction": fraction,
                     "updated": time.time()})
@@ -121,7 +126,7 @@ def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     from squatpose.media.video_writer import NoEncoder, encode_video
 
     def frames(cap, total: int):  # noqa: ANN001, ANN202 - a capture in, BGR frames out
-        progress.stage("preparing the video for the browser", 0, total)
+        progress.stage("preparing the video for the browser", 0, total, (VIDEO_SPAN[1], 1.0))
         for done, frame in enumerate(iter_frames_bgr(cap), 1):
             yield frame
             progress.frame(done, total)
@@ -167,15 +172,21 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
 
     progress.stage("loading the model")
     predictor = _predictor(checkpoint)
-    progress.stage("finding the joints in each frame")
+    progress.stage("finding the joints in each frame", span=POSE_SPAN)
 
     def on_frame(done: int, total: int) -> None:
         progress.frame(done, total)
         if total and done >= total:
-            progress.stage("measuring and writing the results", done, total)
+            progress.stage("measuring the squats and drawing the plots", span=(POSE_SPAN[1], VIDEO_SPAN[0]))
+
+    def on_annotate(done: int, total: int) -> None:
+        if progress.span != VIDEO_SPAN:
+            progress.stage("drawing the annotated video", done, total, VIDEO_SPAN)
+        progress.frame(done, total)
 
     analyze(folder / record["input"], out, view=record["view"], predictor=predictor, box=record.get("box"),
-            config=_analysis_config, progress=False, box_hint=False, on_frame=on_frame)  # the page offers people to click, not --box
+            config=_analysis_config, progress=False, box_hint=False, on_frame=on_frame,  # people to click, not --box
+            on_annotate=on_annotate, source_name=record.get("upload_name") or None)
     summary = read_json(out / "summary.json") or {}
     people = summary.get("people") or {}
     if len(people.get("boxes") or []) >= 2:
@@ -187,6 +198,16 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     if codec != BROWSER_CODEC and (out / "annotated.mp4").is_file():
         browser_copy(out / "annotated.mp4", out / "annotated.webm", progress)
     return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
+
+
+def _run_live(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
+    """A live set's joints (kept during the set; no frames) analysed like a keypoints file."""
+    from squatpose.api import analyze
+
+    progress.stage("measuring and writing the results")
+    result = analyze(keypoints=folder / record["input"], out_dir=out, view=record["view"], config=_analysis_config,
+                     progress=False)
+    return {"reps": result.reps, "view_used": result.view.label}
 
 
 def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
@@ -216,7 +237,7 @@ def run_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
         progress.stage("starting")
         record = lease.write(state="running", started=time.time())
         staged.mkdir(exist_ok=True)
-        run = _run_video if record["kind"] == "video" else _run_image
+        run = {"video": _run_video, "live": _run_live}.get(record["kind"], _run_image)
         extra = run(folder, record, checkpoint, progress, staged)
     except Cancelled:
         log.info("job %s was deleted while running", folder.name)
