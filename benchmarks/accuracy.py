@@ -1,4 +1,5 @@
-"""Accuracy of checkpoints (and the MoveNet teacher) on the shared validation sets, as Markdown for the model card.
+"""Accuracy of checkpoints (and the MoveNet teacher) on the shared validation sets, as Markdown for the model
+card.
 
     python benchmarks/accuracy.py [--checkpoint C ...] [--teacher ../shared/teachers/movenet-thunder.onnx]
                                   [--data ../shared/data] [--json all.json]
@@ -33,10 +34,11 @@ from squatpose.pose.evaluation.evaluate import EvalResult, predict_records, scor
 from squatpose.pose.predictor import TorchRunner, default_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
+COCO_VAL = "coco_mini/annotations/person_keypoints_val2017.json"
 SETS = {
     "PARSE": ("parse/parse.json", "parse/images", 1),
-    "COCO sample val (all six labelled)": ("coco_mini/annotations/person_keypoints_val2017.json", "coco_mini/val2017", 6),
-    "COCO sample val (any lower joint)": ("coco_mini/annotations/person_keypoints_val2017.json", "coco_mini/val2017", 1),
+    "COCO sample val (all six labelled)": (COCO_VAL, "coco_mini/val2017", 6),
+    "COCO sample val (any lower joint)": (COCO_VAL, "coco_mini/val2017", 1),
 }
 DEV = "LSP dev split"
 TABLES = {
@@ -65,7 +67,8 @@ def model_predictions(checkpoint: Path):
     def predict(records: list[PersonRecord], flip: bool, names: tuple[str, ...]):
         if not set(names) <= set(loaded.joint_set.names):
             return None
-        xy, score = predict_records(runner, [r.with_joint_set(loaded.joint_set) for r in records], loaded.codec,
+        xy, score = predict_records(runner,
+                                    [r.with_joint_set(loaded.joint_set) for r in records], loaded.codec,
                                     loaded.joint_set, loaded.input_mean, loaded.input_std, flip_test=flip,
                                     box_padding=loaded.box_padding, progress=False)
         idx = [loaded.joint_set.index(n) for n in names]
@@ -100,14 +103,16 @@ def per_joint(model: str, flip: bool, result: EvalResult, names: tuple[str, ...]
     lines = [f"\n{model}, {DEV}, flip test {'yes' if flip else 'no'}: PCK@0.05 / 0.1 / 0.2 per joint\n",
              "| joint | @0.05 | @0.1 | @0.2 |", "|---|---|---|---|"]
     for j, name in enumerate(names):
-        lines.append(f"| {name} | " + " | ".join(_fmt(result.pck_box.per_joint[a][j]) for a in (0.05, 0.1, 0.2)) + " |")
+        cells = " | ".join(_fmt(result.pck_box.per_joint[a][j]) for a in (0.05, 0.1, 0.2))
+        lines.append(f"| {name} | {cells} |")
     return "\n".join(lines)
 
 
-def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: dict, details: list[str]) -> None:
+def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: dict,
+              details: list[str]) -> None:
     parts = " | ".join(f"{p}@0.1" for p in TABLE_PARTS[title])
-    print(f"\n### {title}\n\n| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | {parts} | OKS-AP |\n"
-          "|" + "---|" * (8 + len(TABLE_PARTS[title])))
+    print(f"\n### {title}\n\n| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | {parts} | "
+          "OKS-AP |\n|" + "---|" * (8 + len(TABLE_PARTS[title])))
     for name, (ann, images, min_joints) in sets.items():
         records = load_records(ann, images, joint_set, min_joints=min(min_joints, joint_set.num_joints))
         for model, predict in models.items():
@@ -123,10 +128,12 @@ def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, action="append", default=None,
                         help="a checkpoint (repeat to compare several; default: the built-in model)")
-    parser.add_argument("--teacher", type=Path, default=None, help="MoveNet ONNX measured beside the checkpoints")
+    parser.add_argument("--teacher", type=Path, default=None,
+                        help="MoveNet ONNX measured beside the checkpoints")
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--json", type=Path, default=None, help="also write all metrics to this JSON file")
     args = parser.parse_args()

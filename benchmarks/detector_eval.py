@@ -58,7 +58,8 @@ def average_precision(found: list[tuple[float, bool]], n_truth: int) -> float:
 
 
 def coco_eval(run: Callable[[np.ndarray], Boxes], min_height: float) -> dict:
-    """AP50 and recall over person boxes at least `min_height` px tall; smaller ones and crowds are ignored."""
+    """AP50 and recall over person boxes at least `min_height` px tall; smaller ones and crowds are
+    ignored."""
     data = json.loads((SHARED / "coco_mini/annotations/person_keypoints_val2017.json").read_text())
     by_image: dict[int, list[dict]] = {}
     for ann in data["annotations"]:
@@ -66,7 +67,8 @@ def coco_eval(run: Callable[[np.ndarray], Boxes], min_height: float) -> dict:
     found, n_truth, hit, seconds = [], 0, 0, 0.0
     for image in data["images"]:
         anns = by_image.get(image["id"], [])
-        rgb = cv2.cvtColor(cv2.imread(str(SHARED / "coco_mini/val2017" / image["file_name"])), cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(cv2.imread(str(SHARED / "coco_mini/val2017" / image["file_name"])),
+                           cv2.COLOR_BGR2RGB)
         start = time.perf_counter()
         boxes = run(rgb)
         seconds += time.perf_counter() - start
@@ -106,7 +108,8 @@ def clip_recall(run: Callable[[np.ndarray], Boxes], every: int) -> tuple[list[tu
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--every", type=int, default=5, help="squat clips: use every n-th frame")
 
     parser.add_argument("--coco-only", action="store_true")

@@ -47,7 +47,8 @@ def tile(record, xy: np.ndarray, score: np.ndarray, error: float, names) -> np.n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--set", choices=sorted(SETS), default="parse")
     parser.add_argument("--n", type=int, default=12)
@@ -69,8 +70,8 @@ def main() -> None:
     tiles += [np.zeros_like(tiles[0])] * (-len(tiles) % cols)
     sheet = np.vstack([np.hstack(tiles[i:i + cols]) for i in range(0, len(tiles), cols)])
     cv2.imwrite(str(args.out), sheet)
-    print(f"{args.out}: the {len(worst)} worst of {len(records)} persons "
-          f"(mean error {errors[worst].mean():.2f} of the box side; median over all {np.nanmedian(errors):.3f})")
+    print(f"{args.out}: the {len(worst)} worst of {len(records)} persons (mean error "
+          f"{errors[worst].mean():.2f} of the box side; median over all {np.nanmedian(errors):.3f})")
 
 
 if __name__ == "__main__":

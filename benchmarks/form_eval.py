@@ -1,7 +1,8 @@
 """The analysis' verdicts against a judge's labels of every repetition of the shared squat clips.
 
     python benchmarks/form_eval.py [--labels ../shared/data/form_truth/form_truth.json]
-                                   [--cache derived/form_eval] [--refresh] [--doc docs/analysis.md --block NAME]
+                                   [--cache derived/form_eval] [--refresh] [--doc docs/analysis.md --block
+                                   NAME]
 
 `../shared/data/form_truth/` labels each completed repetition of the 26 shared clips by eye from its
 bottom frame: depth class and thigh angle (side and oblique views), knees caving or not (front/back
@@ -183,8 +184,8 @@ def table(t: Tally) -> str:
     near = ", ".join(f"{k} {v}" for k, v in sorted(t.near_parallel.items()))
     rows = [
         ("depth verdict on clear reps (thigh ≥ 15° from horizontal)",
-         f"right {t.clear_right} of {t.clear_total}; 'about parallel' {t.clear_hedged}, wrong {t.clear_wrong}, "
-         f"none {t.clear_none}"),
+         f"right {t.clear_right} of {t.clear_total}; 'about parallel' {t.clear_hedged}, wrong "
+         f"{t.clear_wrong}, none {t.clear_none}"),
         ("verdict coverage (found reps with a depth label)", f"{t.covered} of {t.depth_labelled}"),
         ("reps labelled about parallel (thigh within 15° of horizontal): verdict", near or "–"),
         ("\"knees inward\" on reps whose knees track over the feet",
@@ -222,7 +223,8 @@ def split_reps(labels: dict, tracks: dict) -> list[SplitRep]:
     for name in sorted(labels):
         analysis = analyze_tracks(tracks[name], cfg)
         for i, rep in match(labels[name]["reps"], analysis).items():
-            out.append(SplitRep(name, rep.thigh_angle, rep.thigh_angle_sd, labels[name]["reps"][i]["thigh_deg"],
+            out.append(SplitRep(name, rep.thigh_angle, rep.thigh_angle_sd,
+                                labels[name]["reps"][i]["thigh_deg"],
                                 rep.knee_inward_pct, rep.knee_inward_sd_pct))
     return out
 
@@ -284,7 +286,8 @@ def write_block(doc: Path, block: str, text: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, default=SHARED / "form_truth" / "form_truth.json")
     parser.add_argument("--cache", type=Path, default=REPO / "derived" / "form_eval",
                         help="joint tracks per clip (default: derived/form_eval, git-ignored)")
@@ -293,7 +296,8 @@ def main() -> None:
     parser.add_argument("--block", default="now", help="... between <!-- form_eval:BLOCK --> markers")
     parser.add_argument("--counts", action="store_true", help="print each clip's repetition count")
     parser.add_argument("--split", action="store_true",
-                        help="the leave-clips-out check of the thresholds chosen on the labels (block 'split')")
+                        help="the leave-clips-out check of the thresholds chosen on the labels (block "
+                             "'split')")
     args = parser.parse_args()
     if not args.labels.is_file():
         raise SystemExit(f"{args.labels}: no form labels here (the shared data is not on this machine)")

@@ -98,7 +98,8 @@ def heatmaps_here(path: Path, crops: np.ndarray, x64_precision: bool) -> np.ndar
     return np.concatenate([sess.run(None, {"image": crops[i:i + 16]})[0] for i in range(0, len(crops), 16)])
 
 
-def heatmaps_emulated(path: Path, crops_file: Path, cpu: str, x64_precision: bool, scratch: Path) -> np.ndarray:
+def heatmaps_emulated(path: Path, crops_file: Path, cpu: str, x64_precision: bool,
+                      scratch: Path) -> np.ndarray:
     out = scratch / f"{path.stem}-{int(x64_precision)}.npy"
     command = ["qemu-x86_64", "-cpu", cpu, sys.executable, str(WORKER), str(path), str(crops_file), str(out)]
     subprocess.run(command + (["--x64-precision"] if x64_precision else []), check=True,
@@ -189,15 +190,16 @@ def load_results(path: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=SHARED / "data")
     parser.add_argument("--work", type=Path, default=REPO / "derived" / "int8_variants")
     parser.add_argument("--steps", default="saturation,accuracy,timing,emulation",
                         help="which steps to run (results of earlier runs in --work/results.json are kept)")
     parser.add_argument("--emulate", default="EPYC-Rome", help="QEMU CPU model without VNNI")
     parser.add_argument("--emulate-persons", type=int, default=300,
-                        help="dev persons the shipped 8-bit file runs on under emulation (about 1 s of CPU each; "
-                             "native PCK on the same persons is given beside)")
+                        help="dev persons the shipped 8-bit file runs on under emulation (about 1 s of CPU "
+                             "each; native PCK on the same persons is given beside)")
     parser.add_argument("--check-persons", type=int, default=16,
                         help="... and the files that should compute exactly what they compute here")
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds (interleaved)")
@@ -216,10 +218,13 @@ def main() -> None:
 
     if "saturation" in steps:
         saved["saturation"] = saturation_by_layer(shipped_file(VNNI_FILE), crops[:args.saturation_crops])
-        saved["kept_float"] = [r["layer"] for r in saved["saturation"] if r["saturated_outputs"] >= SATURATING_SHARE]
-    saturating = Int8Recipe("u8s8-per-channel-saturating-float", keep_float=tuple(saved.get("kept_float", ())))
+        saved["kept_float"] = [r["layer"] for r in saved["saturation"]
+                               if r["saturated_outputs"] >= SATURATING_SHARE]
+    saturating = Int8Recipe("u8s8-per-channel-saturating-float",
+                            keep_float=tuple(saved.get("kept_float", ())))
     # without the saturation step's list, only a file made by an earlier run can stand for this recipe
-    recipes = RECIPES + [saturating] * ("kept_float" in saved or (args.work / f"{saturating.name}.onnx").is_file())
+    made = "kept_float" in saved or (args.work / f"{saturating.name}.onnx").is_file()
+    recipes = RECIPES + [saturating] * made
 
     files: dict[str, tuple[Path, bool]] = {"float32": (export_onnx(loaded, args.work / "float.onnx"), False),
                                            "shipped (u8s8-per-channel)": (shipped_file(VNNI_FILE), False),
@@ -232,7 +237,8 @@ def main() -> None:
         path = args.work / f"{recipe.name}.onnx"
         if not path.is_file():
             batches = calibration_batches(loaded, calibration, CALIBRATION_PERSONS)
-            quantize_int8(loaded, path, batches, CALIBRATION_PERSONS, recipe, ranges_cache=args.work / "ranges.json")
+            quantize_int8(loaded, path, batches, CALIBRATION_PERSONS, recipe,
+                          ranges_cache=args.work / "ranges.json")
         files[recipe.name] = (path, False)
     results = saved["files"]
     for name, (path, x64) in files.items():
@@ -255,7 +261,8 @@ def main() -> None:
             for name, value in zip(files, ms):
                 results[name][f"ms_{threads}t"] = round(value, 2)
             results.setdefault("MoveNet Lightning 192", {})[f"ms_{threads}t"] = round(ms[-1], 2)
-            print(f"{threads} thread(s):", {name: round(v, 2) for name, v in zip(list(files) + ["Lightning"], ms)},
+            print(f"{threads} thread(s):",
+                  {name: round(v, 2) for name, v in zip(list(files) + ["Lightning"], ms)},
                   flush=True)
         saved["timing_load_average"] = os.getloadavg()[0]
 
@@ -289,7 +296,8 @@ def print_tables(saved: dict) -> None:
     emulation = saved.get("emulation")
     print(f"\n{saved['info']['cpu']['model']}; emulated CPU: {emulation['cpu'] if emulation else None}")
     print("| file | PCK@0.05 / 0.1 here | emulated AVX2 without VNNI: PCK@0.05 / 0.1 (here, same persons); "
-          "largest heatmap difference (persons) | ms 1 thread | ms 2 threads | MB |\n|---|---|---|---|---|---|")
+          "largest heatmap difference (persons) | ms 1 thread | ms 2 threads | MB "
+          "|\n|---|---|---|---|---|---|")
     for name, row in saved["files"].items():
         here = _pair(row["pck_here"]) if "pck_here" in row else ""
         emu = row.get("emulated")
@@ -299,7 +307,8 @@ def print_tables(saved: dict) -> None:
                         f"{emu['largest_heatmap_difference']:.2g} ({emu['persons']})")
         print(f"| {name} | {here} | {emu_text} | {row.get('ms_1t', '')} | {row.get('ms_2t', '')} | "
               f"{row.get('size_mb', '')} |")
-    print("\nlayers of the shipped 8-bit file whose AVX2 pair sums saturate (share of outputs; mean error / spread):")
+    print("\nlayers of the shipped 8-bit file whose AVX2 pair sums saturate (share of outputs; mean error / "
+          "spread):")
     for r in saved.get("saturation", []):
         if r["saturated_outputs"] > 0:
             print(f"  {r['layer']}: {100 * r['saturated_outputs']:.3f} %, {r['mean_error_over_spread']:.4f}")

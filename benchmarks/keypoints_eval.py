@@ -59,21 +59,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'clip':<26}{'count':>6}{'truth':>6}  {'labelled view':<22}{'detected':<11}"
           f"{'lean':>9}{'hip angle':>11}{'ratio':>12}  hips first")
     for folder in args.data:
-        truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
+        truth = {k: v for k,
+                 v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
         for name, expected in sorted(truth.items()):
             path = args.tracks / f"{name}.json"
             if not path.is_file():
                 print(f"{name:<26} missing: {path}")
                 continue
             a = analyze_tracks(load_keypoints_json(path))
-            accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else set())
+            accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"]
+                                                       else set())
             total += 1
             right += a.reps in accepted
             flagged = [r.number for r in a.repetitions if HIPS_FIRST in r.flags]
-            print(f"{name:<26}{a.reps:>6}{expected['completed_reps']:>6}{'' if a.reps in accepted else ' x':<2}"
-                  f"{expected['view'][:21]:<22}{a.view.label:<11}{_with_sd(a.repetitions, 'trunk_lean_bottom', 0):>9}"
+            mark = "" if a.reps in accepted else " x"
+            print(f"{name:<26}{a.reps:>6}{expected['completed_reps']:>6}{mark:<2}"
+                  f"{expected['view'][:21]:<22}{a.view.label:<11}"
+                  f"{_with_sd(a.repetitions, 'trunk_lean_bottom', 0):>9}"
                   f"{_with_sd(a.repetitions, 'hip_angle_bottom', 0):>11}"
-                  f"{_with_sd(a.repetitions, 'shoulder_rise_ratio', 2):>12}  {flagged or ''}")
+                  f"{_with_sd(a.repetitions, 'shoulder_rise_ratio', 2):>12} "
+                  f" {flagged or ''}")
             if args.reps:
                 print("\n".join(_rep_line(r) for r in a.repetitions))
     print(f"\ncounted right: {right} of {total}")

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         pooled = np.array([r[col] for g in ("front", "back") for r in results[g]])
         medians[kind, "front+back"] = np.nanmedian(pooled) if np.isfinite(pooled).any() else np.nan
         print("  " + _row("f+b", pooled))
-        print(f"  front/back median - side median: {medians[kind, 'front+back'] - medians[kind, 'side']:+.1f}°")
+        print("  front/back median - side median: "
+              f"{medians[kind, 'front+back'] - medians[kind, 'side']:+.1f}°")
     return 0
 
 

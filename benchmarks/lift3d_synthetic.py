@@ -57,7 +57,8 @@ def counts(yaw: int, bottom_height: float) -> tuple[list[int], list[float], list
     """Reps per pitch (default config: the 2D depth signal), peak depth with the 3D legs
     (depth.use_3d) and from 2D only."""
     motion = squat_motion(squat_phase(5, FPS), bottom_hip_height=bottom_height, toe_out_deg=20)
-    with_3d = dataclasses.replace(AnalysisConfig(), depth=dataclasses.replace(AnalysisConfig().depth, use_3d=True))
+    with_3d = dataclasses.replace(AnalysisConfig(),
+                                  depth=dataclasses.replace(AnalysisConfig().depth, use_3d=True))
     reps, peak3, peak2 = [], [], []
     for pitch in (-20, 0, 20):
         tracks = render_camera(motion, yaw, pitch, FPS, 150.0, noise_px=2.0, seed=pitch + 50)

@@ -38,8 +38,10 @@ def cpu_name() -> str:
 def clips(folders: list[Path], only: list[str] | None) -> list[tuple[Path, str, dict]]:
     out = []
     for folder in folders:
-        truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
-        out += [(folder, name, truth[name]) for name in sorted(truth, key=clip_order) if not only or name in only]
+        truth = {k: v for k,
+                 v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
+        out += [(folder, name, truth[name]) for name in sorted(truth, key=clip_order)
+                if not only or name in only]
     return out
 
 
@@ -50,17 +52,19 @@ def live_summary(video: Path, predictor: Predictor) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--clips", nargs="+", default=None, help="only these clips (names without .mp4)")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the table here")
     args = parser.parse_args()
     predictor = Predictor.from_checkpoint(None)
-    header = (f"pose model on {predictor.backend} ({predictor.precision}); {cpu_name()}, {os.cpu_count()} logical "
-              f"CPUs, load average {os.getloadavg()[0]:.1f} at the start")
+    header = (f"pose model on {predictor.backend} ({predictor.precision}); {cpu_name()}, {os.cpu_count()} "
+              f"logical CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     print(header)
     rows, same = [], 0
-    print(f"{'clip':<26}{'live':>5}{'file':>5}{'truth':>6}  {'latency ms (median / p95)':>26}{'dropped':>9}{'fps':>7}")
+    print(f"{'clip':<26}{'live':>5}{'file':>5}{'truth':>6}  "
+          f"{'latency ms (median / p95)':>26}{'dropped':>9}{'fps':>7}")
     for folder, name, truth in clips(args.data, args.clips):
         video = folder / f"{name}.mp4"
         file_reps = analyze(video, predictor=predictor, progress=False).reps
@@ -71,18 +75,21 @@ def main() -> None:
         dropped = summary["dropped"] / delivered if delivered else 0.0
         accepted = {truth["completed_reps"]} | ({truth["full_reps"]} if truth["ambiguous"] else set())
         latency = summary["latency_ms"]
-        row = (name, summary["reps"], file_reps, "/".join(str(v) for v in sorted(accepted)), latency["median"],
+        row = (name, summary["reps"], file_reps, "/".join(str(v) for v in sorted(accepted)),
+               latency["median"],
                latency["p95"], dropped, summary["source_fps"])
         rows.append(row)
         same += summary["reps"] == file_reps
-        print(f"{name:<26}{row[1]:>5}{row[2]:>5}{row[3]:>6}  {row[4]:>12.0f} / {row[5]:<11.0f}{100 * dropped:>8.0f}%"
-              f"{row[7]:>7.1f}   ({seconds:.0f} s)", flush=True)
+        print(f"{name:<26}{row[1]:>5}{row[2]:>5}{row[3]:>6}  {row[4]:>12.0f} / "
+              f"{row[5]:<11.0f}{100 * dropped:>8.0f}%{row[7]:>7.1f}   ({seconds:.0f} s)", flush=True)
     footer = f"same count live and file: {same} of {len(rows)}"
     print(footer)
     if args.markdown:
-        lines = [header, "", "| clip | live | file | verified | latency median (ms) | p95 (ms) | dropped | clip fps |",
+        lines = [header, "",
+                 "| clip | live | file | verified | latency median (ms) | p95 (ms) | dropped | clip fps |",
                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.0f} | {r[5]:.0f} | {100 * r[6]:.0f} % | {r[7]:.1f} |"
+        lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]:.0f} | {r[5]:.0f} | {100 * r[6]:.0f} % | "
+                  f"{r[7]:.1f} |"
                   for r in rows]
         args.markdown.write_text("\n".join(lines + ["", footer, ""]), encoding="utf-8")
 

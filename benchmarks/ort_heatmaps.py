@@ -21,7 +21,8 @@ def session(model: str, threads: int = 1, x64_precision: bool = False) -> ort.In
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model")
     parser.add_argument("crops", help=".npy of normalised crops (N,3,h,w) float32")
     parser.add_argument("out", help=".npy to write the heatmaps (N,K,H,W) float32 to")

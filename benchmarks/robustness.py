@@ -35,7 +35,8 @@ CONDITIONS = {"none": {}, **{name.removesuffix("_prob"): {name: 1.0} for name in
 def evaluate(checkpoint: Path, records, corruption: dict) -> tuple[float, float]:
     loaded = load_model(checkpoint)
     runner = TorchRunner(loaded.model)
-    dataset = PoseDataset([r.with_joint_set(loaded.joint_set) for r in records], loaded.codec, loaded.joint_set,
+    dataset = PoseDataset([r.with_joint_set(loaded.joint_set) for r in records], loaded.codec,
+                          loaded.joint_set,
                           loaded.input_mean, loaded.input_std, box_padding=loaded.box_padding,
                           augment=AugmentConfig(**PLAIN, **corruption))
     points = []
@@ -50,7 +51,8 @@ def evaluate(checkpoint: Path, records, corruption: dict) -> tuple[float, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, action="append", default=None)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     args = parser.parse_args()

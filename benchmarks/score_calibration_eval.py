@@ -21,7 +21,8 @@ from squatpose.pose.release import calibrate_scores, predict_crops, reliability_
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PARSE = (SHARED / "parse" / "parse.json", SHARED / "parse" / "images")
-COCO_VAL = (SHARED / "coco_mini" / "annotations" / "person_keypoints_val2017.json", SHARED / "coco_mini" / "val2017")
+COCO_VAL = (SHARED / "coco_mini" / "annotations" / "person_keypoints_val2017.json",
+            SHARED / "coco_mini" / "val2017")
 
 
 def split_by_image(records: list[PersonRecord], seed: int) -> tuple[list[PersonRecord], list[PersonRecord]]:
@@ -36,14 +37,17 @@ def held_out(checkpoint: Path, fit: list[PersonRecord], persons: list[PersonReco
     calibration, _ = calibrate_scores(checkpoint, fit, persons, flip_test=flip)
     knots = "  ".join(f"{r:.2f}→{c:.2f}" for r, c in zip(calibration.raw, calibration.calibrated))
     xy, scores = predict_crops(load_model(checkpoint), read, flip)
-    print(f"\n== {title}\nknots (raw→calibrated): {knots}\n\n{reliability_tables(xy, scores, read, calibration)}")
+    print(f"\n== {title}\nknots (raw→calibrated): "
+          f"{knots}\n\n{reliability_tables(xy, scores, read, calibration)}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
     parser.add_argument("--seed", type=int, default=0, help="seed of the PARSE split")
-    parser.add_argument("--flip", action="store_true", help="flip-test scores (video analysis runs single-pass)")
+    parser.add_argument("--flip", action="store_true",
+                        help="flip-test scores (video analysis runs single-pass)")
     args = parser.parse_args()
     checkpoint = args.checkpoint or default_checkpoint()
     joint_set = load_model(checkpoint).joint_set

@@ -113,8 +113,10 @@ def stage_cpu(predictor: Predictor, video: Path) -> dict[str, float]:
     cap, info = open_video(video)
     tracker = PersonTracker(predictor, BlazePoseDetector(), fps=info.fps)
     runner, crop, predict = predictor.runner, predictor_module.crop_normalized, predictor.predict
-    predictor.runner, tracker.detector = watch.wrap("model", runner), watch.wrap("detection", tracker.detector)
-    predictor_module.crop_normalized, predictor.predict = watch.wrap("crop", crop), watch.wrap("pose", predict)
+    predictor.runner = watch.wrap("model", runner)
+    tracker.detector = watch.wrap("detection", tracker.detector)
+    predictor_module.crop_normalized = watch.wrap("crop", crop)
+    predictor.predict = watch.wrap("pose", predict)
     frames = iter_frames_timed(cap)
     next_frame, step = watch.wrap("decode", lambda: next(frames, None)), watch.wrap("step", tracker.step)
     try:
@@ -193,8 +195,9 @@ def end_to_end(checkpoint: Path, clips: dict[str, Path], threads: int | None, ro
     session = lightning_session(predictor.runner.session.get_session_options().intra_op_num_threads
                                 if isinstance(predictor.runner, OnnxRunner) else (threads or 2))
     name = getattr(predictor.runner, "path", None)
-    print(f"\nend to end, pose on {predictor.backend} ({predictor.precision}, {name.name if name else 'PyTorch'}), "
-          f"best of {rounds} alternating rounds (frames/s), time per frame by stage (ms):")
+    print(f"\nend to end, pose on {predictor.backend} ({predictor.precision}, "
+          f"{name.name if name else 'PyTorch'}), best of {rounds} alternating rounds (frames/s), time per "
+          "frame by stage (ms):")
     print(f"{'clip':<8}{'frames':>7}{'analyze':>9}{'Lightning':>11}{'ratio':>7}{'reps':>6}  "
           + "  ".join(SPLIT) + " (wall ms per frame; decode: waiting for the decoding thread)")
     out = {}
@@ -208,7 +211,8 @@ def end_to_end(checkpoint: Path, clips: dict[str, Path], threads: int | None, ro
         best = max(runs, key=lambda r: r["fps"])
         if spun:
             fastest = max(spun, key=lambda r: r["fps"])
-            best["spinning"] = {"fps": fastest["fps"], "cpu_ms_per_frame": min(r["cpu_ms_per_frame"] for r in spun)}
+            best["spinning"] = {"fps": fastest["fps"],
+                                "cpu_ms_per_frame": min(r["cpu_ms_per_frame"] for r in spun)}
             print(f"{label}: with spin-waiting threads {fastest['fps']:.1f} frames/s, "
                   f"{best['spinning']['cpu_ms_per_frame']:.1f} ms of CPU per frame; without "
                   f"{best['fps']:.1f} frames/s, {min(r['cpu_ms_per_frame'] for r in runs):.1f} ms")
@@ -253,7 +257,8 @@ def crop_latency(checkpoint: Path, rounds: int, calls: int) -> dict:
             file = runner.path.name if isinstance(runner, OnnxRunner) else "PyTorch"
             session = lightning_session(threads)
             feed = {session.get_inputs()[0].name: theirs}
-            fns = [partial(runner, ours), partial(OnnxRunner(path, threads), ours), partial(session.run, None, feed)]
+            fns = [partial(runner, ours), partial(OnnxRunner(path, threads), ours),
+                   partial(session.run, None, feed)]
             default, fp32, light = interleaved_ms(fns, rounds, calls)
             print(f"{threads} thread(s): built-in {w}x{h} default backend ({backend}, {precision}, {file}) "
                   f"{default:.2f}, float32 ONNX {fp32:.2f}, Lightning 192 {light:.2f}; default / Lightning "
@@ -264,16 +269,19 @@ def crop_latency(checkpoint: Path, rounds: int, calls: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
     parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO, help="a 720p squat clip")
     parser.add_argument("--threads", type=int, default=None,
                         help="end to end: pose model threads (default: what the default backend picks)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=30, help="crop latency: calls per round")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures and `squatpose info` here")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the figures and `squatpose info` here")
     parser.add_argument("--spinning", action="store_true",
-                        help="end to end: also run analyze with ONNX Runtime's threads spin-waiting (its default)")
+                        help="end to end: also run analyze with ONNX Runtime's threads spin-waiting (its "
+                             "default)")
     args = parser.parse_args()
     if not LIGHTNING.is_file() or not args.video.is_file():
         raise SystemExit(f"needs {LIGHTNING} and {args.video}")

@@ -1,7 +1,8 @@
 """Repetition counts on the shared real squat clips against the counts verified by eye (reps.json), and
 how much of each clip the person was followed.
 
-    python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend auto|onnx|torch]
+    python benchmarks/squat_videos_eval.py [--checkpoint C] [--data DIR ...] [--out DIR] [--backend
+    auto|onnx|torch]
                                            [--onnx FILE]
 
 A count is right when it equals `completed_reps`, or `full_reps` for clips that start mid-repetition
@@ -44,14 +45,16 @@ def bottom_score(frame_score: np.ndarray, bottom: int, fps: float, half_window_s
 def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tuple[int, int, list[float]]:
     truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
     print(f"\n{folder.name}")
-    print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'bottom':>8}{'people':>7}{'fps':>7}  view")
+    print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'bottom':>8}{'people':>7}"
+          f"{'fps':>7}  view")
     right, followed = 0, []
     for name, expected in sorted(truth.items(), key=lambda kv: clip_order(kv[0])):
         start = time.perf_counter()
         result = analyze(folder / f"{name}.mp4", None if out is None else out / name, predictor=predictor,
                          progress=False)
         seconds = time.perf_counter() - start
-        accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else set())
+        accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else
+                                                   set())
         ok = result.reps in accepted
         right += ok
         frame_score = result.raw.score.mean(axis=1)
@@ -67,16 +70,18 @@ def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tup
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
     parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--out", type=Path, default=None, help="keep each clip's outputs here")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
-                        help="auto (default): what `analyze` runs, the shipped int8 file it picks for this CPU; "
-                             "onnx: the float export (or --onnx FILE)")
+                        help="auto (default): what `analyze` runs, the shipped int8 file it picks for this "
+                             "CPU; onnx: the float export (or --onnx FILE)")
     parser.add_argument("--onnx", type=Path, default=None,
-                        help="run this ONNX file of the model, e.g. src/squatpose/weights/default.int8-7bit.onnx "
-                             "(what x86 CPUs without VNNI run; exact on every x86 CPU)")
+                        help="run this ONNX file of the model, e.g. "
+                             "src/squatpose/weights/default.int8-7bit.onnx (what x86 CPUs without VNNI run; "
+                             "exact on every x86 CPU)")
     args = parser.parse_args()
     backend = "onnx" if args.onnx else args.backend
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)

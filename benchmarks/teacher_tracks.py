@@ -18,11 +18,12 @@ shoulders and MoveNet's own scores; a clip whose raw file exists is not run agai
 (the built-in model's calibration set, `make training-data` writes it), the teacher's scores are mapped to
 calibrated probabilities exactly as the built-in model's are (`squatpose release --calibrate-on`: GT-box,
 shifted and empty crops, isotonic map, docs/analysis.md "Joint scores"), the map is written to
-`OUT/calibration.json` (reused while fitted the same way) and `OUT/<clip>.json` get the calibrated scores, so the analysis's thresholds mean
-the same for the teacher's tracks as for the built-in model's (MoveNet's raw scores run lower: most of its
-joints at the bottom of a squat score 0.6-0.8, under the per-repetition measures' 0.77). `squatpose
-analyze --keypoints OUT/<clip>.json` reads them. The files are measurement inputs, not project files: the
-default folder is git-ignored. A clip that cannot be read is reported on one line and the others go on.
+`OUT/calibration.json` (reused while fitted the same way) and `OUT/<clip>.json` get the calibrated scores, so
+the analysis's thresholds mean the same for the teacher's tracks as for the built-in model's (MoveNet's raw
+scores run lower: most of its joints at the bottom of a squat score 0.6-0.8, under the per-repetition
+measures' 0.77). `squatpose analyze --keypoints OUT/<clip>.json` reads them. The files are measurement inputs,
+not project files: the default folder is git-ignored. A clip that cannot be read is reported on one line and
+the others go on.
 """
 from __future__ import annotations
 
@@ -129,7 +130,8 @@ def fit_teacher_calibration(teacher: MoveNetTeacher, annotations: Path, images: 
 def teacher_calibration(args: argparse.Namespace, teacher: MoveNetTeacher) -> ScoreCalibration:
     """The calibration of OUT/calibration.json when it was fitted the same way, else a new fit (written)."""
     path = args.out / "calibration.json"
-    how = {"fitted_on": str(args.calibrate_on.resolve()), "teacher": args.teacher.name, "flip": not args.no_flip}
+    how = {"fitted_on": str(args.calibrate_on.resolve()), "teacher": args.teacher.name,
+           "flip": not args.no_flip}
     kept = json.loads(path.read_text()) if path.is_file() else {}
     if all(kept.get(key) == value for key, value in how.items()):
         return ScoreCalibration.from_dict(kept)
@@ -177,9 +179,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folders with <clip>.mp4 and reps.json (default: the shared squat clips)")
     parser.add_argument("--out", type=Path, default=REPO / "derived" / "teacher_tracks")
     parser.add_argument("--clips", nargs="+", help="only these clips (names without .mp4)")
-    parser.add_argument("--no-flip", action="store_true", help="one crop per frame, not averaged with its mirror")
+    parser.add_argument("--no-flip", action="store_true",
+                        help="one crop per frame, not averaged with its mirror")
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
-    parser.add_argument("--calibrate-on", type=Path, help="COCO keypoints JSON to fit the score calibration on")
+    parser.add_argument("--calibrate-on", type=Path,
+                        help="COCO keypoints JSON to fit the score calibration on")
     parser.add_argument("--images", type=Path, help="the images folder of --calibrate-on")
     args = parser.parse_args(argv)
     if (args.calibrate_on is None) != (args.images is None):

@@ -63,7 +63,8 @@ def plot(rows: list[dict], reference: tuple[float, float] | None, reference_name
     for (name, label), color in zip(SETS.items(), ("tab:blue", "tab:orange", "tab:green")):
         for alpha, style in (("0.05", "-"), ("0.1", "--")):
             values = [float(r[f"{name}_pck{alpha}"]) if r[f"{name}_pck{alpha}"] else None for r in rows]
-            ax.plot(epochs, values, style, marker="o", markersize=3, color=color, label=f"{label} PCK@{alpha}")
+            ax.plot(epochs, values, style, marker="o", markersize=3, color=color,
+                    label=f"{label} PCK@{alpha}")
     if reference:
         for value, style in zip(reference, ("-", "--")):
             ax.axhline(value, color="grey", linestyle=style, linewidth=0.8)
@@ -93,13 +94,16 @@ def stage_minutes(rows: list[dict]) -> dict[str, str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--stage", action="append", default=[], metavar="LABEL=RUN_DIR",
                         help="a training stage, in order (repeat); rewrites --csv from the run folders")
-    parser.add_argument("--csv", type=Path, required=True, help="the per-epoch table (written with --stage, else read)")
+    parser.add_argument("--csv", type=Path, required=True,
+                        help="the per-epoch table (written with --stage, else read)")
     parser.add_argument("--plot", type=Path, help="write the plot here (PNG)")
     parser.add_argument("--reference", default="88.1,94.4",
-                        help="PCK@0.05,PCK@0.1 of the reference model on the LSP dev split (flip), drawn as lines")
+                        help="PCK@0.05,PCK@0.1 of the reference model on the LSP dev split (flip), drawn as "
+                             "lines")
     parser.add_argument("--reference-name", default="MoveNet Thunder")
     args = parser.parse_args()
 

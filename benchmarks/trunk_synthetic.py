@@ -5,8 +5,8 @@
 Squats to parallel (tests/helpers/synthetic_squats.py: trunk 0.55 leg lengths, leaning 45° at the bottom)
 whose trunk lean changes by 0 to +30° while the hips cover the first half of their way up (> 0: the hips
 rise first), seen from the side with Gaussian joint noise of 1 % and 2 % of the leg length, and obliquely
-(45°, 60°) and from the side (90°) without noise. Per condition: the mean shoulder-to-hip rise ratio, its spread
-over repetitions and seeds against the median sd the analysis reports, and how many repetitions were
+(45°, 60°) and from the side (90°) without noise. Per condition: the mean shoulder-to-hip rise ratio, its
+spread over repetitions and seeds against the median sd the analysis reports, and how many repetitions were
 flagged.
 """
 from __future__ import annotations
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     for yaw in (45, 60, 90):  # detected as side views; from the front (yaw 0) the ratio is not given
         for change in CHANGES:
             motion = squat_motion(phase, lean_deg=trunk_lean_deg(phase, change))
-            print(row(f"yaw {yaw}°, no noise, {change:+.0f}°", analyze_tracks(render_camera(motion, yaw)).repetitions))
+            print(row(f"yaw {yaw}°, no noise, {change:+.0f}°",
+                      analyze_tracks(render_camera(motion, yaw)).repetitions))
     return 0
 
 

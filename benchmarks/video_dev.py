@@ -58,7 +58,8 @@ def teacher_poses(video: Path, teacher: MoveNetTeacher, every_s: float, cache: P
     path = cache / f"{video.stem}_{every_s:g}.npz"
     if path.is_file():
         data = np.load(path)
-        return {int(i): (b, p, s) for i, b, p, s in zip(data["index"], data["box"], data["points"], data["scores"])}
+        return {int(i): (b, p, s) for i, b, p,
+                s in zip(data["index"], data["box"], data["points"], data["scores"])}
     rules, box, out = PseudoLabelRules(), None, {}
     for index, frame in sampled_frames(video, every_s):
         box = find_person(teacher, frame, box, rules)
@@ -93,8 +94,10 @@ def model_agreement(video: Path, poses: dict, predictor: Predictor, every_s: flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", action="append", help="model file (repeatable; default: the built-in)")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", action="append",
+                        help="model file (repeatable; default: the built-in)")
     parser.add_argument("--backend", default="auto", choices=("auto", "onnx", "torch"))
     parser.add_argument("--teacher", default=str(SHARED / "teachers" / "movenet-thunder.onnx"))
     parser.add_argument("--every", type=float, default=0.25, metavar="SECONDS")
@@ -110,7 +113,8 @@ def main() -> None:
     for checkpoint in args.checkpoint or [None]:
         predictor = Predictor.from_checkpoint(checkpoint, backend=args.backend)
         name = checkpoint or "built-in"
-        per_clip = {clip.name: model_agreement(clip, poses[clip.name], predictor, args.every) for clip in clips}
+        per_clip = {clip.name: model_agreement(clip, poses[clip.name], predictor, args.every)
+                    for clip in clips}
         results[name] = {"backend": predictor.backend, "precision": predictor.precision, "clips": per_clip}
         print_table(name, per_clip, predictor.joint_set.names)
     if args.json:
@@ -118,7 +122,8 @@ def main() -> None:
 
 
 def print_table(model: str, per_clip: dict[str, dict[str, list]], names: tuple[str, ...]) -> None:
-    print(f"\n{model}: agreement with the teacher (PCK@0.1 of the box) / below the floor, % of confident frames")
+    print(f"\n{model}: agreement with the teacher (PCK@0.1 of the box) / below the floor, % of confident "
+          "frames")
     print(f"{'clip':<24}" + "".join(f"{n.replace('left_', 'L ').replace('right_', 'R '):>14}" for n in names))
     totals = {n: np.zeros(3) for n in names}
     for clip, tally in per_clip.items():
@@ -128,7 +133,8 @@ def print_table(model: str, per_clip: dict[str, dict[str, list]], names: tuple[s
             totals[n] += (hits, frames, low)
             cells.append(f"{100 * hits / frames:6.1f}/{100 * low / frames:5.1f}" if frames else f"{'-':>12}")
         print(f"{clip:<24}" + "".join(f"{c:>14}" for c in cells))
-    cells = [f"{100 * t[0] / t[1]:6.1f}/{100 * t[2] / t[1]:5.1f}" if t[1] else f"{'-':>12}" for t in totals.values()]
+    cells = [f"{100 * t[0] / t[1]:6.1f}/{100 * t[2] / t[1]:5.1f}" if t[1] else f"{'-':>12}"
+             for t in totals.values()]
     print(f"{'all':<24}" + "".join(f"{c:>14}" for c in cells))
     pooled = sum(totals.values())
     print(f"pooled over joints: agreement {100 * pooled[0] / pooled[1]:.1f} %, below floor "

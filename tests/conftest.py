@@ -46,7 +46,8 @@ def write_tiny_coco(root: Path, n_images: int = 8, seed: int = 0) -> tuple[Path,
         canvas = np.full((h, w, 3), 40, np.uint8)
         kps = _person(rng, cx=rng.uniform(50, 110), top=rng.uniform(4, 14), height=rng.uniform(90, 110))
         for a, b in ((11, 13), (13, 15), (12, 14), (14, 16), (11, 12), (5, 11), (6, 12)):
-            cv2.line(canvas, tuple(int(v) for v in kps[a, :2]), tuple(int(v) for v in kps[b, :2]), (200, 180, 160), 3)
+            cv2.line(canvas, tuple(int(v) for v in kps[a, :2]), tuple(int(v) for v in kps[b, :2]),
+                     (200, 180, 160), 3)
         for j in range(11, 17):
             cv2.circle(canvas, tuple(int(v) for v in kps[j, :2]), 3, (60 + 30 * (j - 11), 220, 90), -1)
         name = f"img{i:03d}.png"
@@ -170,7 +171,8 @@ class FakePredictor:
         # The person most in view; like a pose model, it places their legs even where the crop cuts them.
         (x0, y0, x1, y1), value, _ = blob(image_rgb, max(hits)[1])
         bw, bh = x1 - x0, y1 - y0
-        xs, ys = [x0 + 0.65 * bw, x0 + 0.35 * bw] * 3, [y0 + f * bh for f in (0.5, 0.5, 0.75, 0.75, 0.98, 0.98)]
+        xs = [x0 + 0.65 * bw, x0 + 0.35 * bw] * 3
+        ys = [y0 + f * bh for f in (0.5, 0.5, 0.75, 0.75, 0.98, 0.98)]
         return np.stack([xs, ys], axis=1), np.full(6, np.clip((value - 60) / 190, 0, 1))
 
     def predict(self, image_rgb: np.ndarray, boxes: np.ndarray) -> PoseBatch:

@@ -138,13 +138,15 @@ def test_side_view_rep_numbers_and_feedback():
     advice = "sit a little lower" if rep.thigh_angle <= 15 else "sit lower"
     assert line.text == f"Stopped about {rep.thigh_angle:.0f}° above parallel — {advice}."
     assert line.tone == "fix" and line.kind == "rep"
-    assert f"Thigh at the lowest point: {rep.thigh_angle:.0f}° ± {rep.thigh_angle_sd:.0f}° above horizontal." in line.why
+    thigh = f"Thigh at the lowest point: {rep.thigh_angle:.0f}° ± {rep.thigh_angle_sd:.0f}° above horizontal."
+    assert thigh in line.why
     assert [f.rep for f in a.feedback].count(1) == 1  # one line per repetition
     assert a.feedback[0].text.startswith("2 reps: 2 above parallel; about ") and a.feedback[0].tone == "fix"
     assert rep.hip_height_diff_pct is None and "side view" in rep.notes["hip_height_diff_pct"]
 
 
-@pytest.mark.parametrize(("bottom_hip_height", "verdict"), [(0.3, "below"), (0.45, "parallel"), (0.6, "above")])
+@pytest.mark.parametrize(("bottom_hip_height", "verdict"),
+                         [(0.3, "below"), (0.45, "parallel"), (0.6, "above")])
 def test_depth_verdict_is_one_answer_in_every_view(bottom_hip_height, verdict):
     """The same squat filmed from the side and from the front gets the same thigh angle (the front's
     less certain) and the verdict says 'about parallel' where its ± range includes parallel."""
@@ -162,7 +164,8 @@ def test_depth_verdict_is_one_answer_in_every_view(bottom_hip_height, verdict):
 
 
 def test_quick_drop_is_a_note_not_a_fault():
-    a = analyze_tracks(render(squat_motion(squat_phase(2, FPS, descent_s=0.4), bottom_hip_height=0.3), "side", FPS))
+    motion = squat_motion(squat_phase(2, FPS, descent_s=0.4), bottom_hip_height=0.3)
+    a = analyze_tracks(render(motion, "side", FPS))
     rep = a.repetitions[0]
     assert rep.descent_s < 0.5 and "fast_descent" in rep.flags
     line = next(f for f in a.feedback if f.rep == 1)

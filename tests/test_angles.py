@@ -105,7 +105,8 @@ def test_compute_measures_on_a_hand_made_side_view_squat():
     assert m.thigh_angle.value[0] == pytest.approx(0.0, abs=1e-9)
     assert m.shin_angle.value[0] == pytest.approx(30.0)
     assert m.trunk_lean.value[0] == pytest.approx(45.0)
-    assert m.hip_angle.value[0] == pytest.approx(45.0)  # trunk 45° forward of vertical, thigh horizontal forward
+    # trunk 45° forward of vertical, thigh horizontal forward
+    assert m.hip_angle.value[0] == pytest.approx(45.0)
     assert m.hip_above_knee.value[0] == pytest.approx(0.0, abs=1e-9)
     # sd from 0.01 leg lengths of noise per joint at score 1: 2 px; trunk 80 px long; two sides seen alike
     assert m.trunk_lean.lr_sd[0, 0] == pytest.approx(np.degrees(np.hypot(2.0, 2.0) / 80), rel=1e-6)

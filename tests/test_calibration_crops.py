@@ -18,7 +18,8 @@ ASPECT = 0.75
 
 def person(image: str, bbox: list[float], image_wh: tuple[int, int] = (640, 480)) -> PersonRecord:
     x, y, w, h = bbox
-    kps = np.array([[x + w * 0.4, y + h * 0.5, 2], [x + w * 0.6, y + h * 0.5, 2], [x + w * 0.4, y + h * 0.75, 2],
+    kps = np.array([[x + w * 0.4, y + h * 0.5, 2], [x + w * 0.6, y + h * 0.5, 2],
+                    [x + w * 0.4, y + h * 0.75, 2],
                     [x + w * 0.6, y + h * 0.75, 2], [x + w * 0.4, y + h, 2], [x + w * 0.6, y + h, 0]])
     return PersonRecord(image, 1, 1, np.array(bbox, np.float64), kps, np.zeros((17, 3)), w * h, image_wh)
 
@@ -68,7 +69,8 @@ def test_empty_crops_touch_no_person_and_count_every_joint_wrong() -> None:
 
 
 def test_a_crowded_image_gives_no_empty_crop_rather_than_a_wrong_one() -> None:
-    crowd = [person("c.jpg", [x, y, 100, 100], (400, 400)) for x in range(-100, 500, 100) for y in range(-100, 500, 100)]
+    crowd = [person("c.jpg", [x, y, 100, 100], (400, 400))
+             for x in range(-100, 500, 100) for y in range(-100, 500, 100)]
     crops = calibration_crops(crowd[:1], crowd, CropMix(shifted=0, empty=3), ASPECT)
     assert crops.kind == ["gt"]
 

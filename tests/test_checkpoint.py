@@ -52,14 +52,16 @@ def test_crafted_checkpoint_via_the_cli_is_one_line_error(tmp_path, tiny_coco, c
     assert main(["eval", "--checkpoint", str(path), "--annotations", str(ann), "--images", str(images)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {path}: refused") and "\n" not in err
-    assert main(["predict", str(images / "img000.png"), "--checkpoint", str(path), "--out", str(tmp_path)]) == 2
+    assert main(["predict", str(images / "img000.png"), "--checkpoint", str(path),
+                 "--out", str(tmp_path)]) == 2
     assert not marker.exists()
 
 
 def test_builtin_and_numpy_metric_checkpoints_still_load(tmp_path):
     assert load_model(default_checkpoint()).model_name
     ckpt = make_checkpoint(build_model("dilated_cnn", 6), "dilated_cnn", get_joint_set("lower6"),
-                           HeatmapCodec((64, 64), 4, 1.5), metrics={"score": np.float64(0.5), "n": np.int64(3)},
+                           HeatmapCodec((64, 64), 4, 1.5),
+                           metrics={"score": np.float64(0.5), "n": np.int64(3)},
                            epoch=2)
     torch.save(ckpt, tmp_path / "old.pt")
     loaded = load_model(tmp_path / "old.pt")

@@ -45,7 +45,8 @@ def test_read_only_output_folder_is_refused_first(tmp_path, capsys):
     folder.mkdir()
     folder.chmod(0o555)
     try:
-        assert main(["analyze", "--keypoints", str(_keypoints(tmp_path / "k.json")), "--out", str(folder)]) == 2
+        assert main(["analyze", "--keypoints", str(_keypoints(tmp_path / "k.json")),
+                     "--out", str(folder)]) == 2
         assert "cannot write into the output folder" in capsys.readouterr().err
     finally:
         folder.chmod(0o755)
@@ -58,7 +59,8 @@ def test_ctrl_c_is_one_line(tmp_path, capsys, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(squatpose.api, "analyze", interrupted)
-    assert main(["analyze", "--keypoints", str(_keypoints(tmp_path / "k.json")), "--out", str(tmp_path / "o")]) == 130
+    assert main(["analyze", "--keypoints", str(_keypoints(tmp_path / "k.json")),
+                 "--out", str(tmp_path / "o")]) == 130
     assert capsys.readouterr().err == "interrupted\n"
 
 
@@ -90,7 +92,8 @@ def test_hostile_keypoints_files_get_one_line_not_a_traceback(tmp_path, capsys):
     huge.write_text(huge.read_text().replace('"fps": 30', '"fps": 1' + "0" * 400))
     deep = _keypoints(tmp_path / "deep.json")
     deep.write_text(deep.read_text()[:-1] + ', "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
-    for path, problem in ((huge, "is beyond the range of floating-point numbers"), (deep, "nested too deeply")):
+    for path, problem in ((huge, "is beyond the range of floating-point numbers"),
+                          (deep, "nested too deeply")):
         assert main(["analyze", "--keypoints", str(path), "--out", str(tmp_path / "o"), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {path}: ") and problem in err and len(err.splitlines()) == 1
@@ -115,8 +118,8 @@ def test_eval_never_writes_over_its_annotations(tmp_path, tiny_coco, capsys):
     own.write_bytes(ann.read_bytes())
     base = ["eval", "--annotations", str(own), "--images", str(images)]
     err = _refused(base + ["--out", str(own)], own, capsys)
-    assert err.strip() == (f"error: {own}: --out is the same file as --annotations: refusing to overwrite the "
-                           "input; choose another output name")
+    assert err.strip() == (f"error: {own}: --out is the same file as --annotations: refusing to overwrite "
+                           "the input; choose another output name")
     os.link(own, tmp_path / "hard.json")
     (tmp_path / "soft.json").symlink_to(own)
     for other in ("hard.json", "soft.json"):
@@ -130,7 +133,8 @@ def test_export_and_release_never_write_over_the_checkpoint(tmp_path, capsys):
     checkpoint.write_bytes(default_checkpoint().read_bytes())
     _refused(["export", "--checkpoint", str(checkpoint), "--out", str(checkpoint)], checkpoint, capsys)
     os.link(checkpoint, tmp_path / "release.pt")
-    _refused(["release", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "release.pt")], checkpoint, capsys)
+    _refused(["release", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "release.pt")],
+             checkpoint, capsys)
 
 
 def test_data_and_analyze_never_write_over_their_inputs(tmp_path, tiny_coco, capsys):
@@ -150,7 +154,8 @@ def test_export_into_an_existing_folder_is_refused_first(tmp_path, capsys):
     folder = tmp_path / "model.onnx"
     folder.mkdir()
     assert main(["export", "--out", str(folder)]) == 2
-    assert capsys.readouterr().err.strip() == f"error: {folder}: --out must be a file name, but it is a folder"
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {folder}: --out must be a file name, but it is a folder"
     assert list(tmp_path.iterdir()) == [folder] and not list(folder.iterdir())
 
 
@@ -166,7 +171,8 @@ def test_two_analyses_into_one_folder_never_mix(tmp_path, capsys):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     running = subprocess.Popen([sys.executable, "-m", "squatpose.cli", "analyze", "--keypoints", str(first),
-                                "--out", str(out), "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                "--out", str(out), "--quiet"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
     end = time.monotonic() + 120
     while not (out / LOCK_NAME).exists() and running.poll() is None and time.monotonic() < end:
         time.sleep(0.02)

@@ -42,7 +42,8 @@ def test_train_resume_and_eval(tmp_path, tiny_coco, capsys):
     ann, images = tiny_coco
     preds = tmp_path / "preds.json"
     capsys.readouterr()
-    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--annotations", str(ann), "--images", str(images),
+    assert main(["eval", "--checkpoint", str(out / "best.pt"), "--annotations", str(ann),
+                 "--images", str(images),
                  "--flip-test", "--out", str(preds)]) == 0
     printed = capsys.readouterr().out
     assert "PCK@0.05" in printed and "left_knee" in printed and "OKS" in printed
@@ -105,7 +106,8 @@ def test_data_subset_and_stats(tmp_path, tiny_coco, capsys):
     assert main(["data", "subset", "--annotations", str(hidden), "--out", str(out), "--lower-visible"]) == 0
     assert len(json.loads(out.read_text())["annotations"]) == 7
     assert "7 persons with all 6 joints visible (v=2), 8 with all labelled (v>0)" in capsys.readouterr().out
-    assert main(["data", "subset", "--annotations", str(hidden), "--out", str(out), "--lower-visible", "labelled"]) == 0
+    assert main(["data", "subset", "--annotations", str(hidden), "--out", str(out),
+                 "--lower-visible", "labelled"]) == 0
     assert len(json.loads(out.read_text())["annotations"]) == 8
     assert main(["data", "stats", str(ann)]) == 0
     table = capsys.readouterr().out
@@ -167,8 +169,10 @@ def test_a_run_resumed_mid_epoch_logs_the_loss_of_the_whole_epoch(tmp_path, tiny
         return loss
 
     monkeypatch.setattr(loop, "_batch_loss", recorded)
-    argv = ["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1", "--set", "data.val=[]",
-            "--set", "train.batch_size=2", "--set", "train.checkpoint_minutes=1e-6"]  # last.pt after each batch
+    argv = ["train", "--config", str(cfg), "--out", str(out), "--set", "train.epochs=1",
+            "--set", "data.val=[]",
+            "--set", "train.batch_size=2",
+            "--set", "train.checkpoint_minutes=1e-6"]  # last.pt after each batch
     assert main(argv) == 130
     assert read_checkpoint(out / "last.pt")["train_state"]["batch_in_epoch"] == 2
     assert main(argv) == 0  # resumes at the third of the epoch's four batches

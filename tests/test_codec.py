@@ -34,7 +34,8 @@ def test_pixel_convention():
 
 def test_joints_outside_crop_get_zero_weight_and_empty_map():
     codec = HeatmapCodec((96, 128), 4, 1.5)
-    heatmaps, weights = codec.encode(np.array([[-5.0, 10.0], [50.0, 140.0], [40.0, 60.0]]), np.array([1, 1, 0]))
+    heatmaps, weights = codec.encode(np.array([[-5.0, 10.0], [50.0, 140.0], [40.0, 60.0]]),
+                                     np.array([1, 1, 0]))
     np.testing.assert_array_equal(weights, [0, 0, 0])
     assert heatmaps.max() == 0
     heatmaps, weights = codec.encode(np.array([[40.0, 60.0]]), np.array([1.0]))

@@ -1,5 +1,5 @@
-"""benchmarks/model_comparison/compare_models.py: budget, resume, arms, table and plot on a tiny synthetic plan;
-its statistics."""
+"""benchmarks/model_comparison/compare_models.py: budget, resume, arms, table and plot on a tiny synthetic
+plan; its statistics."""
 from __future__ import annotations
 
 import json
@@ -38,7 +38,8 @@ def tiny_setup(tmp_path, tiny_coco):
                        "val": [{"annotations": str(val_json), "images": str(val_images)}],
                        "joint_set": "lower6", "min_joints": 2, "num_workers": 0},
               "codec": {"input_wh": [32, 64], "stride": 4, "sigma": 1.5},
-              "train": {"batch_size": 4, "warmup_steps": 1, "threads": 1, "val_flip_test": True, "amp": False}}
+              "train": {"batch_size": 4, "warmup_steps": 1, "threads": 1,
+                        "val_flip_test": True, "amp": False}}
     (tmp_path / "compare.yaml").write_text(yaml.safe_dump(config))
     return tmp_path
 
@@ -46,12 +47,14 @@ def tiny_setup(tmp_path, tiny_coco):
 def _argv(root: Path, *extra: str) -> list[str]:
     return ["--config", str(root / "compare.yaml"), "--out", str(root / "out"), "--steps", str(STEPS),
             "--evals", str(EVALS), "--models", "resnet18", "dilated_cnn", "--bootstrap", "200",
-            "--doc", str(root / "docs" / "comparison.md"), "--plot", str(root / "docs" / "comparison.png"), *extra]
+            "--doc", str(root / "docs" / "comparison.md"), "--plot",
+            str(root / "docs" / "comparison.png"), *extra]
 
 
 def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
     root = tiny_setup
-    monkeypatch.setattr(loop, "plot_curves", lambda *args: None)  # fit's own curves.png: slow, tested elsewhere
+    # fit's own curves.png: slow, tested elsewhere
+    monkeypatch.setattr(loop, "plot_curves", lambda *args: None)
     runs = root / "out" / "runs"
     main(_argv(root, "--max-runs", "1"))
     assert sorted(p.parent.name for p in runs.glob("*/done.json")) == ["resnet18-none-all-s0"]
@@ -79,7 +82,8 @@ def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
 
     (root / "docs" / "comparison-discussion.md").write_text("Read with care: a tiny run.\n")
     main(_argv(root))
-    assert (runs / "resnet18-none-all-s0" / "done.json").stat().st_mtime_ns == first_done  # skipped, not rerun
+    # skipped, not rerun
+    assert (runs / "resnet18-none-all-s0" / "done.json").stat().st_mtime_ns == first_done
     steps = [json.loads(line)["step"] for line in (interrupted / "metrics.jsonl").read_text().splitlines()]
     assert steps == [2, 4]  # resumed after epoch 1, not restarted
 
@@ -95,7 +99,8 @@ def test_plan_runs_resume_and_report(tiny_setup, monkeypatch):
         assert d["steps"] == 4 and d["train_s"] > 0 and d["params"] > 0 and d["macs"] > 0
         assert read_checkpoint(runs / d["run"]["run_id"] / "last.pt")["train_state"]["step"] == 4
         flip = d["eval"]["flip"]
-        assert 100 * sum(flip["hits"]["0.1"]) / sum(flip["labelled"]) == pytest.approx(flip["pck_box"]["pooled"]["0.1"])
+        pooled = flip["pck_box"]["pooled"]["0.1"]
+        assert 100 * sum(flip["hits"]["0.1"]) / sum(flip["labelled"]) == pytest.approx(pooled)
 
     doc = (root / "docs" / "comparison.md").read_text()
     assert "Status: pending" not in doc and "| pending |" not in doc
@@ -133,7 +138,8 @@ def test_minutes_budget_becomes_a_recorded_step_count(tmp_path):
 def test_data_arms_and_seeds_take_the_step_count_of_their_sibling(tmp_path):
     args = parse_args(["--minutes", "1", "--evals", "4"])
     sibling = {"run": {"run_id": "m-none-all-s0"},
-               "budget": {"kind": "minutes", "requested": 1.0, "evals": 4, "seconds_per_step": 0.7, "steps": 88}}
+               "budget": {"kind": "minutes", "requested": 1.0, "evals": 4,
+                          "seconds_per_step": 0.7, "steps": 88}}
 
     def no_probe() -> float:
         raise AssertionError("a run with a sibling is not timed")
@@ -166,7 +172,8 @@ def test_count_macs_on_known_layers():
 
 
 def test_workers_share_the_plan_through_claims(tiny_setup, monkeypatch):
-    """A run another worker holds is left to it; with only held runs left, a worker waits for their results."""
+    """A run another worker holds is left to it; with only held runs left, a worker waits for their
+    results."""
     root = tiny_setup
     monkeypatch.setattr(loop, "plot_curves", lambda *args: None)
     runs = root / "out" / "runs"

@@ -30,7 +30,8 @@ def test_lsp_first_person_hand_checked():
     ann = shared_or_skip("lsp", "lsp_train.json")
     records = load_records(ann, ann.parent / "images", LOWER6)
     first = next(r for r in records if r.image_id == 1)
-    # Values read by hand from LSP im0001: left hip, right hip, left knee, right knee, left ankle, right ankle.
+    # Values read by hand from LSP im0001: left hip, right hip, left knee, right knee, left ankle, right
+    # ankle.
     np.testing.assert_allclose(first.keypoints[:, :2], [[43.01, 85.08], [28.94, 84.68], [42.2, 111.2],
                                                         [30.55, 117.23], [42.6, 132.9], [29.75, 143.35]])
     assert first.image_wh == (70, 160)
@@ -82,7 +83,8 @@ def test_bad_annotation_files_name_the_file(tmp_path):
     with pytest.raises(AnnotationError, match="no 'annotations' list"):
         load_records(_write(tmp_path, {"images": []}), tmp_path, LOWER6)
     bad = {"images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10}],
-           "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5], "keypoints": [1, 2, 2]}]}
+           "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5],
+                            "keypoints": [1, 2, 2]}]}
     with pytest.raises(AnnotationError, match="annotation id 7 has 3 keypoint values"):
         load_records(_write(tmp_path, bad), tmp_path, LOWER6)
 

@@ -34,7 +34,8 @@ def test_shipped_file_and_anchors():
     assert (path.parent / "LICENSE").is_file() and "Apache License" in (path.parent / "LICENSE").read_text()
     centres = anchors()
     assert centres.shape == (2254, 2) and centres.min() > 0 and centres.max() < 1
-    assert centres[0] == pytest.approx([0.5 / 28, 0.5 / 28]) and centres[-1] == pytest.approx([6.5 / 7, 6.5 / 7])
+    assert centres[0] == pytest.approx([0.5 / 28, 0.5 / 28])
+    assert centres[-1] == pytest.approx([6.5 / 7, 6.5 / 7])
 
 
 def test_missing_and_corrupt_detector_files_are_clear_errors(tmp_path):

@@ -45,7 +45,8 @@ def test_crop_maps_box_edges_to_input_pixel_edges():
 def test_affine_round_trip_with_rotation_and_flip():
     rng = np.random.default_rng(1)
     pts = rng.uniform(0, 300, (20, 2))
-    m = crop_affine(np.array([150.0, 140.0]), np.array([120.0, 160.0]), (192, 256), rotation_deg=25, flip=True)
+    m = crop_affine(np.array([150.0, 140.0]), np.array([120.0, 160.0]), (192, 256),
+                    rotation_deg=25, flip=True)
     back = apply_affine(apply_affine(pts, m), invert_affine(m))
     np.testing.assert_allclose(back, pts, atol=1e-9)
 

@@ -36,7 +36,8 @@ def imports_of(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules = [node.module] if node.module != "squatpose" else [f"squatpose.{a.name}" for a in node.names]
+            modules = ([node.module] if node.module != "squatpose"
+                       else [f"squatpose.{alias.name}" for alias in node.names])
         else:
             continue
         for module in modules:
@@ -72,7 +73,8 @@ def run_python(code: str, env: dict | None = None) -> str:
     return done.stdout
 
 
-LOADED = "import sys; print(sorted(m for m in ('torch', 'cv2', 'onnxruntime', 'matplotlib') if m in sys.modules))"
+LOADED = ("import sys; "
+          "print(sorted(m for m in ('torch', 'cv2', 'onnxruntime', 'matplotlib') if m in sys.modules))")
 
 
 def import_all(tier: str) -> str:
@@ -94,9 +96,10 @@ def test_analyzing_a_video_with_onnx_runtime_loads_no_pytorch(tmp_path) -> None:
         frames = [frame[::3, ::3] for frame, _ in zip(iter_frames_bgr(cap), range(20))]
     clip = write_video(tmp_path / "clip.mp4", [np.ascontiguousarray(f) for f in frames])
     cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    analyze = ("from squatpose.cli import main\n"
-               f"assert main(['analyze', {str(clip)!r}, '--backend', 'onnx', '--out', OUT, '--quiet']) == 0\n")
+    analyze = (f"from squatpose.cli import main\nassert main(['analyze', {str(clip)!r}, '--backend', 'onnx', "
+               "'--out', OUT, '--quiet']) == 0\n")
     first = run_python(f"OUT = {str(tmp_path / 'first')!r}\n" + analyze + LOADED, cache)
     again = run_python(f"OUT = {str(tmp_path / 'again')!r}\n" + analyze + LOADED, cache)
     assert "'torch'" in first.splitlines()[-1] and "'torch'" not in again.splitlines()[-1]
-    assert (tmp_path / "first" / "keypoints.csv").read_text() == (tmp_path / "again" / "keypoints.csv").read_text()
+    keypoints = [(tmp_path / run / "keypoints.csv").read_text() for run in ("first", "again")]
+    assert keypoints[0] == keypoints[1]

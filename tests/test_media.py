@@ -36,7 +36,8 @@ def test_no_frames_are_counted_and_a_failure_is_raised_with_nothing_left(tmp_pat
         raise RuntimeError("the drawing failed")
 
     assert encode_video(tmp_path / "empty.mp4", [], 10.0, SIZE_WH)[0] == 0  # the caller drops the file
-    with pytest.raises(RuntimeError, match="the drawing failed"), atomic.replacing(tmp_path / "broken.mp4") as tmp:
+    broken = tmp_path / "broken.mp4"
+    with pytest.raises(RuntimeError, match="the drawing failed"), atomic.replacing(broken) as tmp:
         encode_video(tmp, failing(), 10.0, SIZE_WH)
     assert not (tmp_path / "broken.mp4").exists() and not list(tmp_path.glob(".broken*"))
 
@@ -59,4 +60,5 @@ def test_browser_copy_is_a_webm_of_every_frame_with_progress(tmp_path) -> None:
     last = read_json(job / "progress.json")
     assert (last["stage"], last["done"], last["total"]) == ("preparing the video for the browser", 3, 3)
     assert not browser_copy(job / "missing.mp4", job / "none.webm", progress)
-    assert sorted(p.name for p in job.iterdir()) == ["annotated.mp4", "annotated.webm", "job.json", "progress.json"]
+    assert sorted(p.name for p in job.iterdir()) == ["annotated.mp4", "annotated.webm", "job.json",
+                                                     "progress.json"]

@@ -83,7 +83,8 @@ def test_warm_start_to_more_joints_keeps_shared_heads_by_name() -> None:
     assert head
     for key in head:
         for name in lower6.names:
-            assert torch.equal(new.state_dict()[key][lower8.index(name)], old.state_dict()[key][lower6.index(name)])
+            assert torch.equal(new.state_dict()[key][lower8.index(name)],
+                               old.state_dict()[key][lower6.index(name)])
         assert torch.equal(new.state_dict()[key][0], fresh[key][0])  # a shoulder keeps its fresh init
     body = [k for k in new.state_dict() if k not in head]
     assert all(torch.equal(new.state_dict()[k], old.state_dict()[k]) for k in body)

@@ -17,11 +17,13 @@ FPS = 30.0
 PENN = Path(__file__).resolve().parents[1] / "../shared/data/penn_action/squat_train.json"
 
 
-def feed(tracks: JointTracks, times: np.ndarray | None = None, **kwargs) -> tuple[OnlineAnalyzer, list[LiveEvent]]:
+def feed(tracks: JointTracks, times: np.ndarray | None = None,
+         **kwargs) -> tuple[OnlineAnalyzer, list[LiveEvent]]:
     """Every frame of `tracks` into a fresh engine (at `times`, default frame / fps), then finish()."""
     engine = OnlineAnalyzer(tracks.joint_names, **kwargs)
     times = tracks.times if times is None else times
-    events = [e for t, xy, score in zip(times, tracks.xy, tracks.score) for e in engine.push(float(t), xy, score)]
+    events = [e for t, xy,
+              score in zip(times, tracks.xy, tracks.score) for e in engine.push(float(t), xy, score)]
     return engine, events + engine.finish()
 
 
@@ -46,7 +48,8 @@ def test_three_squats_give_the_events_in_order() -> None:
     for e, end in zip(done, ends):
         assert end / FPS - 0.4 < e.t < end / FPS + 0.6
     summary = events[-1]
-    assert summary.event == "summary" and summary.data["reps"] == 3 and summary.data["frames"] == tracks.n_frames
+    assert summary.event == "summary" and summary.data["reps"] == 3
+    assert summary.data["frames"] == tracks.n_frames
     assert engine.state.reps == 3 and engine.state.phase == "standing"
 
 
@@ -91,7 +94,8 @@ def test_person_lost_and_found_again() -> None:
     presence = [e for e in events if e.event.startswith("person_")]
     assert kinds(presence) == ["person_found", "person_lost", "person_found"]
     lost = presence[1]
-    assert lost.t == pytest.approx(60 / FPS + 1.0, abs=0.05) and "hips, knees and feet" in lost.data["message"]
+    assert lost.t == pytest.approx(60 / FPS + 1.0, abs=0.05)
+    assert "hips, knees and feet" in lost.data["message"]
 
 
 def test_walking_in_and_out_counts_nothing() -> None:
@@ -150,6 +154,7 @@ def test_memory_stays_constant_over_100000_frames(monkeypatch) -> None:
         engine.push(i / FPS, xy[i % len(xy)], score[i % len(xy)])
         if i + 1 in (20_000, frames):
             sizes[i + 1] = deep_size(engine)
-    assert engine.summary()["reps"] == 6 * (frames // len(xy)) + 2 == 800   # 133 cycles, and two reps into the next
+    # 133 cycles, and two reps into the next
+    assert engine.summary()["reps"] == 6 * (frames // len(xy)) + 2 == 800
     assert len(engine.counted) == 100
     assert abs(sizes[frames] - sizes[20_000]) < 2_000, sizes   # bytes

@@ -36,7 +36,8 @@ def test_refuse_overwriting_inputs_names_both_options(tmp_path) -> None:
     ann = tmp_path / "ann.json"
     ann.write_text("{}")
     os.link(ann, tmp_path / "preds.json")
-    with pytest.raises(ValueError, match=r"preds.json: --out is the same file as --annotations \(through a link\): "
+    with pytest.raises(ValueError,
+                       match=r"preds.json: --out is the same file as --annotations \(through a link\): "
                                          "refusing to overwrite the input"):
         refuse_overwriting_inputs({"--out": tmp_path / "preds.json"}, {"--annotations": ann})
     with pytest.raises(ValueError, match="--out and --metrics-out are the same file"):
@@ -55,11 +56,13 @@ def test_refuse_inputs_inside_a_replaced_folder(tmp_path) -> None:
 def test_folder_lock_refuses_a_second_run_and_takes_over_a_dead_ones(tmp_path) -> None:
     pytest.importorskip("fcntl")
     # A lock file left by a run that was killed (its pid is gone, its flock went with it) is taken over.
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True)
     (tmp_path / LOCK_NAME).write_text(dead.stdout.strip())
     with FolderLock(tmp_path, "analysis"):
         assert (tmp_path / LOCK_NAME).read_text() == str(os.getpid())
-        with pytest.raises(FolderBusy, match=f"another squatpose analysis \\(process {os.getpid()}\\) is writing"):
+        with pytest.raises(FolderBusy, match=f"another squatpose analysis \\(process {os.getpid()}\\) is "
+                                             "writing"):
             FolderLock(tmp_path, "analysis").acquire()
     assert not (tmp_path / LOCK_NAME).exists()  # released on exit
     FolderLock(tmp_path).acquire().release()
@@ -68,7 +71,8 @@ def test_folder_lock_refuses_a_second_run_and_takes_over_a_dead_ones(tmp_path) -
 def test_temporary_names_are_unique_and_errors_leave_nothing(tmp_path) -> None:
     target = tmp_path / "model.onnx"
     assert atomic.partial_path(target) != atomic.partial_path(target)
-    assert atomic.partial_path(target).name.startswith(".model.") and atomic.partial_path(target).suffix == ".onnx"
+    partial = atomic.partial_path(target)
+    assert partial.name.startswith(".model.") and partial.suffix == ".onnx"
     (tmp_path / "folder.onnx").mkdir()
     with pytest.raises(OSError), atomic.replacing(tmp_path / "folder.onnx") as tmp:  # the rename fails
         tmp.write_bytes(b"onnx")

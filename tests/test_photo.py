@@ -44,7 +44,8 @@ def test_corrupt_jpeg_is_reported_not_analysed(tmp_path, damage, capsys):
 
 
 def _png_bomb(path, side):
-    """A valid 1-bit grey PNG of side x side pixels: a few hundred kB that OpenCV decodes to 3 bytes a pixel."""
+    """A valid 1-bit grey PNG of side x side pixels: a few hundred kB that OpenCV decodes to 3 bytes a
+    pixel."""
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     packer = zlib.compressobj(9)
@@ -58,7 +59,8 @@ def _png_bomb(path, side):
 def test_huge_image_is_refused_before_decoding(tmp_path):
     path = _png_bomb(tmp_path / "bomb.png", 20000)
     assert path.stat().st_size < 1_000_000 and MAX_IMAGE_PIXELS < 20000 * 20000
-    with pytest.raises(OSError, match=r"bomb\.png: the image is too large \(.*; the limit is 100 megapixels\)"):
+    with pytest.raises(OSError, match=r"bomb\.png: the image is too large \(.*; the limit is 100 "
+                                      r"megapixels\)"):
         read_image_rgb(str(path))
     medium = _png_bomb(tmp_path / "medium.png", 12000)
     with pytest.raises(OSError, match=r"medium\.png: the image is too large \(12000 x 12000 pixels;"):

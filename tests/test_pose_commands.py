@@ -16,7 +16,8 @@ from squatpose.pose.release import make_release
 def test_evaluate_scores_every_person_and_writes_predictions_and_metrics(tmp_path, tiny_coco) -> None:
     annotations, images = tiny_coco
     evaluation = evaluate(annotations, images, backend="torch")
-    assert len(evaluation.records) == 8 and evaluation.xy.shape == (8, 6, 2) and evaluation.scores.shape == (8, 6)
+    assert len(evaluation.records) == 8
+    assert evaluation.xy.shape == (8, 6, 2) and evaluation.scores.shape == (8, 6)
     assert evaluation.persons.startswith("8 persons kept") and evaluation.backend == "torch"
     assert evaluation.result.n_persons == 8 and set(evaluation.result.pck_box.pooled) == {0.05, 0.1, 0.2}
     write_evaluation(evaluation, tmp_path / "preds.json", tmp_path / "metrics.json")

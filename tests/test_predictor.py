@@ -44,7 +44,8 @@ def test_evaluation_and_inference_crop_alike(tmp_path, tiny_coco):
 
 def test_box_padding_of_older_checkpoints_is_125(tmp_path):
     assert load_model(_checkpoint(tmp_path / "old.pt")).box_padding == 1.25
-    assert Predictor(load_model(_checkpoint(tmp_path / "new.pt", box_padding=1.5)), backend="torch").box_padding == 1.5
+    padded = load_model(_checkpoint(tmp_path / "new.pt", box_padding=1.5))
+    assert Predictor(padded, backend="torch").box_padding == 1.5
 
 
 def test_codec_stride_must_match_the_model(tmp_path):
@@ -65,7 +66,8 @@ def test_onnx_file_of_another_checkpoint_is_refused(tmp_path):
     assert Predictor(loaded, backend="onnx", onnx_path=onnx_path).backend == "onnx"
     eight = load_model(_checkpoint(tmp_path / "m.pt"))
     eight.joint_set = get_joint_set("lower8")
-    with pytest.raises(ValueError, match=r"m\.onnx: ONNX model does not match the checkpoint: joint_set 'lower6'"):
+    with pytest.raises(ValueError, match=r"m\.onnx: ONNX model does not match the checkpoint: joint_set "
+                                         r"'lower6'"):
         Predictor(eight, backend="onnx", onnx_path=onnx_path)
 
 
@@ -82,7 +84,8 @@ def test_onnx_export_folds_same_padding_into_the_convs(tmp_path):
         if isinstance(module, torch.nn.BatchNorm2d):
             module.running_var.uniform_(0.5, 2.0)
             module.running_mean.uniform_(-0.2, 0.2)
-    atomic_save(make_checkpoint(model, "efflite0", LOWER6, HeatmapCodec((96, 128), 4, 2.0)), tmp_path / "e.pt")
+    atomic_save(make_checkpoint(model, "efflite0", LOWER6, HeatmapCodec((96, 128), 4, 2.0)),
+                tmp_path / "e.pt")
     loaded = load_model(tmp_path / "e.pt")
     path = export_onnx(loaded, tmp_path / "e.onnx")
     ops = [node.op_type for node in onnx.load(str(path)).graph.node]
@@ -101,7 +104,8 @@ def test_onnx_runner_threads_sleep_between_calls_unless_asked_to_spin():
     from squatpose.pose.runtime_choice import VNNI_FILE, shipped_file
 
     def spinning(runner: OnnxRunner) -> str:
-        return runner.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+        options = runner.session.get_session_options()
+        return options.get_session_config_entry("session.intra_op.allow_spinning")
 
     assert spinning(OnnxRunner(shipped_file(VNNI_FILE), 2)) == "0"
     assert spinning(OnnxRunner(shipped_file(VNNI_FILE), 2, spin=True)) == "1"

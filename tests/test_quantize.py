@@ -50,13 +50,15 @@ def test_int8_export_keeps_metadata_and_heatmaps(tmp_path, tiny_coco):
     recipe, said = _path_tested_here()
     loaded = load_model(default_checkpoint())
     records = load_records(*tiny_coco, loaded.joint_set)
-    int8 = quantize_int8(loaded, tmp_path / "model.int8.onnx", calibration_batches(loaded, records, 8), persons=8,
+    int8 = quantize_int8(loaded, tmp_path / "model.int8.onnx",
+                         calibration_batches(loaded, records, 8), persons=8,
                          recipe=recipe)
     float_path = export_onnx(loaded, tmp_path / "model.onnx")
     assert int8.stat().st_size < float_path.stat().st_size / 2  # int8 backbone, float decoder
     meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
     assert meta["precision"] == "int8" and meta["joint_set"] == "lower6" and meta["model"] == "efflite0"
-    assert meta["int8_recipe"] == recipe.name and meta["int8_x86_exact"] == ("yes" if recipe.x86_exact else "no")
+    assert meta["int8_recipe"] == recipe.name
+    assert meta["int8_x86_exact"] == ("yes" if recipe.x86_exact else "no")
     assert not list(tmp_path.glob(".squatpose-int8-*"))  # the working folder is gone
     batch = np.concatenate(list(calibration_batches(loaded, records, 8)))
     reference, quantized = OnnxRunner(float_path, threads=1)(batch), OnnxRunner(int8, threads=1)(batch)
@@ -70,7 +72,8 @@ def test_int8_export_keeps_metadata_and_heatmaps(tmp_path, tiny_coco):
 @pytest.mark.skipif(not LSP.is_file(), reason=f"needs the shared LSP data ({LSP})")
 def test_the_int8_file_this_cpu_runs_finds_the_joints_float_finds(tmp_path):
     """On real person crops, the shipped int8 file of the path this CPU takes against the float model, both
-    run here: where every kernel sums exactly (the file the default picks is one such), this holds on every CPU."""
+    run here: where every kernel sums exactly (the file the default picks is one such), this holds on every
+    CPU."""
     recipe, said = _path_tested_here()
     loaded = load_model(default_checkpoint())
     records = load_records(LSP, LSP.parent / "images", loaded.joint_set, min_joints=6)[:REAL_PERSONS]
@@ -79,9 +82,11 @@ def test_the_int8_file_this_cpu_runs_finds_the_joints_float_finds(tmp_path):
     int8_runner = OnnxRunner(shipped_file(VNNI_FILE if recipe == VNNI_RECIPE else PORTABLE_FILE), threads=1)
     reference, _ = loaded.codec.decode(float_runner(batch))
     quantized, _ = loaded.codec.decode(int8_runner(batch))
-    moved = np.linalg.norm(reference - quantized, axis=-1) / max(loaded.codec.input_wh)  # share of the crop side
+    # as a share of the crop side
+    moved = np.linalg.norm(reference - quantized, axis=-1) / max(loaded.codec.input_wh)
     close = float(np.mean(moved < 0.025))
-    assert close >= REAL_AGREEMENT, f"{said}: {100 * close:.1f} % of joints within 2.5 % of the crop of float's"
+    assert close >= REAL_AGREEMENT, (f"{said}: {100 * close:.1f} % of joints within 2.5 % of the crop of "
+                                     "float's")
 
 
 def test_int8_export_needs_calibration_data(tmp_path, capsys):
@@ -100,7 +105,8 @@ def test_calibration_chunk_never_divides_the_crop_count():
 
 
 def test_the_decoder_stays_float():
-    names = ["/backbone/stem/Conv", "/backbone/_blocks.0/Conv", "/up16/reduce/Conv", "/neck/Conv", "/head/Conv"]
+    names = ["/backbone/stem/Conv", "/backbone/_blocks.0/Conv", "/up16/reduce/Conv",
+             "/neck/Conv", "/head/Conv"]
     assert float_convs(names) == ["/up16/reduce/Conv", "/neck/Conv", "/head/Conv"]
     plain = [f"/layer{i}/Conv" for i in range(6)]  # a model without a backbone module: its tail stays float
     assert float_convs(plain) == plain[-FLOAT_TAIL_CONVS:]
@@ -108,7 +114,8 @@ def test_the_decoder_stays_float():
 
 @pytest.mark.parametrize("name", [VNNI_FILE, PORTABLE_FILE])
 def test_shipped_int8_files_are_made_from_the_shipped_weights(name):
-    """`release` of new weights must come with new `export --int8` files; a stale one would silently go unused."""
+    """`release` of new weights must come with new `export --int8` files; a stale one would silently go
+    unused."""
     from squatpose.pose.export import weights_fingerprint
 
     runner = OnnxRunner(shipped_file(name), threads=1)
@@ -126,6 +133,6 @@ def test_a_users_own_checkpoint_runs_float_whatever_the_cpu(tmp_path, monkeypatc
     loaded = load_model(default_checkpoint())
     with torch.no_grad():
         next(loaded.model.parameters()).add_(0.01)   # other weights than the shipped files were made from
-    monkeypatch.setattr(runtime_choice, "read_cpu",
-                        lambda: runtime_choice.CpuDescription("x86_64", "test", frozenset({"avx512_vnni"}), "test"))
+    vnni = runtime_choice.CpuDescription("x86_64", "test", frozenset({"avx512_vnni"}), "test")
+    monkeypatch.setattr(runtime_choice, "read_cpu", lambda: vnni)
     assert make_runner(loaded, "auto", None, 1)[1:] == ("onnx", "float32")

@@ -55,7 +55,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert summary["repetitions"][0]["start_frame"] == a.repetitions[0].start_frame
 
     html = (out / "report.html").read_text()
-    reps_tables = html[:html.index('<table id="trunk">')]  # the trunk table follows (the tracks have shoulders)
+    # the trunk table follows (the tracks have shoulders)
+    reps_tables = html[:html.index('<table id="trunk">')]
     assert '<table id="repetitions">' in html and reps_tables.count("<tr><td>") == 3  # 2 reps + 1 partial
     assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
@@ -65,7 +66,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     table = summary["rep_table"]
     assert len(table["rows"]) == 2 and table["columns"][4] == "depth"
     for row in table["rows"]:
-        assert "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" in html  # the page shows the same words
+        # the page shows the same words
+        assert "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" in html
 
     lines = (out / "keypoints.csv").read_text().splitlines()
     assert len(lines) == a.n_frames + 1
@@ -74,7 +76,8 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert "left_knee_x_smooth" in header and len(lines[5].split(",")) == len(header)
     angles = (out / "angles.csv").read_text().splitlines()
     assert len(angles) == a.n_frames + 1 and "knee_angle_left" in angles[0].split(",")
-    assert {"knee_angle_3d_left", "knee_angle_3d_sd_right", "thigh_angle_3d_trusted_left"} <= set(angles[0].split(","))
+    columns_3d = {"knee_angle_3d_left", "knee_angle_3d_sd_right", "thigh_angle_3d_trusted_left"}
+    assert columns_3d <= set(angles[0].split(","))
     assert png_size(out / "timeline.png")[0] > 500
 
     cap = cv2.VideoCapture(str(out / "annotated.mp4"))
@@ -87,10 +90,12 @@ def test_write_outputs_with_video(tmp_path, analysis):
 
 
 def test_summary_names_the_people_to_choose_from(tmp_path, analysis):
-    people = PeopleSeen(2, 30, 1.0, (320, 280), [[10, 20, 60, 150], [200, 30, 50, 140.5]], 1, [190, 0, 80, 200])
+    people = PeopleSeen(2, 30, 1.0, (320, 280), [[10, 20, 60, 150], [200, 30, 50, 140.5]], 1,
+                        [190, 0, 80, 200])
     paths = write_outputs(dataclasses.replace(analysis, people=people), tmp_path, progress=False)
     assert json.loads(paths["summary_json"].read_text())["people"] == {
-        "count": 2, "frame": 30, "time_s": 1.0, "frame_wh": [320, 280], "boxes": [[10, 20, 60, 150], [200, 30, 50, 140.5]],
+        "count": 2, "frame": 30, "time_s": 1.0, "frame_wh": [320, 280],
+        "boxes": [[10, 20, 60, 150], [200, 30, 50, 140.5]],
         "followed": 1, "followed_box": [190, 0, 80, 200]}
 
 
@@ -107,12 +112,14 @@ def test_report_speaks_plainly(tmp_path):
     paths = write_outputs(shallow, tmp_path, source_name="my squats.mp4", progress=False)
     html = paths["report_html"].read_text()
     assert "<title>Squat analysis — my squats.mp4</title>" in html
-    items = re.findall(r'<li class="(good|fix|info)"><span class="icon" role="img" aria-label="([^"]+)">(.)</span>'
-                       r'<span class="tag">([^<]+)</span><span class="text">([^<]+)</span>', html)
+    items = re.findall(r'<li class="(good|fix|info)"><span class="icon" role="img" '
+                       r'aria-label="([^"]+)">(.)</span><span class="tag">([^<]+)</span><span '
+                       r'class="text">([^<]+)</span>', html)
     assert [(tone, tag, text) for tone, _, _, tag, text in items] == [
         (f.tone, "Set" if f.rep is None else f"Rep {f.rep}", f.text) for f in shallow.feedback]
     assert all((meaning, icon) == TONE_ICONS[tone][::-1] for tone, meaning, icon, _, _ in items)
-    assert items[0][0] == "fix" and ".fix .icon{background:#b42318}" in html  # red and '!' for what to work on
+    # red and '!' for what to work on
+    assert items[0][0] == "fix" and ".fix .icon{background:#b42318}" in html
     assert html.count("<details><summary>why</summary>") == sum(bool(f.why) for f in shallow.feedback)
     assert all(not f.text.lower().startswith("rep ") for f in shallow.feedback)
     assert "above parallel — sit" in html
@@ -183,7 +190,8 @@ def test_front_view_report_shows_3d_values(tmp_path):
     assert "3D legs at the bottom" in html and "° ±" in html
     assert "Trunk lean, hip angle and the early rise: needs a side view" in html and 'id="trunk"' not in html
     assert png_size(paths["bottom_3d_png"])[0] > 300
-    assert all(any("3D estimate" in w and "±" in w for w in f["why"]) for f in summary["feedback"] if f["rep"])
+    assert all(any("3D estimate" in w and "±" in w for w in f["why"])
+               for f in summary["feedback"] if f["rep"])
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
     row = paths["angles_csv"].read_text().splitlines()[1 + a.repetitions[0].bottom_frame].split(",")
     assert 40 < float(row[columns.index("knee_angle_3d_left")]) < 70
@@ -217,9 +225,11 @@ def test_a_long_set_gets_outputs_of_bounded_size(tmp_path):
     assert height < 3.4 * 4 * 110 and width < 3.2 * 5 * 110  # at most 3 rows of 4 panels
     html = paths["report_html"].read_text()
     tables = {t.split('"')[0]: t for t in html.split('<table id="')[1:]}
-    assert set(tables) == {"repetitions", "trunk"}  # the tracks have shoulders: a trunk table per repetition too
+    # the tracks have shoulders: a trunk table per repetition too
+    assert set(tables) == {"repetitions", "trunk"}
     for table in tables.values():
-        assert table.count("<tr><td>") == MAX_TABLE_ROWS and "4 more repetitions, listed in summary.json" in table
+        assert table.count("<tr><td>") == MAX_TABLE_ROWS
+        assert "4 more repetitions, listed in summary.json" in table
     assert html.count('<li class="') <= MAX_FEEDBACK_ITEMS  # feedback lines (each with its 'why' list)
     assert paths["report_html"].stat().st_size < 1_500_000
     summary = json.loads(paths["summary_json"].read_text())
@@ -235,8 +245,8 @@ def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
     lines = paths["angles_csv"].read_text().splitlines()
     columns, row = lines[0].split(","), lines[1 + rep.bottom_frame].split(",")
     assert {"hip_angle_left", "hip_angle_sd_right", "trunk_lean_sd"} <= set(columns)
-    assert float(row[columns.index("hip_angle")]) == pytest.approx(analysis.measures.hip_angle.value[rep.bottom_frame],
-                                                                   abs=0.01)
+    hip_angle = analysis.measures.hip_angle.value[rep.bottom_frame]
+    assert float(row[columns.index("hip_angle")]) == pytest.approx(hip_angle, abs=0.01)
     summary = json.loads(paths["summary_json"].read_text())
     assert summary["trunk"]["shoulders"] is True and summary["repetitions"][0]["hip_angle_bottom"] is not None
 
@@ -250,7 +260,8 @@ def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
 def _segment_hits_box(a, b, box) -> bool:
     x, y, w, h = box
     points = a + np.linspace(0, 1, 200)[:, None] * (b - a)
-    return bool(((points[:, 0] >= x) & (points[:, 0] <= x + w) & (points[:, 1] >= y) & (points[:, 1] <= y + h)).any())
+    inside = (points[:, 0] >= x) & (points[:, 0] <= x + w) & (points[:, 1] >= y) & (points[:, 1] <= y + h)
+    return bool(inside.any())
 
 
 @pytest.mark.parametrize("view", ["side", "front"])

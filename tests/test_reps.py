@@ -99,11 +99,14 @@ def test_a_glitch_to_standing_at_the_bottom_does_not_split_a_rep():
     assert len(res.completed) == 1
     rep = res.completed[0]
     assert rep.peak_depth == pytest.approx(0.6) and rep.start_frame < 40 < rep.end_frame
-    # The same where the failed pose reads as standing for two frames (a barbell clip whose plates hide the hips).
-    glitch = np.r_[np.zeros(10), down, np.full(10, 0.6), [0.3, 0.0, 0.0, 0.3], np.full(10, 0.6), up, np.zeros(10)]
+    # The same where the failed pose reads as standing for two frames (a barbell clip whose plates hide the
+    # hips).
+    glitch = np.r_[np.zeros(10), down, np.full(10, 0.6), [0.3, 0.0, 0.0, 0.3], np.full(10, 0.6),
+                   up, np.zeros(10)]
     assert len(_count(glitch).completed) == 1
     # A slow rise to near standing and a slow fall (reps without full lockout) still count twice.
-    assert len(_count(np.r_[down, np.linspace(0.6, 0.1, 30), np.linspace(0.1, 0.6, 30), up, np.zeros(10)]).completed) == 2
+    depth = np.r_[down, np.linspace(0.6, 0.1, 30), np.linspace(0.1, 0.6, 30), up, np.zeros(10)]
+    assert len(_count(depth).completed) == 2
 
 
 def test_a_bounce_right_after_a_rep_is_part_of_it():

@@ -26,7 +26,7 @@ BogoMIPS\t: 243.75
 Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs
 CPU implementer\t: 0x41
 CPU part\t: 0xd0c
-"""
+"""  # noqa: E501 - a real /proc/cpuinfo, lines as they come
 ARM_NO_DOTPROD = """processor\t: 0
 BogoMIPS\t: 108.00
 Features\t: fp asimd evtstrm crc32 cpuid

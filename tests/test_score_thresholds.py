@@ -38,7 +38,8 @@ def test_defaults_load_as_calibrated_thresholds(tmp_path) -> None:
 
 @pytest.mark.parametrize("old", ["smoothing.min_score=0.4", "measures.min_score=0.4"])
 def test_the_replaced_score_floors_name_the_one_that_replaced_them(old) -> None:
-    with pytest.raises(ConfigError, match=f"--set: {old.split('=')[0]} is no longer a setting: use min_joint_score"):
+    with pytest.raises(ConfigError, match=f"--set: {old.split('=')[0]} is no longer a setting: use "
+                                          "min_joint_score"):
         load_analysis_config(None, [old])
 
 
@@ -49,7 +50,8 @@ def test_analyzing_with_an_uncalibrated_model_says_its_scores_are_raw(tmp_path, 
         analyze(video, checkpoint=raw, backend="torch", progress=False)
     assert any("raw.pt: the model file carries no score calibration" in r.message for r in caplog.records)
     caplog.clear()
-    calibrated = write_release(default_checkpoint(), tmp_path / "cal.pt", ScoreCalibration((0.0, 1.0), (0.0, 1.0)))
+    calibrated = write_release(default_checkpoint(), tmp_path / "cal.pt",
+                               ScoreCalibration((0.0, 1.0), (0.0, 1.0)))
     with caplog.at_level(logging.WARNING, logger="squatpose.api"), pytest.raises(NoPersonError):
         analyze(video, checkpoint=calibrated, backend="torch", progress=False)
     assert not any("score calibration" in r.message for r in caplog.records)

@@ -1,4 +1,5 @@
-"""Teacher-based training data: the MoveNet wrapper, label refinement, dev split, pseudo-labels, oversampling."""
+"""Teacher-based training data: the MoveNet wrapper, label refinement, dev split, pseudo-labels,
+oversampling."""
 from __future__ import annotations
 
 import json
@@ -29,14 +30,16 @@ def write_constant_movenet(path: Path, yx_score: np.ndarray, size: int = 64) -> 
     import onnx
     from onnx import TensorProto, helper
 
-    const = helper.make_tensor("c", TensorProto.FLOAT, [1, 1, 17, 3], np.asarray(yx_score, np.float32).ravel())
+    const = helper.make_tensor("c", TensorProto.FLOAT, [1, 1, 17, 3],
+                               np.asarray(yx_score, np.float32).ravel())
     zero = helper.make_tensor("z", TensorProto.FLOAT, [], [0.0])
     nodes = [helper.make_node("Cast", ["input:0"], ["f"], to=TensorProto.FLOAT),
              helper.make_node("ReduceMean", ["f"], ["m"], keepdims=0),
              helper.make_node("Mul", ["m", "z"], ["m0"]),
              helper.make_node("Add", ["c", "m0"], ["Identity:0"])]
     graph = helper.make_graph(nodes, "constant_movenet",
-                              [helper.make_tensor_value_info("input:0", TensorProto.INT32, [1, size, size, 3])],
+                              [helper.make_tensor_value_info("input:0", TensorProto.INT32,
+                                                             [1, size, size, 3])],
                               [helper.make_tensor_value_info("Identity:0", TensorProto.FLOAT, [1, 1, 17, 3])],
                               initializer=[const, zero])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -203,9 +206,11 @@ def test_pseudo_label_keeps_confident_frames(tmp_path) -> None:
     assert [img["frame"] for img in data["images"]] == [0, 3, 6, 9]
     assert all((tmp_path / "pseudo" / "images" / img["file_name"]).is_file() for img in data["images"])
     assert all(a["num_keypoints"] == 17 for a in data["annotations"])
-    for ann in data["annotations"]:  # labelled joints are the teacher's; all 17 kept with scores for distillation
+    # labelled joints are the teacher's; all 17 kept with scores for distillation
+    for ann in data["annotations"]:
         teacher_kps = np.reshape(ann["teacher_keypoints"], (17, 3))
-        np.testing.assert_allclose(teacher_kps[:, :2], np.reshape(ann["keypoints"], (17, 3))[:, :2], atol=0.01)
+        np.testing.assert_allclose(teacher_kps[:, :2],
+                                   np.reshape(ann["keypoints"], (17, 3))[:, :2], atol=0.01)
         np.testing.assert_allclose(teacher_kps[:, 2], 0.9, atol=1e-3)
     records = load_records(tmp_path / "pseudo" / "pseudo_labels.json", tmp_path / "pseudo" / "images", LOWER6)
     assert len(records) == 4
@@ -224,7 +229,8 @@ def test_pseudo_label_drops_near_duplicates_and_marks_hard_frames(tmp_path) -> N
             xy[2:4] = box[:2] + box[2:] * 0.25
             return xy
 
-    counts = pseudo_label_videos([video], teacher, tmp_path / "p", PseudoLabelRules(every_s=0.25, frame=LENIENT),
+    counts = pseudo_label_videos([video], teacher, tmp_path / "p",
+                                 PseudoLabelRules(every_s=0.25, frame=LENIENT),
                                  student=OffsetStudent(), progress=False)
     clip = counts["clips"]["clip.mp4"]
     assert (clip["kept"], clip["near_duplicates"], clip["hard"]) == (1, 3, 1)  # the same pose in every frame
@@ -233,7 +239,8 @@ def test_pseudo_label_drops_near_duplicates_and_marks_hard_frames(tmp_path) -> N
 
 
 class ScriptedTeacher:
-    """Teacher double: points fixed in the image, one joint that follows the crop, one that jumps over time."""
+    """Teacher double: points fixed in the image, one joint that follows the crop, one that jumps over
+    time."""
 
     def __init__(self) -> None:
         self.base = np.stack([np.linspace(20, 80, 17), np.linspace(10, 110, 17)], axis=1)
@@ -266,7 +273,8 @@ def test_pseudo_label_skips_unreadable_clips_and_held_out_ones(tmp_path, caplog)
     held_out = _write_video(tmp_path / "spotme_1.mp4")
     videos = find_videos([tmp_path], PseudoLabelRules().exclude)
     assert held_out not in videos and broken in videos and good in videos
-    counts = pseudo_label_videos(videos, teacher, tmp_path / "out", PseudoLabelRules(frame=LENIENT), progress=False)
+    counts = pseudo_label_videos(videos, teacher, tmp_path / "out", PseudoLabelRules(frame=LENIENT),
+                                 progress=False)
     assert "error" in counts["clips"]["broken.mp4"] and counts["clips"]["good.mp4"]["kept"] >= 1
     assert any("broken.mp4" in r.getMessage() for r in caplog.records)
 

@@ -1,4 +1,5 @@
-"""Distillation: teacher keypoints stored with COCO data, read into records, encoded as soft targets, trained on."""
+"""Distillation: teacher keypoints stored with COCO data, read into records, encoded as soft targets, trained
+on."""
 from __future__ import annotations
 
 import dataclasses
@@ -70,7 +71,8 @@ def test_bad_teacher_keypoints_name_the_file_and_annotation(tmp_path, tiny_coco,
     data["annotations"][2]["teacher_keypoints"] = values
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(AnnotationError, match="bad.json: annotation id 102 has 'teacher_keypoints' that are not 51"):
+    with pytest.raises(AnnotationError, match="bad.json: annotation id 102 has 'teacher_keypoints' that are "
+                                              "not 51"):
         load_records(path, images, LOWER6)
 
 
@@ -106,7 +108,8 @@ def test_teacher_weights_follow_score_min_score_and_crop(teacher_coco) -> None:
     outside = teacher.copy()
     outside[0, :2] = [-300.0, -300.0]  # far outside the crop
     without = dataclasses.replace(record, teacher=None)
-    dataset = PoseDataset([scored, dataclasses.replace(record, teacher=outside), without], CODEC, LOWER6, *NORM,
+    dataset = PoseDataset([scored, dataclasses.replace(record, teacher=outside), without],
+                          CODEC, LOWER6, *NORM,
                           teacher_min_score=0.3)
     np.testing.assert_allclose(dataset[0]["teacher_weights"].numpy(), [0.9, 0, 0.5, 0.3, 0, 1.0], atol=1e-6)
     maps = dataset[0]["teacher_heatmaps"].numpy()
@@ -144,7 +147,8 @@ def test_cli_bad_inputs_give_one_line_and_no_output(tmp_path, tiny_coco, capsys)
     out = tmp_path / "out.json"
 
     def run(annotations: Path, teacher_path: Path, images_dir: Path = images, target: Path = out) -> str:
-        code = main(["data", "teacher-keypoints", "--annotations", str(annotations), "--images", str(images_dir),
+        code = main(["data", "teacher-keypoints", "--annotations", str(annotations), "--images",
+                     str(images_dir),
                      "--teacher", str(teacher_path), "--out", str(target)])
         err = capsys.readouterr().err  # may also hold the progress bar, which starts before the first image
         assert code == 2 and err.count("error:") == 1
@@ -179,7 +183,8 @@ def test_fit_without_teacher_keypoints_says_which_command_makes_them(tmp_path, t
     cfg, out = _train_config(tmp_path, *tiny_coco), tmp_path / "run"
     assert main(["train", "--config", str(cfg), "--out", str(out), "--set", "train.distill_weight=0.5"]) == 2
     err = capsys.readouterr().err
-    assert "train.distill_weight=0.5 needs teacher keypoints" in err and "squatpose data teacher-keypoints" in err
+    assert "train.distill_weight=0.5 needs teacher keypoints" in err
+    assert "squatpose data teacher-keypoints" in err
     assert not out.exists()
 
 
@@ -198,7 +203,8 @@ def test_fit_with_distillation_runs_and_off_changes_nothing(tmp_path, tiny_coco,
     assert ignored_loss == plain_loss
     assert all(torch.equal(plain["state_dict"][k], ignored["state_dict"][k]) for k in plain["state_dict"])
     assert np.isfinite(loss) and loss != plain_loss
-    assert distilled["config"]["train"]["distill_weight"] == 0.5 and plain["config"]["train"]["distill_weight"] == 0
+    assert distilled["config"]["train"]["distill_weight"] == 0.5
+    assert plain["config"]["train"]["distill_weight"] == 0
     assert distilled["config"]["train"]["distill_min_score"] == 0.3
     assert "distill_weight: 0.5" in (tmp_path / "distilled" / "config.yaml").read_text()
 

@@ -39,7 +39,8 @@ def test_next_crop_follows_the_hips_as_the_tutorial_does():
 
 
 def test_missing_teacher_is_one_line(tmp_path, capsys):
-    assert teacher_tracks.main(["--teacher", str(tmp_path / "none.onnx"), "--out", str(tmp_path / "out")]) == 2
+    assert teacher_tracks.main(["--teacher", str(tmp_path / "none.onnx"),
+                                "--out", str(tmp_path / "out")]) == 2
     assert "none.onnx: teacher model file not found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -69,6 +70,7 @@ def test_tracks_of_a_real_clip_and_a_broken_one(tmp_path, capsys):
     assert tracks.n_frames == 8 and tracks.fps == 25.0 and tracks.frame_wh == (640, 360)
     assert set(tracks.joint_names) == {"left_shoulder", "right_shoulder", "left_hip", "right_hip",
                                        "left_knee", "right_knee", "left_ankle", "right_ankle"}
-    y = {name: np.median(tracks.xy[:, tracks.index(name), 1]) for name in ("left_shoulder", "left_hip", "left_ankle")}
+    y = {name: np.median(tracks.xy[:, tracks.index(name), 1])
+         for name in ("left_shoulder", "left_hip", "left_ankle")}
     assert y["left_shoulder"] < y["left_hip"] < y["left_ankle"]  # a standing person, image y down
     assert np.median(tracks.score) > 0.5

@@ -39,7 +39,8 @@ def make_vfr_clip(tmp_path, frames):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     cfr = write_video(tmp_path / "cfr.mp4", frames, 30.0)
     out = tmp_path / "vfr.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(cfr),
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-i", str(cfr),
                     "-vf", "setpts='if(lt(N,30),N/30,1+(N-30)/10)/TB'", "-fps_mode", "vfr",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)], check=True)
     return out

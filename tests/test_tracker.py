@@ -97,7 +97,8 @@ def test_bystander_walking_behind_costs_nothing_and_is_counted():
     walker_x = 280 - 270 * (60 - 45) / 89
     assert np.array(crowd.boxes) == pytest.approx(np.array([[60, 40 + 40 * down[60], 60, 160 - 40 * down[60]],
                                                             [walker_x, 80, 35, 110]]), abs=1.5)
-    assert crowd.track_id == 0 and box_iou(crowd.track_box, crowd.boxes[0]) > box_iou(crowd.track_box, crowd.boxes[1])
+    assert crowd.track_id == 0
+    assert box_iou(crowd.track_box, crowd.boxes[0]) > box_iou(crowd.track_box, crowd.boxes[1])
 
 
 def test_one_off_false_find_and_a_single_frame_do_not_count_as_people():
@@ -117,7 +118,8 @@ def test_main_person_is_the_biggest_unless_the_user_gives_a_box():
               Person("blue", still([180, 30, 70, 180], 30), np.full(30, 0.8))]
     biggest, _, _ = run(people)
     assert hips_x(biggest.main_track(), 29) == pytest.approx(180 + 35, abs=3)
-    assert biggest.crowd.frame == 0 and [list(b) for b in biggest.crowd.boxes] == [[20, 90, 40, 110], [180, 30, 70, 180]]
+    assert biggest.crowd.frame == 0
+    assert [list(b) for b in biggest.crowd.boxes] == [[20, 90, 40, 110], [180, 30, 70, 180]]
     chosen, _, detector = run(people, user_box=[20, 90, 40, 110])
     assert hips_x(chosen.main_track(), 29) == pytest.approx(20 + 20, abs=3)
     assert detector.calls == 1   # the user's box needs no detector to start, only its regular look
@@ -140,7 +142,8 @@ def test_extract_tracks_on_a_video_file_warns_about_real_people_only(tmp_path):
     alone = write_video(tmp_path / "one.mp4", frames[:1], FPS)
     assert extract_tracks(alone, FakePredictor(), detector=FakeDetector(), progress=False).warnings == []
     empty = write_video(tmp_path / "empty.mp4", [np.full((240, 320, 3), 20, np.uint8)] * 10, FPS)
-    with pytest.raises(NoPersonError, match=r"empty.mp4: no person found in any of its 10 frames \(is the whole"):
+    with pytest.raises(NoPersonError, match=r"empty.mp4: no person found in any of its 10 frames \(is the "
+                                            r"whole"):
         extract_tracks(empty, FakePredictor(), detector=FakeDetector(), box_hint=False, progress=False)
 
 
@@ -155,12 +158,13 @@ def test_extract_tracks_names_the_people_to_choose_from_and_the_one_followed(tmp
     assert (seen.count, seen.frame, seen.time_s, seen.frame_wh) == (2, 0, 0.0, (320, 240))
     assert seen.boxes == [[20, 90, 40, 110], [180, 30, 70, 180]] and seen.followed == 1
     assert found.warnings[0].startswith("2 people were seen; the analysis follows the one moving most")
-    chosen = extract_tracks(video, FakePredictor(), detector=FakeDetector(), box=seen.boxes[0], progress=False)
+    chosen = extract_tracks(video, FakePredictor(), detector=FakeDetector(), box=seen.boxes[0],
+                            progress=False)
     # the clicked whole-body box says whom; the crop is the detector's, as for a person found automatically
     pose_h = 2.6 * 110 / 2
     assert chosen.people_seen.followed == 0
-    assert chosen.people_seen.followed_box == pytest.approx([40 - 0.3 * pose_h, 145 - pose_h / 2, 0.6 * pose_h, pose_h],
-                                                            abs=0.1)
+    expected = [40 - 0.3 * pose_h, 145 - pose_h / 2, 0.6 * pose_h, pose_h]
+    assert chosen.people_seen.followed_box == pytest.approx(expected, abs=0.1)
     assert chosen.tracks.xy[-1, 0, 0] == pytest.approx(20 + 0.65 * 40, abs=2)
     alone = write_video(tmp_path / "one.mp4", render_scene(people[1:]), FPS)
     one = extract_tracks(alone, FakePredictor(), detector=FakeDetector(), progress=False).people_seen

@@ -99,12 +99,14 @@ def test_unknown_joints_are_ignored_and_nulls_are_missing():
     ('{"fps": 0, "joints": ["left_hip"], "frames": [[[1, 2, 1]]]}', "fps must be"),
     ('{"fps": 30, "joints": "left_hip", "frames": [[[1, 2, 1]]]}', "'joints' must be a list"),
     # absurd values: a clear message naming the key, never a traceback or a huge allocation
-    ('{"fps": 1e9, "joints": ["left_hip"], "frames": [[[1, 2, 1]]]}', "fps must be a number between 0 and 1000"),
+    ('{"fps": 1e9, "joints": ["left_hip"], "frames": [[[1, 2, 1]]]}',
+     "fps must be a number between 0 and 1000"),
     ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": Infinity, "height": 480}',
      "'width' must be a number of pixels"),
     ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": 640, "height": "abc"}',
      "'height' must be a number of pixels between 1 and 100000, got 'abc'"),
-    ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": 640}', "both 'width' and 'height'"),
+    ('{"fps": 30, "joints": ["left_hip"], "frames": [[[1, 2, 1]]], "width": 640}',
+     "both 'width' and 'height'"),
     ('{"fps": 30, "joints": ["left_hip", "left_knee"], "frames": [[[-1e9, 2, 1], [1, 2, 1]]]}',
      r"frame 0, left_hip: position \[-1000000000.0, 2.0\] is more than"),
     ('{"fps": 30, "joints": ["Left_Hip", "left-knee"], "frames": [[[1, 2, 1], [1, 2, 1]]]}',
@@ -123,12 +125,15 @@ BEYOND_FLOAT = "1" + "0" * 400  # 10^400: an integer Python reads, a float it ca
 
 
 @pytest.mark.parametrize("content, message", [
-    (HIPS.replace('"fps": 30', f'"fps": {BEYOND_FLOAT}') + "}", r"the number 100000000000… \(401 digits\) is beyond"),
-    (HIPS.replace("[1, 2, 1]", f"[{BEYOND_FLOAT}, 2, 1]") + "}", "beyond the range of floating-point numbers"),
+    (HIPS.replace('"fps": 30', f'"fps": {BEYOND_FLOAT}') + "}",
+     r"the number 100000000000… \(401 digits\) is beyond"),
+    (HIPS.replace("[1, 2, 1]", f"[{BEYOND_FLOAT}, 2, 1]") + "}",
+     "beyond the range of floating-point numbers"),
     (HIPS.replace("[3, 4, 1]", "[3, 4, 1e400]") + "}", "the number 1e400 is beyond the range"),
     (HIPS + f', "width": {BEYOND_FLOAT}, "height": 480}}', "beyond the range of floating-point numbers"),
     (HIPS + ', "extra": ' + "[" * 100_000 + "]" * 100_000 + "}", "the JSON is nested too deeply"),
-    (HIPS.replace('"frames": [', '"frames": [' + "[" * 100_000 + "]" * 100_000 + ", ") + "}", "nested too deeply"),
+    (HIPS.replace('"frames": [', '"frames": [' + "[" * 100_000 + "]" * 100_000 + ", ") + "}",
+     "nested too deeply"),
 ])
 def test_numbers_beyond_floats_and_deep_nesting_are_clear_errors(tmp_path, content, message):
     path = tmp_path / "hostile.json"

@@ -16,7 +16,8 @@ def write_run(run_dir, epochs: int, with_train_s: bool) -> None:
     lines = []
     for epoch in range(1, epochs + 1):
         row = {"epoch": epoch, "step": 150 * epoch, "train_loss": 0.002, "lr": 3e-4 / epoch,
-               "lsp_train_dev": {"persons": 300, "pck_box": {"pooled": {"0.05": 70.0 + epoch, "0.1": 85.0 + epoch}}},
+               "lsp_train_dev": {"persons": 300,
+                                 "pck_box": {"pooled": {"0.05": 70.0 + epoch, "0.1": 85.0 + epoch}}},
                "parse": {"persons": 305, "pck_box": {"pooled": {"0.05": 60.0, "0.1": 80.0}}}}
         if with_train_s:
             row["train_s"] = 600.0 * epoch

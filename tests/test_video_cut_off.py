@@ -21,7 +21,8 @@ def _faststart_clip(tmp_path, n_frames=60):
         writer.write(frame)
     writer.release()
     fast = tmp_path / "fast.mp4"
-    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(raw), "-c", "copy", "-movflags", "+faststart",
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(raw), "-c", "copy",
+                    "-movflags", "+faststart",
                     str(fast)], check=True)
     return fast
 
@@ -44,4 +45,5 @@ def test_cut_off_video_is_reported(tmp_path):
     info, decoded = _decode(cut)
     assert info.n_frames == 60 and 0 < decoded < 30
     warning = truncation_warning(info, decoded)
-    assert warning.startswith(f"the video seems cut off: only {decoded} of the 60 frames its header announces")
+    assert warning.startswith(f"the video seems cut off: only {decoded} of the 60 frames its header "
+                              "announces")

@@ -28,7 +28,8 @@ def test_a_video_over_the_pixel_limit_is_refused_from_its_header(tmp_path):
 
 def _person_frames(size_wh: tuple[int, int], n: int) -> list[np.ndarray]:
     w, h = size_wh
-    return render_scene([Person("red", still([0.3 * w, 0.1 * h, 0.3 * w, 0.8 * h], n), np.full(n, 0.9))], size_wh)
+    person = Person("red", still([0.3 * w, 0.1 * h, 0.3 * w, 0.8 * h], n), np.full(n, 0.9))
+    return render_scene([person], size_wh)
 
 
 def _spliced(tmp_path: Path, sizes: list[tuple[int, int]], name: str, people: bool = True) -> Path:
@@ -46,7 +47,8 @@ def _spliced(tmp_path: Path, sizes: list[tuple[int, int]], name: str, people: bo
             subprocess.run([exe, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}",
                             "-r", "10", "-i", "-", *encode], input=frames, check=True)
         else:
-            subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=gray:size={w}x{h}:rate=10",
+            subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i",
+                            f"color=c=gray:size={w}x{h}:rate=10",
                             "-frames:v", "1", *encode], check=True)
         segments.append(str(segment))
     out = tmp_path / f"{name}.mp4"

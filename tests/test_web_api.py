@@ -97,11 +97,15 @@ def finished_video(server, media) -> dict:
 
 # ---------- content sniffing (no server) ----------
 
+# An EBML header up to its doc type's length: Matroska and WebM files start so.
+EBML_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82"
+
+
 @pytest.mark.parametrize("head, kind, ext", [
     (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00", "video", ".mp4"),
     (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "video", ".mov"),
-    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x84webm", "video", ".webm"),
-    (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08\x42\x82\x88matroska", "video", ".mkv"),
+    (EBML_HEAD + b"\x84webm", "video", ".webm"),
+    (EBML_HEAD + b"\x88matroska", "video", ".mkv"),
     (b"RIFF\x10\x00\x00\x00AVI LIST", "video", ".avi"),
     (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "image", ".jpg"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image", ".png"),
@@ -113,8 +117,10 @@ def test_sniff_recognises_supported_types(head: bytes, kind: str, ext: str) -> N
     assert found is not None and (found.kind, found.ext) == (kind, ext)
 
 
-@pytest.mark.parametrize("head", [b"just some text, not a video at all", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
-                                  b"GIF89a\x01\x00\x01\x00\x80\x00\x00", b"\x00\x00\x00\x18ftypavif\x00\x00", b"short"])
+@pytest.mark.parametrize("head",
+                         [b"just some text, not a video at all", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj",
+                                  b"GIF89a\x01\x00\x01\x00\x80\x00\x00",
+                                  b"\x00\x00\x00\x18ftypavif\x00\x00", b"short"])
 def test_sniff_rejects_other_content(head: bytes) -> None:
     assert sniff(head) is None
 
@@ -127,7 +133,8 @@ def test_worker_stops_a_deleted_job(tmp_path) -> None:
     store = JobStore(tmp_path)
     upload_file = store.uploads_dir / "x.part"
     upload_file.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(100))
-    record = store.create(upload_file, "video", ".mp4", view="auto", model="built-in", upload_name="a.mp4", size=112)
+    record = store.create(upload_file, "video", ".mp4", view="auto", model="built-in",
+                          upload_name="a.mp4", size=112)
     folder = store.jobs_dir / record["id"]
     (folder / "cancel").touch()
     assert worker.run_job(str(folder), None, claim(folder)) == "cancelled"
@@ -150,12 +157,14 @@ def test_progress_moves_on_through_the_writing_stages(tmp_path) -> None:
     progress.stage("finding the joints in each frame", span=worker.POSE_SPAN)
     progress.frame(50, 50)
     assert fraction() == pytest.approx(0.8)
-    progress.stage("measuring the squats and drawing the plots", span=(worker.POSE_SPAN[1], worker.VIDEO_SPAN[0]))
+    progress.stage("measuring the squats and drawing the plots",
+                   span=(worker.POSE_SPAN[1], worker.VIDEO_SPAN[0]))
     assert fraction() == pytest.approx(0.8)
     progress.stage("drawing the annotated video", 25, 50, worker.VIDEO_SPAN)
     assert fraction() == pytest.approx(0.895)
     progress.frame(50, 50)
-    assert fraction() == pytest.approx(0.97) and read_json(tmp_path / "progress.json")["stage"] == "drawing the annotated video"
+    assert fraction() == pytest.approx(0.97)
+    assert read_json(tmp_path / "progress.json")["stage"] == "drawing the annotated video"
 
 
 def test_people_frame_is_the_frame_asked_for_at_most_960_px_wide(tmp_path) -> None:
@@ -179,7 +188,8 @@ def test_error_messages_lose_server_paths(tmp_path) -> None:
 
     folder = tmp_path / "data" / "jobs" / ("a" * 32)
     message = f"{folder / 'input.mp4'}: cannot open; {tmp_path / 'data' / 'models' / 'm.pt'}: bad; {folder}"
-    assert scrub(message, folder, "input.mp4", "video") == "the uploaded video: cannot open; models/m.pt: bad; the job folder"
+    assert (scrub(message, folder, "input.mp4", "video")
+            == "the uploaded video: cannot open; models/m.pt: bad; the job folder")
 
 
 # ---------- the API ----------
@@ -213,10 +223,12 @@ def test_video_job_runs_to_results(server, finished_video) -> None:
     assert job["kind"] == "video" and job["upload_name"] == "my squat.mp4" and job["input"] == "input.mp4"
     summary = job["summary"]
     assert isinstance(summary["reps"], int) and job["reps"] == summary["reps"]
-    assert summary["n_frames"] == 20 and summary["source"] == "my squat.mp4"  # the user's name, not the server's
+    # the source is the user's name for the file, not the server's
+    assert summary["n_frames"] == 20 and summary["source"] == "my squat.mp4"
     assert job["progress"]["fraction"] == 1.0
     files = job["files"]
-    for name in ("summary.json", "keypoints.csv", "angles.csv", "timeline.png", "annotated.mp4", "report.html"):
+    for name in ("summary.json", "keypoints.csv", "angles.csv", "timeline.png", "annotated.mp4",
+                 "report.html"):
         assert files[name] == f"/api/jobs/{job['id']}/files/{name}"
     if summary["video_codec"] != "h264":  # browsers do not play mp4v: the server adds a WebM copy
         assert "annotated.webm" in files
@@ -241,7 +253,8 @@ def test_photo_job(server, media) -> None:
     job = wait_for(client, response.json()["id"])
     assert job["state"] == "done", job["error"]
     assert {"pose.jpg", "heatmaps.png", "result.json"} <= set(job["files"])
-    assert set(job["result"]["joints"]) == {"left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"}
+    assert set(job["result"]["joints"]) == {"left_hip", "right_hip", "left_knee", "right_knee",
+                                            "left_ankle", "right_ankle"}
     jpeg = client.get(job["files"]["pose.jpg"])
     assert jpeg.headers["content-type"] == "image/jpeg" and jpeg.content[:3] == b"\xff\xd8\xff"
 
@@ -258,7 +271,8 @@ def test_wrong_type_by_content_is_415(server, tmp_path) -> None:
     assert not any((data / "uploads").iterdir())
 
 
-@pytest.mark.parametrize("fields, status", [({"view": "upside-down"}, 422), ({"model": "../../etc/passwd.pt"}, 422),
+@pytest.mark.parametrize("fields, status",
+                         [({"view": "upside-down"}, 422), ({"model": "../../etc/passwd.pt"}, 422),
                                             ({"model": "missing.pt"}, 422)])
 def test_bad_form_fields(server, media, fields: dict, status: int) -> None:
     client, _ = server
@@ -267,7 +281,9 @@ def test_bad_form_fields(server, media, fields: dict, status: int) -> None:
 
 def test_not_multipart_or_no_file(server) -> None:
     client, _ = server
-    assert client.post("/api/jobs", content=b"\xff\xd8\xff" * 10, headers={"content-type": "image/jpeg"}).status_code == 415
+    not_a_form = client.post("/api/jobs", content=b"\xff\xd8\xff" * 10,
+                             headers={"content-type": "image/jpeg"})
+    assert not_a_form.status_code == 415
     assert client.post("/api/jobs", data={"view": "side"}, files={"other": ("x", b"y")}).status_code == 400
 
 
@@ -311,7 +327,8 @@ def test_unknown_job_is_404(server) -> None:
     assert client.delete(f"/api/jobs/{missing}").status_code == 404
 
 
-@pytest.mark.parametrize("name", ["job.json", "input.mp4", "progress.json", "..%2Fjob.json", "%2e%2e%2fjob.json",
+@pytest.mark.parametrize("name",
+                         ["job.json", "input.mp4", "progress.json", "..%2Fjob.json", "%2e%2e%2fjob.json",
                                   "..%2F..%2F..%2Fserver.lock", "%2E%2E%5Cjob.json", "summary.json%00.png"])
 def test_file_names_outside_the_allow_list_are_404(server, finished_video, name: str) -> None:
     client, _ = server
@@ -369,7 +386,8 @@ def test_restart_keeps_finished_jobs_and_fails_interrupted_ones(finished_video, 
     store = JobStore(restarted)
     running_id = "f" * 32
     (store.jobs_dir / running_id / "out").mkdir(parents=True)
-    write_json(store.jobs_dir / running_id / "job.json", {**finished_video, "id": running_id, "state": "running",
+    write_json(store.jobs_dir / running_id / "job.json",
+               {**finished_video, "id": running_id, "state": "running",
                                                            "summary": None, "created": 1.0})
     (store.uploads_dir / f"{'1' * 32}.part").write_bytes(b"half an upload")
     with TestClient(create_app(restarted, warm_up=False)) as client:
@@ -424,7 +442,8 @@ def test_cross_site_requests_cannot_start_or_delete_jobs(tmp_path) -> None:
                                                              "sec-fetch-site": "same-origin"})
         assert own.status_code == 201
         job_id = own.json()["id"]
-        assert client.delete(f"/api/jobs/{job_id}", headers={"origin": "http://evil.example"}).status_code == 403
+        refused = client.delete(f"/api/jobs/{job_id}", headers={"origin": "http://evil.example"})
+        assert refused.status_code == 403
         assert client.get(f"/api/jobs/{job_id}").status_code == 200
         assert client.post("/api/jobs", files=files).status_code == 201
         assert client.get("/api/config", headers={"origin": "http://evil.example"}).status_code == 200
@@ -513,7 +532,8 @@ def finished_job(store: JobStore, video: Path, *, kind: str = "video", summary: 
     """A job folder as a finished analysis leaves it: the input file and out/summary.json."""
     part = store.uploads_dir / f"{'e' * 32}.part"
     shutil.copyfile(video, part)
-    record = store.create(part, kind, video.suffix, view="side", model="built-in", upload_name="two of us.mp4",
+    record = store.create(part, kind, video.suffix, view="side", model="built-in",
+                          upload_name="two of us.mp4",
                           size=video.stat().st_size)
     if summary is not None:
         write_json(store.jobs_dir / record["id"] / "out" / "summary.json", summary)
@@ -544,16 +564,20 @@ def test_choosing_a_person_makes_a_new_job_on_the_same_video(tmp_path) -> None:
         assert new_input.stat().st_ino == (folder / source["input"]).stat().st_ino  # a hard link, no copy
         assert {j["id"] for j in client.get("/api/jobs").json()["jobs"]} == {source["id"], job["id"]}
         assert wait_for(client, job["id"])["state"] == "done"
-        assert store.derive(job, [7.6, 3, 5, 5])["upload_name"] == "two of us.mp4 (person at 8,3)"  # not "… (…) (…)"
+        # not "… (…) (…)"
+        assert store.derive(job, [7.6, 3, 5, 5])["upload_name"] == "two of us.mp4 (person at 8,3)"
     assert {p.name: p.read_bytes() for p in (folder / "job.json", folder / "out" / "summary.json")} == before
     assert sorted(p.name for p in (folder / "out").iterdir()) == ["summary.json"]
 
 
 @pytest.mark.parametrize("body, message", [
-    ({"box": [1, 2, 3]}, "four numbers"), ({"box": [1, 2, 3, "4"]}, "four numbers"), ({"box": [1, True, 3, 4]}, "four numbers"),
-    ({"boxes": [1, 2, 3, 4]}, "four numbers"), ([1, 2, 3, 4], "four numbers"), ({"box": [1, 2, 0, 4]}, "positive width"),
+    ({"box": [1, 2, 3]}, "four numbers"), ({"box": [1, 2, 3, "4"]}, "four numbers"),
+    ({"box": [1, True, 3, 4]}, "four numbers"),
+    ({"boxes": [1, 2, 3, 4]}, "four numbers"), ([1, 2, 3, 4], "four numbers"),
+    ({"box": [1, 2, 0, 4]}, "positive width"),
     ({"box": [1, 2, 3, -4]}, "positive width"), ({"box": [64, 2, 3, 4]}, "outside the 64×48 frame"),
-    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "beyond the range")])
+    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"),
+    ({"box": [1, 2, 1e309, 4]}, "beyond the range")])
 def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
     store = JobStore(tmp_path / "data")
     source = finished_job(store, write_tiny_video(tmp_path / "a.mp4"), summary=TWO_PEOPLE)
@@ -593,7 +617,8 @@ def test_choosing_a_person_needs_a_finished_video_job(tmp_path) -> None:
     box = {"box": [4, 2, 20, 40]}
     with TestClient(create_app(tmp_path / "data", warm_up=False, job_fn=quick_job)) as client:
         for record, status, message in ((photo, 409, "finished video"), (queued, 409, "finished video"),
-                                        (gone, 409, "no longer has its video"), (old, 409, "upload the video again")):
+                                        (gone, 409, "no longer has its video"),
+                                        (old, 409, "upload the video again")):
             response = client.post(f"/api/jobs/{record['id']}/person", json=box)
             assert response.status_code == status and message in response.json()["detail"], response.text
         assert client.post(f"/api/jobs/{'0' * 32}/person", json=box).status_code == 404

@@ -27,7 +27,8 @@ def test_jobs_run_with_the_servers_analysis_config(tmp_path) -> None:
     assert photo_job["state"] == "done", photo_job["error"]
     result = photo_job["result"]
     scores = {name: joint["score"] for name, joint in result["joints"].items()}
-    weakest = {side: min(scores[f"{side}_{part}"] for part in ("hip", "knee", "ankle")) for side in ("left", "right")}
+    weakest = {side: min(scores[f"{side}_{part}"] for part in ("hip", "knee", "ankle"))
+               for side in ("left", "right")}
     for side, score in weakest.items():
         assert (result["angles"][f"{side}_knee"] is None) == (score < FLOOR), (side, scores)
     # the default floor would have measured a knee the server's floor leaves out

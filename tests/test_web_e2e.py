@@ -27,7 +27,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENS = REPO / "derived" / "web_screens"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 RESULT_TIMEOUT_MS = 150_000
 
@@ -72,7 +73,8 @@ def too_wide(page) -> list[str]:
         .filter((e) => !e.parentElement.closest('.scroll'))  // scrolls inside its own box
         .concat([...document.querySelectorAll('body, body *')].filter((e) => !e.closest('.scroll')
           && e.scrollWidth > e.clientWidth + 0.5 && getComputedStyle(e).overflowX === 'visible'))
-        .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`)""")
+        .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}: `
+                                + `${Math.round(e.getBoundingClientRect().right)}`)""")
 
 
 def fits_and_shoot(page, name: str, sizes: tuple[dict, ...] = (PHONE, DESKTOP)) -> None:
@@ -90,7 +92,8 @@ def two_people_clip(dest: Path, side_h: int = 288, step: int = 2) -> Path:
     """Two real squat clips side by side in one frame: squat_13 (a man from behind, left) and squat_17
     (a woman from the side, right), each cropped around the person and downscaled, every `step`-th
     frame of the shorter one (110 frames: 55 at 12 fps), written by OpenCV."""
-    caps = [cv2.VideoCapture(str(shared_or_skip("squat_videos", f"{name}.mp4"))) for name in ("squat_13", "squat_17")]
+    caps = [cv2.VideoCapture(str(shared_or_skip("squat_videos", f"{name}.mp4")))
+            for name in ("squat_13", "squat_17")]
     crops = ((420, 980), (260, 820))   # x range of each 1280×720 clip that holds its person
     side_w = round((crops[0][1] - crops[0][0]) * side_h / 720)
     writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), 24.0 / step, (2 * side_w, side_h))
@@ -100,7 +103,8 @@ def two_people_clip(dest: Path, side_h: int = 288, step: int = 2) -> Path:
         if not all(ok for ok, _ in read):
             break
         if index % step == 0:
-            writer.write(np.hstack([cv2.resize(frame[:, x0:x1], (side_w, side_h), interpolation=cv2.INTER_AREA)
+            writer.write(np.hstack([cv2.resize(frame[:, x0:x1], (side_w, side_h),
+                                               interpolation=cv2.INTER_AREA)
                                     for (_, frame), (x0, x1) in zip(read, crops)]))
         index += 1
     writer.release()
@@ -127,8 +131,8 @@ def base_url(web_root):
     """`squatpose.web.server.serve` in a subprocess on a free port with a temporary data folder."""
     pytest.importorskip("uvicorn")
     port = free_port()
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
-            "from squatpose.web.server import serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from squatpose.web.server import "
+            "serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
     log_path = web_root.parent.parent / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-c", code, str(port), str(web_root)],
@@ -180,7 +184,8 @@ def analysed(base_url, page, tmp_path_factory) -> dict:
     page.click("#start")
     page.wait_for_url("**/#/jobs/*")
     job_id = page.url.rsplit("/", 1)[-1]
-    page.wait_for_function("""() => /frame \\d+ of \\d+/.test(document.getElementById('progress-text').textContent)
+    page.wait_for_function("""() => /frame \\d+ of \\d+/.test(
+                                  document.getElementById('progress-text').textContent)
                               || document.getElementById('rep-count') !== null""", timeout=RESULT_TIMEOUT_MS)
     page.screenshot(path=str(SCREENS / "2_progress.png"), full_page=True)
 
@@ -203,7 +208,8 @@ def test_results_page_shows_the_analysis(analysed, page) -> None:
     assert page.evaluate("() => document.getElementById('plot').naturalWidth") > 0
     assert page.locator("#result-video").is_visible()
     page.wait_for_function("() => document.getElementById('result-video').readyState >= 1", timeout=20_000)
-    video_wh = page.evaluate("() => { const v = document.getElementById('result-video'); return [v.videoWidth, v.videoHeight]; }")
+    video_wh = page.evaluate("() => { const v = document.getElementById('result-video'); return "
+                             "[v.videoWidth, v.videoHeight]; }")
     assert video_wh == [640, 360]
     page.screenshot(path=str(SCREENS / "3_results.png"), full_page=True)
 
@@ -261,7 +267,8 @@ def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory)
     wait_for_results(page)
     people = page.request.get(f"{base_url}/api/jobs/{first_id}/files/summary.json").json()["people"]
     assert people["count"] == 2 and len(people["boxes"]) >= 2 and people["followed"] is not None
-    assert page.text_content("#people-note").startswith("2 people were seen; this analysis follows the highlighted one.")
+    assert page.text_content("#people-note").startswith(
+        "2 people were seen; this analysis follows the highlighted one.")
     buttons = page.locator("#people button.person")
     assert buttons.count() == len(people["boxes"])
     assert page.locator("#people button.person.followed").get_attribute("aria-label") == (
@@ -287,13 +294,15 @@ def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory)
     buttons.nth(chosen).focus()
     assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == f"person {chosen + 1}"
     page.keyboard.press("Enter")
-    page.wait_for_function(f"() => location.hash.startsWith('#/jobs/') && !location.hash.endsWith('{first_id}')")
+    page.wait_for_function("() => location.hash.startsWith('#/jobs/') && "
+                           f"!location.hash.endsWith('{first_id}')")
     second_id = page.url.rsplit("/", 1)[-1]
     page.wait_for_selector("#job-progress:not([hidden]), #rep-count", timeout=RESULT_TIMEOUT_MS)
     page.screenshot(path=str(SCREENS / "7_person_progress.png"), full_page=True)
     wait_for_results(page)
     job = page.request.get(f"{base_url}/api/jobs/{second_id}").json()
-    assert job["box"] == people["boxes"][chosen] and job["upload_name"].startswith("two of us.mp4 (person at ")
+    assert job["box"] == people["boxes"][chosen]
+    assert job["upload_name"].startswith("two of us.mp4 (person at ")
     again = job["summary"]["people"]
     assert again["followed"] == chosen and again["boxes"] == people["boxes"]
     ious = [box_iou(again["followed_box"], box) for box in people["boxes"]]
@@ -340,10 +349,12 @@ def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> N
                for t in page.locator("#feedback li").all_text_contents())
     page.screenshot(path=str(SCREENS / "9_trunk.png"), full_page=True)
 
-    front_id = finished_job(web_root, tmp_path, render(squat_motion(phase), "front", noise_px=1.0), "front.mp4")
+    front_id = finished_job(web_root, tmp_path,
+                            render(squat_motion(phase), "front", noise_px=1.0), "front.mp4")
     page.goto(f"{base_url}/#/jobs/{front_id}")
     page.wait_for_selector("#trunk-line")
-    assert page.text_content("#trunk-line").startswith("Trunk lean, hip angle and the early rise: needs a side view")
+    assert page.text_content("#trunk-line").startswith(
+        "Trunk lean, hip angle and the early rise: needs a side view")
     assert page.locator("#trunk-table").count() == 0
 
     six_id = finished_job(web_root, tmp_path, tracks.select(LOWER6), "six joints.mp4")
@@ -372,12 +383,14 @@ def analyse_through_page(page, base_url: str, clip: Path, name: str) -> str:
 
 
 @pytest.mark.parametrize(("view", "clip"), [("side", "squat_17"), ("front", "squat_24")])
-def test_results_speak_plainly_and_fit_a_phone(base_url, page, tmp_path_factory, view: str, clip: str) -> None:
+def test_results_speak_plainly_and_fit_a_phone(base_url, page, tmp_path_factory, view: str,
+                                               clip: str) -> None:
     """A side clip (squat_17) and a front clip (squat_24, knees pushed out): one feedback line per
     repetition with an icon, its colour and a 'why'; the repetition table in the report's words; the
     title names the user's file; the results page and the report fit a 390 px phone."""
     name = f"my {view} squat.mp4"
-    job_id = analyse_through_page(page, base_url, downscaled_clip(tmp_path_factory.mktemp(f"e2e_{view}") / name,
+    job_id = analyse_through_page(page, base_url,
+                                  downscaled_clip(tmp_path_factory.mktemp(f"e2e_{view}") / name,
                                                                   name=clip), view)
     summary = page.request.get(f"{base_url}/api/jobs/{job_id}/files/summary.json").json()
     assert summary["reps"] == 1  # both clips: one completed repetition (reps.json)

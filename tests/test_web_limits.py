@@ -52,8 +52,9 @@ def chunked_post(port: int, path: str, chunks: Iterable[bytes]) -> tuple[int, di
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nTransfer-Encoding: "
-                     f"chunked\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n".encode())
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: "
+                     "close\r\nTransfer-Encoding: chunked\r\nContent-Type: multipart/form-data; "
+                     f"boundary={BOUNDARY}\r\n\r\n".encode())
         for chunk in chunks:
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         sock.sendall(b"0\r\n\r\n")
@@ -101,7 +102,8 @@ uvicorn.run(create_app({str(data)!r}, max_upload_mb=1, warm_up=False), host="127
         fields = (part(f"field{i}", b"x" * 1000) for i in range(40_000))  # each under the 1 kB field limit
         status, answer = chunked_post(port, "/api/jobs", [*fields, part("file", JPEG_BYTES, "a.jpg"), END])
         assert status == 400 and "too many form fields" in answer["detail"]
-        padded = [part("file", JPEG_BYTES, "a.jpg"), END, *(b"y" * 100_000 for _ in range(400))]  # an epilogue
+        # an epilogue
+        padded = [part("file", JPEG_BYTES, "a.jpg"), END, *(b"y" * 100_000 for _ in range(400))]
         status, answer = chunked_post(port, "/api/jobs", padded)
         assert status == 413 and "larger than the limit of 1 MB" in answer["detail"]
         assert peak_rss_kb(server.pid) - before < 16_000, "the server read the body into memory"

@@ -41,7 +41,8 @@ def frame_message(bgr: np.ndarray, t_ms: float, quality: int = 80) -> bytes:
     return struct.pack("<d", t_ms) + jpeg.tobytes()
 
 
-def clip_frames(name: str = "squat_13.mp4", size_wh: tuple[int, int] = (640, 360)) -> tuple[list[np.ndarray], float]:
+def clip_frames(name: str = "squat_13.mp4",
+                size_wh: tuple[int, int] = (640, 360)) -> tuple[list[np.ndarray], float]:
     cap = cv2.VideoCapture(str(shared_or_skip("squat_videos", name)))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
     frames = []
@@ -69,7 +70,8 @@ def test_socket_from_another_site_or_host_is_refused(tmp_path, hub) -> None:
                     client.websocket_connect("/api/live", headers=headers) as ws:
                 ws.receive_json()
             assert refused.value.code == 1008
-        with client.websocket_connect("/api/live", headers={"origin": "http://localhost", "host": "localhost"}) as ws:
+        local = {"origin": "http://localhost", "host": "localhost"}
+        with client.websocket_connect("/api/live", headers=local) as ws:
             open_set(ws)
 
 
@@ -83,7 +85,8 @@ def test_a_token_is_needed_where_the_server_has_one(tmp_path, hub) -> None:
         with client.websocket_connect("/api/live") as ws:
             open_set(ws)
         client.cookies.clear()
-        with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/api/live?token=wrong") as ws:
+        with (pytest.raises(WebSocketDisconnect) as refused,
+              client.websocket_connect("/api/live?token=wrong") as ws):
             ws.receive_json()
         assert refused.value.code == 1008
 
@@ -187,7 +190,8 @@ def test_a_real_set_is_counted_and_becomes_an_unsaved_job_that_can_be_saved(tmp_
         assert [e["rep"] for e in completed] == [1, 2] and all(e["verdict"] for e in completed)
         job_id = result["job"]
         assert result["type"] == "result" and job_id
-        assert all(j["id"] != job_id for j in client.get("/api/jobs").json()["jobs"])   # not listed until saved
+        # not listed until saved
+        assert all(j["id"] != job_id for j in client.get("/api/jobs").json()["jobs"])
         job = wait_done(client, job_id)
         assert job["state"] == "done", job.get("error")
         assert job["kind"] == "live" and job["saved"] is False and job["summary"]["reps"] == 2
@@ -196,7 +200,8 @@ def test_a_real_set_is_counted_and_becomes_an_unsaved_job_that_can_be_saved(tmp_
         assert any(j["id"] == job_id for j in client.get("/api/jobs").json()["jobs"])
     # no frame reached the disk: nothing in the data folder is an image or a video but the report's plots
     written = [p for p in (tmp_path / "web").rglob("*") if p.is_file()]
-    assert not [p for p in written if p.read_bytes()[:3] == b"\xff\xd8\xff" or p.suffix in (".mp4", ".webm", ".jpg")]
+    assert not [p for p in written
+                if p.read_bytes()[:3] == b"\xff\xd8\xff" or p.suffix in (".mp4", ".webm", ".jpg")]
 
 
 def test_an_unsaved_set_goes_at_restart(tmp_path, hub) -> None:
@@ -205,7 +210,8 @@ def test_an_unsaved_set_goes_at_restart(tmp_path, hub) -> None:
     store = JobStore(tmp_path / "web")
     part = store.uploads_dir / "x.part"
     part.write_text("{}")
-    unsaved = store.create(part, "live", ".json", view="auto", model="built-in", upload_name="live set", size=2,
+    unsaved = store.create(part, "live", ".json", view="auto", model="built-in",
+                           upload_name="live set", size=2,
                            saved=False)
     assert store.list() == [] and store.list(include_unsaved=True)[0]["id"] == unsaved["id"]
     store.recover()

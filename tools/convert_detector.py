@@ -73,7 +73,8 @@ class Converter:
         return None
 
     def init(self, name: str, value: np.ndarray) -> str:
-        if any(existing.name in (name, name + "_f16") for existing in self.inits):  # a weight shared by two ops
+        # a weight shared by two ops
+        if any(existing.name in (name, name + "_f16") for existing in self.inits):
             return name
         if value.dtype == np.float32 and value.size > 64:
             # The original weights are float16: stored so they take half the space; ONNX Runtime folds the
@@ -130,7 +131,8 @@ class Converter:
         inputs = [self.name(x), self.init(f"w{w}", onnx_w.astype(np.float32))]
         if b >= 0:
             inputs.append(self.init(f"b{b}", self.constant(b).astype(np.float32)))
-        self.nodes.append(helper.make_node("Conv", inputs, [self.name(out)], strides=stride, dilations=dilation,
+        self.nodes.append(helper.make_node("Conv", inputs, [self.name(out)], strides=stride,
+                                           dilations=dilation,
                                            pads=pads, group=group, kernel_shape=kernel))
         self.activation(self.name(out), opts.FusedActivationFunction())
         self.nchw.add(out)
@@ -152,7 +154,8 @@ class Converter:
         out = op.OutputsAsNumpy()[0]
         pads = self.constant(p)[[0, 3, 1, 2]]  # NHWC rows → NCHW
         onnx_pads = np.concatenate([pads[:, 0], pads[:, 1]]).astype(np.int64)
-        self.nodes.append(helper.make_node("Pad", [self.name(x), self.init(f"p{out}", onnx_pads)], [self.name(out)]))
+        self.nodes.append(helper.make_node("Pad", [self.name(x), self.init(f"p{out}", onnx_pads)],
+                                           [self.name(out)]))
         self.nchw.add(out)
 
     def depth_to_space(self, op) -> None:
@@ -204,7 +207,8 @@ class Converter:
         (inp,), outs = g.InputsAsNumpy(), list(g.OutputsAsNumpy())
         self.nodes.append(helper.make_node("Transpose", ["input"], [self.name(inp)], perm=[0, 3, 1, 2]))
         self.nchw.add(inp)
-        handlers = {"CONV_2D": lambda op: self.conv(op, False), "DEPTHWISE_CONV_2D": lambda op: self.conv(op, True),
+        handlers = {"CONV_2D": lambda op: self.conv(op, False),
+                    "DEPTHWISE_CONV_2D": lambda op: self.conv(op, True),
                     "ADD": self.add, "PAD": self.pad, "DEPTH_TO_SPACE": self.depth_to_space,
                     "RESIZE_BILINEAR": self.resize, "RESHAPE": self.reshape, "CONCATENATION": self.concat}
         for k in range(g.OperatorsLength()):
@@ -223,7 +227,8 @@ class Converter:
             [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 224, 224, 3])],
             [helper.make_tensor_value_info(n, TensorProto.FLOAT, self.shape(i)) for n, i in zip(names, outs)],
             self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="squatpose")
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
+                                  producer_name="squatpose")
         model.ir_version = 8
         onnx.checker.check_model(model)
         return model
@@ -246,7 +251,8 @@ def check(model: onnx.ModelProto, model_bytes: bytes) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="the mediapipe wheel, or pose_detection.tflite itself")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()

@@ -61,7 +61,8 @@ def first_plan(models: tuple[str, ...], seed: int, resnet_weights: str | None) -
             imagenet.append(make_run(model, "imagenet", "all", seed))
         elif model in RESNETS:
             imagenet.append(make_run(model, "imagenet", "all", seed,
-                                     None if resnet_weights else "not run: no ImageNet file (--resnet-weights)"))
+                                     None if resnet_weights else "not run: no ImageNet file "
+                                                                 "(--resnet-weights)"))
     return {"architecture": [make_run(m, "none", "all", seed) for m in models], "imagenet": imagenet}
 
 
@@ -81,7 +82,8 @@ def _write_eligible(spec: DatasetSpec, out: Path, config: Config) -> int:
     """The persons `fit` would train on from this file (enough labelled joints), as a COCO JSON."""
     joint_set = get_joint_set(config.data.joint_set)
     keep = {r.ann_id for r in load_records(spec.annotations, spec.images, joint_set,
-                                           min_joints=config.data.min_joints, include_crowd=config.data.include_crowd)}
+                                           min_joints=config.data.min_joints,
+                                           include_crowd=config.data.include_crowd)}
     data = read_coco_json(Path(spec.annotations))
     persons = [a for a in data["annotations"] if a["id"] in keep]
     image_ids = {a["image_id"] for a in persons}
@@ -91,11 +93,12 @@ def _write_eligible(spec: DatasetSpec, out: Path, config: Config) -> int:
 
 
 def prepare_arms(config: Config, data_dir: Path, mini: int | None, seed: int) -> dict:
-    """Training specs of the three arms: (a) all, (b) lower-body visible, (c) random, same size as (b) per file.
+    """Training specs of the three arms: (a) all, (b) lower-body visible, (c) random, same size as (b) per
+    file.
 
-    (b) comes from `make_subset(lower="visible")` (all six joints visible, v = 2, as the original); (c) is drawn per source
-    file among the persons training would use, so (b) and (c) differ in cleanliness, not size or mix.
-    Written once under data_dir (deterministic) and reused on resume.
+    (b) comes from `make_subset(lower="visible")` (all six joints visible, v = 2, as the original); (c) is
+    drawn per source file among the persons training would use, so (b) and (c) differ in cleanliness, not size
+    or mix. Written once under data_dir (deterministic) and reused on resume.
     """
     summary_path = data_dir / "arms.json"
     source = {"train": [vars(s) for s in config.data.train], "mini": mini, "seed": seed,
@@ -103,7 +106,8 @@ def prepare_arms(config: Config, data_dir: Path, mini: int | None, seed: int) ->
     if summary_path.exists():
         summary = json.loads(summary_path.read_text())
         if summary["source"] != source:
-            raise SystemExit(f"{summary_path}: made from other data ({summary['source']}); choose a new --out")
+            raise SystemExit(f"{summary_path}: made from other data ({summary['source']}); choose a new "
+                             "--out")
         return {arm: tuple(DatasetSpec(**s) for s in specs) for arm, specs in summary["specs"].items()} | {
             "persons": summary["persons"]}
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +130,8 @@ def prepare_arms(config: Config, data_dir: Path, mini: int | None, seed: int) ->
         for arm in ("lower", "random"):
             specs[arm].append(replace(spec, annotations=str(data_dir / f"{stem}_{arm}.json")))
             persons[arm] += lower["persons"]
-    summary = {"source": source, "specs": {arm: [vars(s) for s in v] for arm, v in specs.items()}, "persons": persons}
+    summary = {"source": source, "specs": {arm: [vars(s) for s in v] for arm, v in specs.items()},
+               "persons": persons}
     atomic.write_text(summary_path, json.dumps(summary, indent=1))
     return {arm: tuple(v) for arm, v in specs.items()} | {"persons": persons}
 
@@ -137,7 +142,8 @@ def requested_budget(args: argparse.Namespace) -> dict:
 
 
 def check_budget(where: Path, budget: dict, args: argparse.Namespace) -> dict:
-    """Refuse to mix budgets in one table: a run started or finished under another budget stops the command."""
+    """Refuse to mix budgets in one table: a run started or finished under another budget stops the
+    command."""
     wanted = requested_budget(args)
     if any(budget.get(k) != v for k, v in wanted.items()):
         raise SystemExit(f"{where}: started with budget {budget}, now asked for {wanted}; "
@@ -154,7 +160,8 @@ def budget_for(run_dir: Path, args: argparse.Namespace, probe: Callable[[], floa
     timing probe is noisier (a few steps, under whatever else the machine runs) than those differences.
     """
     if (run_dir / "run.json").exists():
-        return check_budget(run_dir / "run.json", json.loads((run_dir / "run.json").read_text())["budget"], args)
+        return check_budget(run_dir / "run.json",
+                            json.loads((run_dir / "run.json").read_text())["budget"], args)
     wanted = requested_budget(args)
     if sibling is not None:
         return {**sibling["budget"], **wanted, "steps_of": sibling["run"]["run_id"]}
@@ -175,7 +182,8 @@ def check_recipe(path: Path, base: Config) -> None:
     recipe = as_json(base)
     # read back through the config classes: options added since the runs began enter at their defaults
     if path.exists() and as_json(from_dict(Config, json.loads(path.read_text()))) != recipe:
-        raise SystemExit(f"{path}: the runs here used another recipe; rerun with the same config or a new --out")
+        raise SystemExit(f"{path}: the runs here used another recipe; rerun with the same config or a new "
+                         "--out")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(path, json.dumps(recipe, indent=1))
 
@@ -214,7 +222,8 @@ def run_all(args: argparse.Namespace, command: str) -> int:
         if claimed is None:
             if second is not None:
                 return finished  # the plan is complete and every pending run has a worker
-            log.info("all %d pending run(s) are taken by other workers; waiting for their results", len(pending))
+            log.info("all %d pending run(s) are taken by other workers; waiting for their results",
+                     len(pending))
             time.sleep(WAIT_S)
             continue
         run, claim = claimed
@@ -241,23 +250,31 @@ def load_done(out: Path) -> dict[str, dict]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--steps", type=int, default=1500, help="optimizer steps per run (default 1500)")
-    budget.add_argument("--minutes", type=float, default=None, help="training minutes per run, fixed as steps")
-    parser.add_argument("--config", default="compare_cpu", help="recipe name or YAML file (default compare_cpu)")
+    budget.add_argument("--minutes", type=float, default=None,
+                        help="training minutes per run, fixed as steps")
+    parser.add_argument("--config", default="compare_cpu",
+                        help="recipe name or YAML file (default compare_cpu)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "compare", help="runs and derived data")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--seed", type=int, default=0, help="seed of every run; the second seed is seed+1")
-    parser.add_argument("--evals", type=int, default=10, help="held-out evaluations per run (the plot's points)")
+    parser.add_argument("--evals", type=int, default=10,
+                        help="held-out evaluations per run (the plot's points)")
     parser.add_argument("--resnet-weights", default=None, metavar="PATH",
                         help="torchvision resnet18 ImageNet file for the ResNet models' ImageNet rows")
     parser.add_argument("--mini", type=int, default=None, metavar="N",
-                        help="first draw N random persons per training file (COCO 2017: the original's 20000)")
-    parser.add_argument("--max-runs", type=int, default=None, help="stop after this many runs (run in slices)")
-    parser.add_argument("--report-only", action="store_true", help="rewrite the table and plot, train nothing")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples of the held-out persons")
+                        help="first draw N random persons per training file (COCO 2017: the original's "
+                             "20000)")
+    parser.add_argument("--max-runs", type=int, default=None,
+                        help="stop after this many runs (run in slices)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite the table and plot, train nothing")
+    parser.add_argument("--bootstrap", type=int, default=2000,
+                        help="bootstrap resamples of the held-out persons")
     parser.add_argument("--doc", type=Path, default=REPO / "docs" / "model-comparison.md")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "model-comparison.png")
     args = parser.parse_args(argv)

@@ -18,11 +18,12 @@ from squatpose import atomic
 from squatpose.media.figures import figure_png
 
 ORIGINAL = ("The original project reported a rough PCK@0.05 between 0.17 and 0.50 for its models (ResNet18 + "
-            "deconv on a 20K COCO subset, ResNet18-FPN on full COCO and on a \"lower body fully visible\" subset, "
-            "a small dilated CNN), averaged per batch in crop space with bugs in its crops and targets, and "
-            "concluded that \"a smaller but cleaner lower-body subset beats the huge dataset\" and that \"a "
-            "lightweight, leg-specialised model can be competitive\". Its numbers are not comparable with the "
-            "ones here (image pixels, box-normalised, pooled over labelled joints of held-out persons).")
+            "deconv on a 20K COCO subset, ResNet18-FPN on full COCO and on a \"lower body fully visible\" "
+            "subset, a small dilated CNN), averaged per batch in crop space with bugs in its crops and "
+            "targets, and concluded that \"a smaller but cleaner lower-body subset beats the huge dataset\" "
+            "and that \"a lightweight, leg-specialised model can be competitive\". Its numbers are not "
+            "comparable with the ones here (image pixels, box-normalised, pooled over labelled joints of "
+            "held-out persons).")
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -110,4 +111,5 @@ def write_plot(done: dict[str, dict], path) -> bool:
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "n/a" if missing else f"{value:.{digits}f}"

@@ -68,7 +68,8 @@ def make_run(model: str, init: str, data: str, seed: int, skip: str | None = Non
 
 def run_config(base: Config, run: Run, train: tuple[DatasetSpec, ...], steps: int, evals: int,
                resnet_weights: str | None) -> Config:
-    """The base recipe with this run's model, init, seed, data arm, and `evals` epochs of steps/evals steps."""
+    """The base recipe with this run's model, init, seed, data arm, and `evals` epochs of steps/evals
+    steps."""
     pretrained = None
     if run.init == "imagenet":
         pretrained = "imagenet" if run.model == "efflite0" else resnet_weights
@@ -78,14 +79,17 @@ def run_config(base: Config, run: Run, train: tuple[DatasetSpec, ...], steps: in
 
 
 def fill_epochs(config: Config) -> Config:
-    """Repeat the training data so one epoch holds max_steps_per_epoch batches (fit caps an epoch at the data).
+    """Repeat the training data so one epoch holds max_steps_per_epoch batches (fit caps an epoch at the
+    data).
 
     Without it a small data arm would train fewer steps than a large one and the budget would not hold.
     """
     joint_set = get_joint_set(config.data.joint_set)
-    n = len(load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train"))
+    n = len(load_specs(config.data.train, joint_set, config.data.min_joints,
+                       config.data.include_crowd, "train"))
     if n == 0:
-        raise ValueError(f"run {config.model.name}: no training persons in {[s.annotations for s in config.data.train]}")
+        raise ValueError(f"run {config.model.name}: no training persons in "
+                         f"{[s.annotations for s in config.data.train]}")
     need = config.train.max_steps_per_epoch * config.train.batch_size
     factor = math.ceil(need / n)
     if factor <= 1:
@@ -100,8 +104,10 @@ def seconds_per_step(config: Config, warmup: int = 2, timed: int = 6) -> float:
         torch.set_num_threads(config.train.threads)
     torch.set_flush_denormal(True)  # as `fit` does: freshly initialised layers make slow denormals otherwise
     model, joint_set, codec = build_for_training(config, torch.device("cpu"))
-    records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train")
-    loader, _ = make_train_loader(config, records, codec, joint_set, model.INPUT_MEAN, model.INPUT_STD, DistInfo())
+    records = load_specs(config.data.train, joint_set, config.data.min_joints,
+                         config.data.include_crowd, "train")
+    loader, _ = make_train_loader(config, records, codec, joint_set, model.INPUT_MEAN,
+                                  model.INPUT_STD, DistInfo())
     optimizer, loss_fn = make_optimizer(model, config.train), get_loss(config.train.loss)
     batches = iter(loader)
     start = 0.0

@@ -29,7 +29,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
             config: AnalysisConfig | None = None, predictor: Predictor | None = None,
             detector: PersonDetector | None = None, box_hint: bool = True, progress: bool = True,
             on_frame: Callable[[int, int], None] | None = None,
-            on_annotate: Callable[[int, int], None] | None = None, source_name: str | None = None) -> SquatAnalysis:
+            on_annotate: Callable[[int, int], None] | None = None,
+            source_name: str | None = None) -> SquatAnalysis:
     """Analyse a squat set. Give a `video` (the built-in model or `checkpoint` finds the joints) or
     `keypoints`, a joint-tracks JSON from any pose estimator. With `out_dir`, writes summary.json,
     keypoints.csv, angles.csv, plots, report.html and (for a video) annotated.mp4.
@@ -52,7 +53,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
             found = extract_tracks(video, predictor or _predictor(checkpoint, backend), box=box, fps=fps,
                                    detector=detector, box_hint=box_hint, progress=progress, on_frame=on_frame,
                                    tracker_config=TrackerConfig(joint_score=config.min_joint_score))
-            tracks, warnings, timings, people = found.tracks, found.warnings, dict(found.timings), found.people_seen
+            tracks, warnings, people = found.tracks, found.warnings, found.people_seen
+            timings = dict(found.timings)
             cut_off = truncation_warning(found.info, found.n_frames)
             warnings += [cut_off] if cut_off else []
         start = time.perf_counter()

@@ -21,15 +21,18 @@ def _add_model_options(p, backend: bool = True) -> None:
         p.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
                        help="inference engine: auto (default: the shipped int8 ONNX Runtime file of the "
                             "built-in weights that suits this CPU, else ONNX Runtime on a float export, else "
-                            "PyTorch; `squatpose info` says which), onnx (float ONNX Runtime) or torch (PyTorch)")
+                            "PyTorch; `squatpose info` says which), onnx (float ONNX Runtime) or torch "
+                            "(PyTorch)")
 
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a pose model from a YAML config",
                        description="Train a heatmap pose model. Writes last.pt/best.pt (self-describing "
-                                   "checkpoints), metrics.jsonl, curves.png and the resolved config.yaml to --out. "
-                                   "Re-running with the same --out resumes from last.pt.")
-    p.add_argument("--config", required=True, help="a packaged recipe (efflite0, resnet18, resnet18_fpn, resnet18_fpn_attn, dilated_cnn) or a YAML file")
+                                   "checkpoints), metrics.jsonl, curves.png and the resolved config.yaml to "
+                                   "--out. Re-running with the same --out resumes from last.pt.")
+    p.add_argument("--config", required=True,
+                   help="a packaged recipe (efflite0, resnet18, resnet18_fpn, resnet18_fpn_attn, "
+                        "dilated_cnn) or a YAML file")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--out", default=None, help="run folder (default: runs/<config name>)")
@@ -42,11 +45,13 @@ def _add_train(sub) -> None:
 def _add_eval(sub) -> None:
     p = sub.add_parser("eval", help="evaluate a checkpoint on COCO-format keypoints (PCK, OKS-AP)",
                        description="Predict on each ground-truth person box and score in original image "
-                                   "pixels: PCK@0.05/0.1/0.2 normalised by the larger box side (pooled and per "
-                                   "joint), LSP-style torso PCK where shoulders are labelled, and OKS-AP.")
+                                   "pixels: PCK@0.05/0.1/0.2 normalised by the larger box side (pooled and "
+                                   "per joint), LSP-style torso PCK where shoulders are labelled, and "
+                                   "OKS-AP.")
     p.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
     p.add_argument("--images", required=True, help="folder the JSON's file_name entries are relative to")
-    p.add_argument("--flip-test", action="store_true", help="average with the prediction on the mirrored crop")
+    p.add_argument("--flip-test", action="store_true",
+                   help="average with the prediction on the mirrored crop")
     p.add_argument("--out", default=None, help="write predictions in COCO results format to this JSON")
     p.add_argument("--metrics-out", default=None, help="write the metrics as JSON to this file")
     p.add_argument("--min-joints", type=int, default=1,
@@ -54,7 +59,8 @@ def _add_eval(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     _add_model_options(p)
     p.add_argument("--onnx", default=None, metavar="FILE",
-                   help="run this ONNX file of the checkpoint's model (e.g. an int8 export) with ONNX Runtime")
+                   help="run this ONNX file of the checkpoint's model (e.g. an int8 export) with ONNX "
+                        "Runtime")
 
 
 def _add_predict(sub) -> None:
@@ -73,13 +79,15 @@ def _add_data(sub) -> None:
     dsub = p.add_subparsers(dest="data_command", required=True)
     s = dsub.add_parser("subset", help="write a subset of a COCO keypoints JSON",
                         description="Reproduce the original project's subsets of COCO 2017: --mini N random "
-                                    "persons with any keypoint, and/or --lower-visible persons with all joints "
-                                    "of the set visible and annotated (v=2, the original's definition; "
-                                    "'--lower-visible labelled' also keeps joints labelled as hidden, v=1).")
+                                    "persons with any keypoint, and/or --lower-visible persons with all "
+                                    "joints of the set visible and annotated (v=2, the original's "
+                                    "definition; '--lower-visible labelled' also keeps joints labelled as "
+                                    "hidden, v=1).")
     s.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
     s.add_argument("--out", required=True, help="output JSON")
     s.add_argument("--mini", type=int, default=None, metavar="N", help="N random persons (e.g. 20000)")
-    s.add_argument("--lower-visible", nargs="?", const="visible", default=None, choices=("visible", "labelled"),
+    s.add_argument("--lower-visible", nargs="?", const="visible", default=None,
+                   choices=("visible", "labelled"),
                    help="only persons with all joints of the set visible (default when given: v=2, as the "
                         "original) or, with 'labelled', labelled (v>0)")
     s.add_argument("--joint-set", default="lower6", help="joint set for --lower-visible (default lower6)")
@@ -91,53 +99,64 @@ def _add_data(sub) -> None:
 
 
 def _add_data_preparation(dsub) -> None:
-    """`data split`, `data refine`, `data teacher-keypoints`, `data pseudo-label`: the built-in model's training
-    data (docs/training.md)."""
+    """`data split`, `data refine`, `data teacher-keypoints`, `data pseudo-label`: the built-in model's
+    training data (docs/training.md)."""
     s = dsub.add_parser("split", help="hold out a fixed dev split of a COCO keypoints JSON (whole images)",
-                        description="Writes OUT_DIR/<name>_dev.json (a seeded random draw of --dev images) and "
-                                    "OUT_DIR/<name>_rest.json (the others, for training).")
+                        description="Writes OUT_DIR/<name>_dev.json (a seeded random draw of --dev images) "
+                                    "and OUT_DIR/<name>_rest.json (the others, for training).")
     s.add_argument("--annotations", required=True, help="COCO person_keypoints JSON")
     s.add_argument("--out-dir", required=True, help="folder for the two JSON files")
     s.add_argument("--dev", type=int, default=300, help="images held out (default 300)")
     s.add_argument("--seed", type=int, default=0)
-    r = dsub.add_parser("refine", help="refine noisy keypoint labels with a teacher model (training time only)",
-                        description="For each labelled lower-body joint, snap it to a confident teacher that agrees, "
-                                    "drop it where a confident teacher disagrees, keep it at a lower weight where "
-                                    "the teacher is unsure, fix left/right swaps, and add joints the labels leave "
-                                    "out where the teacher is very confident. Writes a COCO JSON with per-joint "
-                                    "'keypoint_weights' and prints the counts.")
+    r = dsub.add_parser("refine",
+                        help="refine noisy keypoint labels with a teacher model (training time only)",
+                        description="For each labelled lower-body joint, snap it to a confident teacher that "
+                                    "agrees, drop it where a confident teacher disagrees, keep it at a lower "
+                                    "weight where the teacher is unsure, fix left/right swaps, and add "
+                                    "joints the labels leave out where the teacher is very confident. Writes "
+                                    "a COCO JSON with per-joint 'keypoint_weights' and prints the counts.")
     r.add_argument("--annotations", required=True, help="COCO person_keypoints JSON to refine")
     r.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
-    r.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
+    r.add_argument("--teacher", required=True,
+                   help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     r.add_argument("--out", required=True, help="refined COCO JSON to write")
-    r.add_argument("--agree", type=float, default=0.1, help="agreement radius, fraction of the box side (0.1)")
+    r.add_argument("--agree", type=float, default=0.1,
+                   help="agreement radius, fraction of the box side (0.1)")
     r.add_argument("--joint-set", default="lower6", choices=("lower6", "lower8"),
                    help="joints to refine (lower6: hips, knees, ankles; lower8 adds the shoulders)")
-    r.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
-    k = dsub.add_parser("teacher-keypoints", help="store a teacher model's keypoints with COCO data (distillation)",
-                        description="Runs the teacher on every person's box and writes a copy of the COCO JSON whose "
-                                    "persons carry 'teacher_keypoints' (x, y, score for the 17 COCO keypoints, "
-                                    "image pixels): the soft targets of train.distill_weight. Computed once, "
-                                    "before training. Prints the counts.")
+    r.add_argument("--no-flip", action="store_true",
+                   help="run the teacher once instead of averaging with the mirror")
+    k = dsub.add_parser("teacher-keypoints",
+                        help="store a teacher model's keypoints with COCO data (distillation)",
+                        description="Runs the teacher on every person's box and writes a copy of the COCO "
+                                    "JSON whose persons carry 'teacher_keypoints' (x, y, score for the 17 "
+                                    "COCO keypoints, image pixels): the soft targets of "
+                                    "train.distill_weight. Computed once, before training. Prints the "
+                                    "counts.")
     k.add_argument("--annotations", required=True, help="COCO person_keypoints JSON (left unchanged)")
     k.add_argument("--images", required=True, help="folder the JSON's file_names are relative to")
-    k.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
+    k.add_argument("--teacher", required=True,
+                   help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     k.add_argument("--out", required=True, help="COCO JSON to write (not the input)")
-    k.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
-    v = dsub.add_parser("pseudo-label", help="training frames from exercise videos, labelled by a teacher model",
-                        description="Samples frames of videos, finds the person with the teacher and labels the "
-                                    "joints it finds confidently, stably across jittered and mirrored crops and "
-                                    "steadily across neighbouring frames; skips near-duplicate poses and the "
-                                    "held-out dev clips; marks frames where the student model disagrees as hard. "
-                                    "Writes OUT/images/*.jpg, OUT/pseudo_labels.json and OUT/hard.json (COCO "
-                                    "keypoints) and prints the counts of each step. Keep OUT outside the "
-                                    "repository. A clip that cannot be read is reported and skipped.")
+    k.add_argument("--no-flip", action="store_true",
+                   help="run the teacher once instead of averaging with the mirror")
+    v = dsub.add_parser("pseudo-label",
+                        help="training frames from exercise videos, labelled by a teacher model",
+                        description="Samples frames of videos, finds the person with the teacher and labels "
+                                    "the joints it finds confidently, stably across jittered and mirrored "
+                                    "crops and steadily across neighbouring frames; skips near-duplicate "
+                                    "poses and the held-out dev clips; marks frames where the student model "
+                                    "disagrees as hard. Writes OUT/images/*.jpg, OUT/pseudo_labels.json and "
+                                    "OUT/hard.json (COCO keypoints) and prints the counts of each step. Keep "
+                                    "OUT outside the repository. A clip that cannot be read is reported and "
+                                    "skipped.")
     v.add_argument("videos", nargs="+", help="video files and/or folders of videos")
     v.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX")
     v.add_argument("--out", required=True, help="output folder (new, or a previous output of this command)")
     v.add_argument("--every", type=float, default=0.2, metavar="SECONDS", help="seconds between frames (0.2)")
     v.add_argument("--student", default="builtin", metavar="CKPT",
-                   help="model whose disagreement marks hard frames: a checkpoint, 'builtin' (default) or 'none'")
+                   help="model whose disagreement marks hard frames: a checkpoint, 'builtin' (default) or "
+                        "'none'")
 
 
 def _add_analysis_options(p) -> None:
@@ -146,7 +165,8 @@ def _add_analysis_options(p) -> None:
     p.add_argument("--view", choices=("auto", "side", "front", "back"), default="auto",
                    help="camera view; auto detects it from the joints (default)")
     p.add_argument("--box", default=None, help="x,y,w,h of the person in the first frame (default: found)")
-    p.add_argument("--fps", type=float, default=None, help="frame rate, when the video's own is missing or wrong")
+    p.add_argument("--fps", type=float, default=None,
+                   help="frame rate, when the video's own is missing or wrong")
     _add_config_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -158,12 +178,13 @@ def _add_config_options(p) -> None:
 
 
 def _add_analyze(sub) -> None:
-    p = sub.add_parser("analyze", help="analyse a squat video (or joint tracks): reps, depth, tempo, feedback",
-                       description="Find the person's hips, knees and ankles in every frame, smooth them, and "
-                                   "measure knee/hip angles, depth, repetitions, tempo and left/right asymmetry. "
-                                   "Writes summary.json, keypoints.csv, angles.csv, plots, annotated.mp4 and "
-                                   "report.html. With --keypoints, analyses joint tracks from any pose "
-                                   "estimator instead (format: docs/keypoints-format.md).")
+    p = sub.add_parser("analyze",
+                       help="analyse a squat video (or joint tracks): reps, depth, tempo, feedback",
+                       description="Find the person's hips, knees and ankles in every frame, smooth them, "
+                                   "and measure knee/hip angles, depth, repetitions, tempo and left/right "
+                                   "asymmetry. Writes summary.json, keypoints.csv, angles.csv, plots, "
+                                   "annotated.mp4 and report.html. With --keypoints, analyses joint tracks "
+                                   "from any pose estimator instead (format: docs/keypoints-format.md).")
     p.add_argument("video", nargs="?", default=None, help="squat video (MP4, MOV, AVI, ...)")
     p.add_argument("--keypoints", default=None, help="joint-tracks JSON to analyse instead of a video")
     _add_analysis_options(p)
@@ -171,46 +192,55 @@ def _add_analyze(sub) -> None:
 
 def _add_demo(sub) -> None:
     p = sub.add_parser("demo", help="run the whole pipeline on a public sample squat clip",
-                       description="Analyses a public sample clip (two full squats and a third unfinished one) "
-                                   "with the built-in model and writes the report. The clip is downloaded once "
-                                   "into your cache and checked by SHA-256; --video uses your own clip instead.")
+                       description="Analyses a public sample clip (two full squats and a third unfinished "
+                                   "one) with the built-in model and writes the report. The clip is "
+                                   "downloaded once into your cache and checked by SHA-256; --video uses "
+                                   "your own clip instead.")
     p.add_argument("--video", default=None, help="analyse this clip instead of the sample")
     _add_analysis_options(p)
 
 
 def _add_export(sub) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX for fast CPU inference",
-                       description="Writes an ONNX model (opset 17, dynamic batch) whose metadata records the "
-                                   "joint set, codec and input normalisation.")
+                       description="Writes an ONNX model (opset 17, dynamic batch) whose metadata records "
+                                   "the joint set, codec and input normalisation.")
     _add_model_options(p, backend=False)
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--int8", action="store_true",
-                   help="static int8 quantization calibrated on --calibration crops (check it with eval --onnx)")
-    p.add_argument("--calibration", default=None, metavar="JSON", help="COCO keypoints JSON of calibration persons")
+                   help="static int8 quantization calibrated on --calibration crops (check it with eval "
+                        "--onnx)")
+    p.add_argument("--calibration", default=None, metavar="JSON",
+                   help="COCO keypoints JSON of calibration persons")
     p.add_argument("--images", default=None, help="folder the calibration JSON's file_names are relative to")
     p.add_argument("--calibration-persons", type=int, default=None,
-                   help="persons used for calibration (default 250, the count measured in docs/model-card.md; "
-                        "they are summarised 16 at a time, about 1.5 GB of memory)")
+                   help="persons used for calibration (default 250, the count measured in "
+                        "docs/model-card.md; they are summarised 16 at a time, about 1.5 GB of memory)")
     p.add_argument("--weights-bits", type=int, choices=(8, 7), default=8,
-                   help="int8 weights: 8 (default.int8.onnx: x86 CPUs with VNNI, ARM) or 7 (default.int8-7bit.onnx: "
-                        "exact on every x86 CPU, also without VNNI); docs/training.md")
+                   help="int8 weights: 8 (default.int8.onnx: x86 CPUs with VNNI, ARM) or 7 "
+                        "(default.int8-7bit.onnx: exact on every x86 CPU, also without VNNI); "
+                        "docs/training.md")
 
 
 def _add_release(sub) -> None:
-    p = sub.add_parser("release", help="make the shipped model file: no optimiser state, optionally calibrated joint scores",
-                       description="Copies a training checkpoint without its optimiser state; with --calibrate-on it fits the joint "
-                                   "score calibration (isotonic, to P(within 0.1 of the box side)) on a precisely "
-                                   "labelled dev split; prints the reliability table before and after.")
+    p = sub.add_parser("release",
+                       help="make the shipped model file: no optimiser state, optionally calibrated joint "
+                            "scores",
+                       description="Copies a training checkpoint without its optimiser state; with "
+                                   "--calibrate-on it fits the joint score calibration (isotonic, to "
+                                   "P(within 0.1 of the box side)) on a precisely labelled dev split; prints "
+                                   "the reliability table before and after.")
     p.add_argument("--checkpoint", required=True, help="training checkpoint (e.g. runs/x/best.pt)")
     p.add_argument("--calibrate-on", default=None, metavar="JSON",
-                   help="COCO keypoints JSON of the dev split to fit the score calibration on (without it the "
-                        "release keeps the raw heatmap peaks as scores)")
+                   help="COCO keypoints JSON of the dev split to fit the score calibration on (without it "
+                        "the release keeps the raw heatmap peaks as scores)")
     p.add_argument("--images", default=None, help="folder the JSON's file_names are relative to")
-    p.add_argument("--out", required=True, help="release file to write (e.g. src/squatpose/weights/default.pt)")
-    p.add_argument("--no-flip", action="store_true", help="calibrate single-pass scores instead of flip-test ones")
+    p.add_argument("--out", required=True,
+                   help="release file to write (e.g. src/squatpose/weights/default.pt)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="calibrate single-pass scores instead of flip-test ones")
     p.add_argument("--perturbed-per-person", type=int, default=4, metavar="N",
-                   help="crops per person with the box shifted (up to ±0.5 of its size) and scaled (0.6-1.6x), "
-                        "as a tracker's errors make them (default 4)")
+                   help="crops per person with the box shifted (up to ±0.5 of its size) and scaled "
+                        "(0.6-1.6x), as a tracker's errors make them (default 4)")
     p.add_argument("--empty-per-person", type=int, default=1, metavar="N",
                    help="crops per person of the same size off every annotated person, as a lost track makes "
                         "them (default 1)")
@@ -218,10 +248,11 @@ def _add_release(sub) -> None:
 
 
 def _add_serve(sub) -> None:
-    p = sub.add_parser("serve", help="start the local web page: upload a squat video or photo, read the results",
-                       description="A local web app (FastAPI): upload a video or photo, watch the progress, read "
-                                   "the analysis. The JSON API behind it is documented at /docs. Results stay on "
-                                   "disk per job, so a restart loses nothing finished.")
+    p = sub.add_parser("serve",
+                       help="start the local web page: upload a squat video or photo, read the results",
+                       description="A local web app (FastAPI): upload a video or photo, watch the progress, "
+                                   "read the analysis. The JSON API behind it is documented at /docs. "
+                                   "Results stay on disk per job, so a restart loses nothing finished.")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only). Another address (e.g. "
                         "0.0.0.0, for a phone on the same network) needs --allow-network")
@@ -239,19 +270,22 @@ def _add_serve(sub) -> None:
 
 
 def _add_live(sub) -> None:
-    p = sub.add_parser("live", help="count and judge squats while they happen (camera, or a video in real time)",
-                       description="Follows the person with the tracker and the built-in model, one crop per frame, "
-                                   "and prints each event as it happens: person found/lost, repetition started, "
-                                   "bottom reached (with its depth), repetition completed (depth verdict, descent "
-                                   "and ascent), and at the end a summary with the per-frame latency and the frames "
-                                   "dropped. With --camera a preview window opens where a display exists (q stops); "
-                                   "Ctrl-C stops too. Frames are never written to disk.")
+    p = sub.add_parser("live",
+                       help="count and judge squats while they happen (camera, or a video in real time)",
+                       description="Follows the person with the tracker and the built-in model, one crop per "
+                                   "frame, and prints each event as it happens: person found/lost, "
+                                   "repetition started, bottom reached (with its depth), repetition "
+                                   "completed (depth verdict, descent and ascent), and at the end a summary "
+                                   "with the per-frame latency and the frames dropped. With --camera a "
+                                   "preview window opens where a display exists (q stops); Ctrl-C stops too. "
+                                   "Frames are never written to disk.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--camera", type=int, metavar="N", help="OpenCV camera index (0: the first camera)")
     source.add_argument("--video", metavar="FILE", help="a video file instead of a camera")
     p.add_argument("--realtime", action="store_true",
                    help="with --video: deliver frames at their real times and drop those that come while the "
-                        "previous one is processed, exactly as a camera would (default: every frame, no drops)")
+                        "previous one is processed, exactly as a camera would (default: every frame, no "
+                        "drops)")
     p.add_argument("--json", action="store_true", help="one JSON object per line per event, the summary last")
     p.add_argument("--no-window", action="store_true", help="no preview window for --camera")
     p.add_argument("--view", choices=("auto", "side", "front", "back"), default="auto",
@@ -268,18 +302,20 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lower-body pose estimation (hips, knees, ankles) and squat analysis.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_live, _add_demo, _add_export,
+    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_live,
+                _add_demo, _add_export,
                 _add_release, _add_serve, _add_info):
         add(sub)
     return parser
 
 
 def _add_info(sub) -> None:
-    p = sub.add_parser("info", help="what the default backend runs on this machine, and versions (for bug reports)",
+    p = sub.add_parser("info",
+                       help="what the default backend runs on this machine, and versions (for bug reports)",
                        description="The package version, the model file, backend, precision and threads the "
                                    "default backend uses on this machine and why, the CPU and its relevant "
-                                   "instructions, and the versions of Python, NumPy, PyTorch, ONNX Runtime and "
-                                   "OpenCV.")
+                                   "instructions, and the versions of Python, NumPy, PyTorch, ONNX Runtime "
+                                   "and OpenCV.")
     p.add_argument("--json", action="store_true", help="print it as JSON")
 
 
@@ -373,8 +409,8 @@ def _cmd_data(args) -> int:
         refuse_overwriting_inputs({"--out": args.out}, {"--annotations": args.annotations})
         counts = make_subset(args.annotations, args.out, joint_set, mini=args.mini,
                              lower=args.lower_visible, seed=args.seed)
-        print(f"{args.annotations}: {counts['all_visible']} persons with all {joint_set.num_joints} joints visible "
-              f"(v=2), {counts['all_labelled']} with all labelled (v>0)")
+        print(f"{args.annotations}: {counts['all_visible']} persons with all {joint_set.num_joints} joints "
+              f"visible (v=2), {counts['all_labelled']} with all labelled (v>0)")
         print(f"{args.out}: {counts['persons']} persons in {counts['images']} images")
     else:
         for path in args.annotations:
@@ -402,7 +438,8 @@ def _cmd_data_preparation(args) -> int:
     elif args.data_command == "teacher-keypoints":
         from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
 
-        counts = add_teacher_keypoints(args.annotations, args.images, teacher, args.out, flip=not args.no_flip)
+        counts = add_teacher_keypoints(args.annotations, args.images, teacher, args.out,
+                                       flip=not args.no_flip)
     else:
         from squatpose.pose.data.pseudo_label import (
             PredictorStudent,
@@ -415,7 +452,8 @@ def _cmd_data_preparation(args) -> int:
         rules = PseudoLabelRules(every_s=args.every)
         student = None if args.student == "none" else PredictorStudent(Predictor.from_checkpoint(
             None if args.student == "builtin" else args.student))
-        counts = pseudo_label_videos(find_videos(args.videos, rules.exclude), teacher, args.out, rules, student)
+        counts = pseudo_label_videos(find_videos(args.videos, rules.exclude), teacher, args.out,
+                                     rules, student)
     print(json.dumps({"out": args.out, "counts": counts}, indent=1))
     return 0
 
@@ -479,9 +517,11 @@ def _event_text(event: dict) -> str:
     """One event as a line for people."""
     kind, at = event["event"], f"{event.get('t', 0):7.2f} s  "
     if kind == "rep_completed":
-        tempo = ", ".join(f"{name} {event[key]:.1f} s" for name, key in (("down", "descent_s"), ("up", "ascent_s"))
+        tempo = ", ".join(f"{name} {event[key]:.1f} s" for name,
+                          key in (("down", "descent_s"), ("up", "ascent_s"))
                           if event.get(key) is not None)
-        return f"{at}rep {event['rep']} done: {event['verdict']} (depth {event['depth']:.2f}){', ' + tempo if tempo else ''}"
+        tempo = f", {tempo}" if tempo else ""
+        return f"{at}rep {event['rep']} done: {event['verdict']} (depth {event['depth']:.2f}){tempo}"
     if kind == "bottom":
         return f"{at}bottom of rep {event['rep']}: {event['verdict']} (depth {event['depth']:.2f})"
     if kind == "rep_started":
@@ -496,8 +536,8 @@ def _event_text(event: dict) -> str:
         latency = event["latency_ms"]
         timing = "" if latency["median"] is None else (f"; latency median {latency['median']:.0f} ms, "
                                                        f"p95 {latency['p95']:.0f} ms")
-        return (f"{event['reps']} repetition(s), {event['below_parallel']} below parallel; {event['frames']} frames "
-                f"analysed, {event['dropped']} dropped{timing}")
+        return (f"{event['reps']} repetition(s), {event['below_parallel']} below parallel; {event['frames']} "
+                f"frames analysed, {event['dropped']} dropped{timing}")
     return json.dumps(event)
 
 
@@ -506,7 +546,8 @@ def _cmd_live(args) -> int:
     from squatpose.live import run_live
 
     if args.realtime and args.video is None:
-        print("error: --realtime plays a --video like a camera; a camera is always real time", file=sys.stderr)
+        print("error: --realtime plays a --video like a camera; a camera is always real time",
+              file=sys.stderr)
         return 2
     config = load_analysis_config(args.config, args.overrides)
 
@@ -592,7 +633,8 @@ COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "da
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(message)s")
     try:
         return COMMANDS[args.command](args)
     except (ValueError, OSError, FloatingPointError) as exc:

@@ -77,7 +77,8 @@ def from_dict(cls: type[T], data: Any, source: str = "config", key: str = "") ->
     if replaced:
         name, value = replaced[0], data[replaced[0]]
         old = f"{key}.{name}" if key else name
-        old += f".{next(iter(value))}" if isinstance(value, dict) and value else ""  # the key inside a section
+        if isinstance(value, dict) and value:  # name the key inside the section too
+            old += f".{next(iter(value))}"
         raise ConfigError(f"{source}: {old} is no longer a setting: use {cls.REPLACED[name]}")
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {names}")

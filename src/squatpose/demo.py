@@ -38,16 +38,19 @@ def sha256_of(path: Path) -> str:
 
 def _local_copies() -> list[Path]:
     repo_root = Path(__file__).resolve().parents[2]
-    return [Path.cwd().parent / "shared" / "samples" / SAMPLE_NAME, repo_root.parent / "shared" / "samples" / SAMPLE_NAME]
+    return [Path.cwd().parent / "shared" / "samples" / SAMPLE_NAME,
+            repo_root.parent / "shared" / "samples" / SAMPLE_NAME]
 
 
 def _download(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic.replacing(target) as tmp:
-        with open(tmp, "wb") as fh, urllib.request.urlopen(SAMPLE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response:
+        with (open(tmp, "wb") as fh,
+              urllib.request.urlopen(SAMPLE_URL, timeout=DOWNLOAD_TIMEOUT_S) as response):
             shutil.copyfileobj(response, fh)
         if sha256_of(tmp) != SAMPLE_SHA256:
-            raise SampleUnavailable(f"the file downloaded from {SAMPLE_URL} has an unexpected SHA-256; not used")
+            raise SampleUnavailable(f"the file downloaded from {SAMPLE_URL} has an unexpected SHA-256; not "
+                                    "used")
 
 
 def sample_clip() -> Path:

@@ -83,7 +83,8 @@ def points_box(points: np.ndarray, valid: np.ndarray) -> np.ndarray | None:
 JOINT_BOX_MARGIN = 1.15
 
 
-def box_from_joints(xy: np.ndarray, score: np.ndarray, min_score: float, min_joints: int = 3) -> np.ndarray | None:
+def box_from_joints(xy: np.ndarray, score: np.ndarray, min_score: float,
+                    min_joints: int = 3) -> np.ndarray | None:
     """Box around confident joints `(K,2)`, enlarged as in training's lower-body crops; None if too few."""
     confident = np.asarray(score) >= min_score
     if confident.sum() < min_joints:
@@ -149,7 +150,8 @@ def crop_normalized(image_rgb: np.ndarray, matrix: np.ndarray, input_wh: tuple[i
     crop = warp_image(image_rgb, matrix, input_wh)
     if adjust is not None:
         crop = adjust(crop)
-    chw = ((crop.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).transpose(2, 0, 1)
+    normalised = (crop.astype(np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    chw = normalised.transpose(2, 0, 1)
     if out is None:
         return np.ascontiguousarray(chw)
     out[...] = chw

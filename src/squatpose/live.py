@@ -31,8 +31,8 @@ class Preview:
     window can be shown (no display, or a headless OpenCV build)."""
 
     def __init__(self, wanted: bool) -> None:
-        self.on = wanted and (sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY")
-                                                                         or os.environ.get("WAYLAND_DISPLAY")))
+        has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        self.on = wanted and (sys.platform in ("win32", "darwin") or has_display)
         if wanted and not self.on:
             log.info("no display: running without a preview window")
 

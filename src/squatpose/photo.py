@@ -60,11 +60,13 @@ def predict_image(image_path: str | Path, out_dir: str | Path, *, checkpoint: st
     angles = knee_angles_for_image(xy, score, names, min_joint_score)
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = draw_pose_with_angles(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), xy, score, names, min_joint_score)
-    pose_path, sheet_path = out_dir / f"{image_path.stem}_pose.jpg", out_dir / f"{image_path.stem}_heatmaps.png"
+    pose_path = out_dir / f"{image_path.stem}_pose.jpg"
+    sheet_path = out_dir / f"{image_path.stem}_heatmaps.png"
     if not cv2.imwrite(str(pose_path), drawn):
         raise OSError(f"{pose_path}: cannot write image")
     heatmap_sheet(image, pose.heatmaps[0], pose.matrices[0], names, sheet_path)
     return {"image": str(image_path), "box": [round(float(v), 1) for v in used_box], "box_source": source,
-            "joints": {n: {"x": round(float(p[0]), 1), "y": round(float(p[1]), 1), "score": round(float(s), 3)}
+            "joints": {n: {"x": round(float(p[0]), 1), "y": round(float(p[1]), 1),
+                           "score": round(float(s), 3)}
                        for n, p, s in zip(names, xy, score)},
             "angles": angles, "outputs": {"pose": str(pose_path), "heatmaps": str(sheet_path)}}

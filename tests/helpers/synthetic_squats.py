@@ -60,7 +60,7 @@ def trunk_lean_deg(phase: np.ndarray, early_change_deg: float = 0.0, bottom_deg:
     rising = np.r_[False, np.diff(phase) < 0]
     u = 1.0 - phase  # share of the hips' rise covered (hip height is linear in the phase)
     early = bottom_deg + early_change_deg * np.sin(np.pi / 2 * np.clip(u / 0.5, 0.0, 1.0))
-    late = standing_deg + (bottom_deg + early_change_deg - standing_deg) * np.sin(np.pi / 2 * phase / 0.5) ** 2
+    late = standing_deg + (bottom_deg + early_change_deg - standing_deg) * np.sin(np.pi / 2 * phase / 0.5)**2
     up = np.where(u <= 0.5, early, late)
     return np.where(rising, up, standing_deg + (bottom_deg - standing_deg) * phase)
 

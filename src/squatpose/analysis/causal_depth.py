@@ -63,7 +63,8 @@ def body_frame(xy: np.ndarray, score: np.ndarray, columns: np.ndarray, min_score
     sel_score = np.where(columns >= 0, score[np.maximum(columns, 0)], 0.0)
     ok = np.isfinite(sel_xy).all(axis=1) & (sel_score >= max(min_score, TINY))
     shape = (1, len(PARTS), 2)
-    return Body(np.where(ok[:, None], sel_xy, np.nan).reshape(*shape, 2), np.where(ok, sel_score, 0.0).reshape(shape))
+    return Body(np.where(ok[:, None], sel_xy, np.nan).reshape(*shape, 2),
+                np.where(ok, sel_score, 0.0).reshape(shape))
 
 
 def analysis_columns(joint_names: tuple[str, ...]) -> np.ndarray:
@@ -92,7 +93,8 @@ class FeetWindow:
             return False
         shift = (seen_after.mean(axis=0) - seen_before.mean(axis=0)).reshape(2, 2)
         limit = self.cfg.walk_displacement * leg_px
-        return bool(np.linalg.norm(shift.mean(axis=0)) > limit and (np.linalg.norm(shift, axis=1) > limit).all())
+        return bool(np.linalg.norm(shift.mean(axis=0)) > limit
+                    and (np.linalg.norm(shift, axis=1) > limit).all())
 
 
 class ViewEvidence:
@@ -113,7 +115,8 @@ class ViewEvidence:
         if np.isfinite(comp) and comp >= self.cfg.deep_depth:
             self.deep.push(t, row_mean(np.abs(body.knee[..., 0] - body.hip[..., 0]) / leg_length[None]))
         elif np.isfinite(comp) and comp < self.cfg.deep_depth / 2:
-            gap = np.fmax(abs(body.hip[0, 0, 0] - body.hip[0, 1, 0]), abs(body.ankle[0, 0, 0] - body.ankle[0, 1, 0]))
+            gap = np.fmax(abs(body.hip[0, 0, 0] - body.hip[0, 1, 0]),
+                          abs(body.ankle[0, 0, 0] - body.ankle[0, 1, 0]))
             self.standing.push(t, [gap / row_mean(leg_length[None])[0]])
         need = self.cfg.min_deep_frames
         if (self.deep.pushes, self.standing.pushes) == self._seen:
@@ -132,7 +135,8 @@ class CausalDepth:
         self.cfg = cfg.depth
         self.windows = (FeetWindow(cfg.depth),
                         RecentWindow(2 * cfg.depth.leg_window_s, 6),         # candidates (4), hip y (2)
-                        RecentWindow(LONG_WINDOW_S, 6, min_interval_s=LONG_INTERVAL_S))  # candidates (4), thigh/shin (2)
+                        # candidates (4), thigh/shin (2)
+                        RecentWindow(LONG_WINDOW_S, 6, min_interval_s=LONG_INTERVAL_S))
         self.view = ViewEvidence(view, cfg.view)
         self.leg_px = np.nan   # the latest leg length (longer side), for the walking test
         self.straight = True
@@ -182,7 +186,8 @@ class CausalDepth:
         cfg = self.cfg
         with np.errstate(invalid="ignore"):
             bent = (knee_angle <= cfg.bend_knee_angle) | (ratio <= cfg.bend_thigh_ratio * standing_ratio)
-            some = (knee_angle <= cfg.bend_other_knee_angle) | (ratio <= cfg.bend_other_thigh_ratio * standing_ratio)
+            some = ((knee_angle <= cfg.bend_other_knee_angle)
+                    | (ratio <= cfg.bend_other_thigh_ratio * standing_ratio))
         measurable = np.isfinite(knee_angle) | np.isfinite(ratio)
         one_clearly = (bent & measurable).any() or not measurable.any()
         return bool(one_clearly and (some | ~measurable).all())
@@ -212,7 +217,8 @@ class CausalSignal:
 def causal_signal(body: Body, times: np.ndarray, cfg: AnalysisConfig, view: str = "auto") -> CausalSignal:
     """Run CausalDepth over every frame of `body` at `times` (T,) seconds."""
     stream = CausalDepth(cfg, view)
-    samples = [stream.update(float(t), Body(body.xy[i:i + 1], body.score[i:i + 1])) for i, t in enumerate(times)]
+    samples = [stream.update(float(t), Body(body.xy[i:i + 1], body.score[i:i + 1])) for i,
+               t in enumerate(times)]
     column = lambda name, dtype=float: np.array([getattr(s, name) for s in samples], dtype=dtype)  # noqa: E731
     depth = DepthSignal(column("depth"), column("conf"), column("source", "<U4"), column("bent", bool))
     return CausalSignal(depth, column("moving", bool), column("straight", bool), column("side_view", bool),

@@ -14,7 +14,7 @@ from squatpose.config import check, from_dict, load
 
 # The default of AnalysisConfig.min_joint_score: the first built-in model's raw 0.3, calibrated.
 MIN_JOINT_SCORE = 0.53
-ONE_FLOOR = "min_joint_score (one joint-score floor for smoothing, measures, 3D legs, drawing and the tracker)"
+ONE_FLOOR = "min_joint_score (the one joint-score floor of smoothing, measures, 3D legs, drawing, tracker)"
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class RepConfig:
     """Hysteresis thresholds on the normalised depth signal (leg lengths) and duration limits;
     onset_band: a repetition starts/ends where depth is within this of the standing level;
     min_confidence: a repetition whose depth signal is less sure than this on average (the signal's
-    confidence is the least likely of the joints it uses, a calibrated score) is listed as uncertain and not counted (a count must not rest on joints the model barely found);
+    confidence is the least likely of the joints it uses, a calibrated score) is listed as uncertain and not
+    counted (a count must not rest on joints the model barely found);
     min_phase_s: two repetitions with less standing than this between them, where the first rises or
     the second sinks in less than this, are one repetition split by a glitch of the depth signal (no
     one goes from the bottom to standing, or back, that fast) and are merged."""
@@ -191,8 +192,8 @@ class Lift3DConfig:
     the person must stand straight (2D hip-ankle distance >= this fraction of thigh + shin) in at
     least this many frames; min/max_thigh_shin: plausible thigh/shin length ratio (outside: a
     segment was never seen at full length); joint_sd: 2D joint noise assumed at score 1, leg
-    lengths (grows as 1/score, floored at min_joint_score); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
-    assumed); a value is trusted when its sd <= max_sd_deg, no segment points within
+    lengths (grows as 1/score, floored at min_joint_score); pitch_sd_deg: assumed camera pitch uncertainty (a
+    level camera is assumed); a value is trusted when its sd <= max_sd_deg, no segment points within
     ambiguous_fraction (image length / true length) of straight at the camera and no 2D segment
     is longer than max_overshoot times its length; samples: Monte Carlo draws for the sd."""
 

@@ -49,7 +49,8 @@ class Feedback:
     why: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        return {"text": self.text, "kind": self.kind, "rep": self.rep, "tone": self.tone, "why": list(self.why)}
+        return {"text": self.text, "kind": self.kind, "rep": self.rep, "tone": self.tone,
+                "why": list(self.why)}
 
 
 def _depth(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:
@@ -64,8 +65,10 @@ def _depth(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:
         return Finding(GOOD, f"went about {abs(angle):.0f}° below parallel", measured)
     if rep.depth_verdict == "above":
         advice = "sit a little lower" if angle <= 15 else "sit lower"
-        return Finding(FIX, f"stopped about {angle:.0f}° above parallel — {advice}", measured, "above_parallel")
-    return Finding(GOOD, "reached about parallel", measured + " The range includes horizontal: about parallel.")
+        return Finding(FIX, f"stopped about {angle:.0f}° above parallel — {advice}", measured,
+                       "above_parallel")
+    return Finding(GOOD, "reached about parallel",
+                   measured + " The range includes horizontal: about parallel.")
 
 
 def _knees(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:
@@ -170,7 +173,8 @@ def _set_line(reps: list[Repetition], cfg: FeedbackConfig) -> Feedback:
     tone = (FIX if any(r.depth_verdict == "above" or r.knees_in for r in reps) else
             GOOD if said or judged else INFO)
     why = [DEPTH_METHOD] + ([KNEES_METHOD] if judged else [])
-    return Feedback(f"{n} rep{'s' if n != 1 else ''}: " + "; ".join(parts) + ".", "set", None, tone, tuple(why))
+    return Feedback(f"{n} rep{'s' if n != 1 else ''}: " + "; ".join(parts) + ".", "set", None,
+                    tone, tuple(why))
 
 
 def _slowdown(reps: list[Repetition], cfg: FeedbackConfig) -> list[Feedback]:
@@ -179,7 +183,8 @@ def _slowdown(reps: list[Repetition], cfg: FeedbackConfig) -> list[Feedback]:
         return [Feedback(f"The way up slowed from {timed[0].ascent_s:.1f} s (rep {timed[0].number}) to "
                          f"{timed[-1].ascent_s:.1f} s (rep {timed[-1].number}), a common sign of fatigue.",
                          "tempo", None, INFO,
-                         (f"A last way up more than {100 * cfg.ascent_slowdown:.0f}% slower than the first.",))]
+                         (f"A last way up more than {100 * cfg.ascent_slowdown:.0f}% slower than the "
+                          "first.",))]
     return []
 
 
@@ -192,7 +197,7 @@ def set_feedback(reps: list[Repetition], partial: list[Repetition], cfg: Feedbac
         out.append(Feedback(f"{len(unfinished)} unfinished repetition at the end of the video was not "
                             "counted.", "count"))
     for rep in uncertain:
-        out.append(Feedback(f"A possible repetition at {rep.start_time:.1f}–{rep.end_time:.1f} s was not counted: "
-                            "the joints were found too unreliably.", "count", None, INFO,
+        out.append(Feedback(f"A possible repetition at {rep.start_time:.1f}–{rep.end_time:.1f} s was not "
+                            "counted: the joints were found too unreliably.", "count", None, INFO,
                             (f"Joint confidence {rep.confidence:.2f} on average.",)))
     return out + _slowdown(reps, cfg)

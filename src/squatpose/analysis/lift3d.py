@@ -5,8 +5,8 @@ Method (Taylor 2000, "Reconstruction of articulated objects from point correspon
 uncalibrated image"): under a scaled orthographic camera a segment of true length L whose image is
 l long leaves the image plane by dz = ±sqrt(L² - l²). L is the `length_percentile` of the
 segment's 2D length within each still stretch, relative to the person's slowly varying leg length
-in pixels (depth.py), so that walking closer or zooming does not change it: the frames where a segment is longest are those
-where it lies across the image (standing, or a thigh at the bottom of a side-view squat).
+in pixels (depth.py), so that walking closer or zooming does not change it: the frames where a segment is
+longest are those where it lies across the image (standing, or a thigh at the bottom of a side-view squat).
 
 Sign: in a squat the knee is the leg's forward-most point (ahead of hip and ankle) and knees
 track outwards over the toes, so thigh and shin leave the image plane in opposite directions: seen
@@ -18,8 +18,8 @@ where a segment crosses the image plane, where dz = 0 and the flip changes nothi
 exception is a straight leg seen by a camera that looks down or up: standing, thigh and shin then
 leave the image plane the same way, tilted by the camera's pitch (measured on the standing leg:
 its 2D length against the segment lengths). Where that reading gives a straight leg (>=
-straight_knee_deg) tilted no more than the pitch (+ tilt_margin_deg) it is taken; the thigh or shin crosses the image plane on the way down, where the two readings
-meet.
+straight_knee_deg) tilted no more than the pitch (+ tilt_margin_deg) it is taken; the thigh or shin crosses
+the image plane on the way down, where the two readings meet.
 With a level camera the thigh's angle to the horizontal depends on its image-vertical part only
 (the image's vertical is taken from the standing legs, which removes camera roll); camera pitch
 is not observable here and enters the thigh angle's uncertainty (`pitch_sd_deg`).
@@ -140,7 +140,8 @@ def image_down(body: Body, straight: np.ndarray) -> np.ndarray:
 
 def lift_points(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, thigh_len: np.ndarray,
                 shin_len: np.ndarray, forward_z: float, floor: tuple[np.ndarray, np.ndarray] = (0.0, 0.0),
-                straight_deg: float = 180.0, max_tilt: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                straight_deg: float = 180.0,
+                max_tilt: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """3D hip, knee, ankle (..., 3) from 2D points (..., 2) and true lengths (...).
 
     The knee lies `forward_z` (-1: towards the camera, +1: away) of both hip and ankle along the
@@ -195,7 +196,8 @@ def _monte_carlo_sd(body: Body, lt: np.ndarray, ls: np.ndarray, down: np.ndarray
     batches = []
     for start in range(0, max(body.n_frames, 1), MC_CHUNK_FRAMES):
         part = slice(start, start + MC_CHUNK_FRAMES)
-        batches.append(_monte_carlo_batch(rng, Body(body.xy[part], body.score[part]), lt[part], ls[part], down,
+        batches.append(_monte_carlo_batch(rng, Body(body.xy[part], body.score[part]), lt[part],
+                                          ls[part], down,
                                           (floor[0][part], floor[1][part]), straight, cfg))
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
@@ -283,7 +285,8 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
     floor = (2 * cfg.noise_floor * lt * length_noise(thigh2), 2 * cfg.noise_floor * ls * length_noise(shin2))
     tilt_deg = float(np.degrees(np.arccos(1.0 / limbs.tilt)))
     straight = (cfg.straight_knee_deg, float(np.sin(np.radians(min(90.0, tilt_deg + cfg.tilt_margin_deg)))))
-    knee_all, thigh_all, out_of_plane = _angles(body.hip, body.knee, body.ankle, lt, ls, down, floor, straight)
+    knee_all, thigh_all, out_of_plane = _angles(body.hip, body.knee, body.ankle, lt, ls, down,
+                                                floor, straight)
     knee_sd, thigh_sd = _monte_carlo_sd(body, lt, ls, down, floor, straight, cfg)
     thigh_sd = np.hypot(thigh_sd, cfg.pitch_sd_deg * out_of_plane)
     with np.errstate(invalid="ignore"):

@@ -67,7 +67,9 @@ class DepthVerdict:
         if self.below_parallel:
             return "below parallel"
         if self.thigh_deg is not None:
-            return "just above parallel" if self.thigh_deg < 3 else f"about {self.thigh_deg:.0f}° above parallel"
+            if self.thigh_deg < 3:
+                return "just above parallel"
+            return f"about {self.thigh_deg:.0f}° above parallel"
         return "above parallel" if self.below_parallel is False else "depth unknown"
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +113,8 @@ class OnlineAnalyzer:
         self.not_counted = 0
         self._last_t = -math.inf
         self._last_seen = -math.inf
-        self._thigh: dict[int, float] = {}   # lowest confident thigh angle of the open repetition, by start frame
+        # lowest confident thigh angle of the open repetition, by start frame
+        self._thigh: dict[int, float] = {}
 
     def push(self, t: float, xy: np.ndarray | None, score: np.ndarray | None) -> list[LiveEvent]:
         """One frame at time `t` s (later than the last): xy (K, 2) pixels and score (K,) in the order
@@ -157,8 +160,8 @@ class OnlineAnalyzer:
                 return [LiveEvent("person_found", t, self.frames)]
         elif self.state.person and t - self._last_seen >= LOST_AFTER_S:
             self.state.person = False
-            return [LiveEvent("person_lost", t, self.frames, {"message": "nobody in view: step back so that "
-                                                                   "hips, knees and feet are in the picture"})]
+            message = "nobody in view: step back so that hips, knees and feet are in the picture"
+            return [LiveEvent("person_lost", t, self.frames, {"message": message})]
         return []
 
     def _rep_event(self, rep_event: RepEvent, t: float) -> list[LiveEvent]:
@@ -166,7 +169,8 @@ class OnlineAnalyzer:
         if rep_event.kind == "started":
             return [LiveEvent("rep_started", t, self.frames, {"rep": self.reps_counted + 1})]
         if rep_event.kind == "bottom":
-            return [LiveEvent("bottom", t, self.frames, {"rep": self.reps_counted + 1, **self._verdict(rep).to_dict()})]
+            return [LiveEvent("bottom", t, self.frames,
+                              {"rep": self.reps_counted + 1, **self._verdict(rep).to_dict()})]
         if rep_event.kind == "counted":
             record = {"rep": self.reps_counted + 1, **self._verdict(rep).to_dict(), **_tempo(rep)}
             self.counted.append(record)
@@ -180,7 +184,8 @@ class OnlineAnalyzer:
         else:
             self._forget_thigh(rep.end_frame)
         why = rep_event.reason or "the joints were found too unreliably"
-        return [LiveEvent("rep_not_counted", t, self.frames, {"reason": why, "depth": round(rep.peak_depth, 3)})]
+        return [LiveEvent("rep_not_counted", t, self.frames,
+                          {"reason": why, "depth": round(rep.peak_depth, 3)})]
 
     def _verdict(self, rep: RepSpan) -> DepthVerdict:
         end = rep.end_frame if rep.end_frame is not None else self.frames
@@ -209,7 +214,8 @@ class OnlineAnalyzer:
             self._thigh[rep.start_frame] = min(self._thigh.get(rep.start_frame, math.inf), value)
         return value
 
-    def _update_state(self, sample: DepthSample, thigh: float | None, xy: np.ndarray, score: np.ndarray) -> None:
+    def _update_state(self, sample: DepthSample, thigh: float | None, xy: np.ndarray,
+                      score: np.ndarray) -> None:
         state = self.state
         state.depth = float(sample.depth) if math.isfinite(sample.depth) else None
         if thigh is not None:

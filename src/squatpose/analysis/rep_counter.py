@@ -15,8 +15,8 @@ A clip that begins above start_depth begins inside a repetition: it counts when 
 standing is seen. Back near standing means a depth below standing_depth and, where a knee angle
 is measured, a knee straightened to STRAIGHT_KNEE_DEG or more in 2D: in a clip cut mid-repetition
 the leg length (the depth's scale) comes from bent legs only, is short, and makes a person still
-well down look like standing. After walking, counting resumes only from standing. A repetition still open when the clip
-ends is reported as partial (if already deeper than min_depth with a bent knee), never counted.
+well down look like standing. After walking, counting resumes only from standing. A repetition still open when
+the clip ends is reported as partial (if already deeper than min_depth with a bent knee), never counted.
 
 `RepStream` is the one repetition logic of files (`count_reps`) and of the live engine
 (`online.py`): the counter, glitch splits merged as they happen, and unsure repetitions set apart.
@@ -269,7 +269,8 @@ class RepStream:
         events: list[RepEvent] = []
         for rep in counter.completed:
             if self.pending is not None and is_glitch_split(self.pending, rep, self.cfg.min_phase_s):
-                log.debug("repetitions split at frame %d merged (a glitch of the depth signal)", rep.start_frame)
+                log.debug("repetitions split at frame %d merged (a glitch of the depth signal)",
+                          rep.start_frame)
                 self.pending = merge_spans(self.pending, rep)
             else:
                 events += self._settle()
@@ -355,7 +356,8 @@ def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: flo
     phases = np.empty(n, dtype="<U10")
     events: list[RepEvent] = []
     for t in range(n):
-        events += stream.update(t, t / fps, float(depth[t]), bool(moving[t]), bool(bent[t]), bool(straight[t]),
+        events += stream.update(t, t / fps, float(depth[t]), bool(moving[t]), bool(bent[t]),
+                                bool(straight[t]),
                                 float(conf[t]))
         phases[t] = stream.phase.value
     last, unfinished = stream.finish()

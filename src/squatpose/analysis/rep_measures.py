@@ -180,7 +180,8 @@ def _numbers_3d(ctx: RepContext, frames: np.ndarray, bottom: np.ndarray, notes: 
         notes["min_knee_angle_3d"] = why
     else:
         out.update(min_knee_angle_3d=knee[0], min_knee_angle_3d_sd=knee[1], bottom_frame_3d=knee[2])
-    diff = knee_difference(legs.knee_angle, legs.knee_sd, bottom, ctx.min_conf, ctx.feedback.knee_asymmetry_deg)
+    diff = knee_difference(legs.knee_angle, legs.knee_sd, bottom, ctx.min_conf,
+                           ctx.feedback.knee_asymmetry_deg)
     if diff is None:
         notes["knee_angle_diff"] = "both knees' 3D angles not trusted at the bottom"
     else:

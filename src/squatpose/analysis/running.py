@@ -93,5 +93,6 @@ class RecentWindow:
         cache = self._cache
         if cache is None or cache[0] != self._pushes or now - cache[1] > 0.1 * self.window_s:
             values = self.recent(now)
-            cache = self._cache = (self._pushes, now, np.sort(values, axis=0), np.isfinite(values).sum(axis=0))
+            cache = self._cache = (self._pushes, now, np.sort(values, axis=0),
+                                   np.isfinite(values).sum(axis=0))
         return sorted_percentile(cache[2], cache[3], q, min_count)

@@ -186,7 +186,8 @@ class StreamSmoother:
         self.filter = OneEuroFilter(len(joint_names), 2, params)
         self.last_score = np.zeros(len(joint_names))
 
-    def step(self, t: float, xy: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    def step(self, t: float, xy: np.ndarray,
+             score: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """Frame at time `t` s: xy (K, 2) pixels, score (K,) → smoothed xy (K, 2), scores (K,) (held
         estimates decay linearly, missing ones 0), held (K,) and whether the legs were relabelled."""
         p, filt = self.params, self.filter

@@ -157,8 +157,8 @@ def tracks_from_dict(data: Any, source: str = "keypoints") -> JointTracks:
     far &= np.isfinite(arr[:, known, 2:3]) & (arr[:, known, 2:3] > 0)
     if far.any():
         t, j, _ = np.argwhere(far)[0]
-        raise ValueError(f"{source}: frame {t}, {names[known[j]]}: position {arr[t, known[j], :2].tolist()} is "
-                         f"more than {MAX_COORD:g} pixels from the image (a broken file?)")
+        raise ValueError(f"{source}: frame {t}, {names[known[j]]}: position {arr[t, known[j], :2].tolist()} "
+                         f"is more than {MAX_COORD:g} pixels from the image (a broken file?)")
     if ("width" in data) != ("height" in data):
         raise ValueError(f"{source}: give both 'width' and 'height', or neither")
     try:

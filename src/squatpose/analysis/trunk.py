@@ -200,8 +200,8 @@ def hips_first_feedback(reps: list[Repetition]) -> list[Feedback]:
         return []
     shares = sorted(round(100 * max(0.0, r.shoulder_rise_ratio or 0.0)) for r in flagged)
     how = f"{shares[0]}%" if shares[0] == shares[-1] else f"{shares[0]}-{shares[-1]}%"
-    return [Feedback(f"Your hips rose before your chest on {_rep_list([r.number for r in flagged])}: drive the "
-                     "chest up with the hips.", "trunk", tone=FIX,
+    return [Feedback(f"Your hips rose before your chest on {_rep_list([r.number for r in flagged])}: drive "
+                     "the chest up with the hips.", "trunk", tone=FIX,
                      why=(f"early in the way up the shoulders rose only {how} as far as the hips",))]
 
 

@@ -29,7 +29,8 @@ SETTLE_S = 0.2          # the lowest point must hold this long (running median)
 ASCENT_FRACTION = 0.5   # knees are judged from the bottom until the way up is half done
 MIN_KNEE_FRAMES = 3
 NO_THIGH = "hip or knee not found confidently at the bottom"
-HIPS_OVERLAP = "not measurable from this view: the hips overlap (film from the front or back to see the knees)"
+HIPS_OVERLAP = ("not measurable from this view: the hips overlap (film from the front or back to see the "
+                "knees)")
 NO_KNEES = "both knees not found confidently at the bottom and on the way up"
 
 
@@ -107,7 +108,8 @@ def knees_verdict(inward: Measure, hip_width: np.ndarray, frames: np.ndarray, bo
     both = 100 * inward.lr[window].mean(axis=1)
     judged = both[apart & confident & np.isfinite(both)]
     if judged.size < MIN_KNEE_FRAMES:
-        return KneesVerdict(None, None, None, HIPS_OVERLAP if not apart.any() or apart.mean() < 0.5 else NO_KNEES)
+        return KneesVerdict(None, None, None,
+                            HIPS_OVERLAP if not apart.any() or apart.mean() < 0.5 else NO_KNEES)
     middle = float(np.median(judged))
     spread = 1.4826 * float(np.median(np.abs(judged - middle)))
     score = float(np.mean(inward.lr_conf[window][apart & confident]))

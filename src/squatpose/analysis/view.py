@@ -71,7 +71,8 @@ def view_evidence(body: Body, geom: LegGeometry, cfg: ViewConfig) -> tuple[float
 
 def detect_view(thigh: float | None, width: float | None, cfg: ViewConfig) -> tuple[str, str]:
     """(view, rule used) from the thigh offset at depth and the standing stance width (leg lengths)."""
-    if thigh is not None and thigh >= cfg.side_min_thigh_offset and width is not None and width > cfg.front_min_width:
+    if (thigh is not None and thigh >= cfg.side_min_thigh_offset
+            and width is not None and width > cfg.front_min_width):
         # Knees pushed out in a wide front/back squat also move sideways in the image; a side view
         # needs the legs to overlap when standing as well. When the two disagree, claim less.
         return "front", "thigh offset at depth, overruled by the standing stance width"

@@ -41,7 +41,8 @@ class CropMix:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.shifted < 0 or self.empty < 0 or not self.max_shift >= 0 or not 0 < self.scale[0] <= self.scale[1]:
+        if (self.shifted < 0 or self.empty < 0 or not self.max_shift >= 0
+                or not 0 < self.scale[0] <= self.scale[1]):
             raise ValueError(f"invalid calibration crop mix {self}")
 
 
@@ -60,7 +61,8 @@ def shifted_box(rng: np.random.Generator, bbox: np.ndarray, image_wh: tuple[int,
     """`bbox` (x, y, w, h) moved by up to ±max_shift of its size and scaled; its centre stays in the image."""
     x, y, w, h = np.asarray(bbox, np.float64)
     factor = float(np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]))))
-    cx, cy = (x + w / 2 + rng.uniform(-max_shift, max_shift) * w, y + h / 2 + rng.uniform(-max_shift, max_shift) * h)
+    cx, cy = (x + w / 2 + rng.uniform(-max_shift, max_shift) * w,
+              y + h / 2 + rng.uniform(-max_shift, max_shift) * h)
     cx, cy = np.clip(cx, 0, image_wh[0] - 1), np.clip(cy, 0, image_wh[1] - 1)
     w, h = w * factor, h * factor
     return np.array([cx - w / 2, cy - h / 2, w, h])
@@ -108,7 +110,8 @@ def calibration_crops(records: list[PersonRecord], persons: list[PersonRecord], 
     missed = 0
     for record in records:
         if min(record.image_wh) <= 0:
-            raise ValueError(f"{record.image_path}: image size unknown (width/height missing in the annotations)")
+            raise ValueError(f"{record.image_path}: image size unknown (width/height missing in the "
+                             "annotations)")
         side = float(max(record.bbox[2], record.bbox[3]))
         crops = [(record, "gt")] + [
             (replace(record, bbox=shifted_box(rng, record.bbox, record.image_wh, mix.max_shift, mix.scale)),

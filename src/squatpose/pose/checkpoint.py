@@ -81,13 +81,15 @@ def read_checkpoint(path: str | Path) -> dict:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "GLOBAL" not in str(exc):  # not a refused object: a corrupt file
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or truncated)") from None
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint (corrupt or "
+                                  "truncated)") from None
         raise CheckpointError(
             f"{path}: refused: the file holds Python objects other than tensors and plain data "
             f"({_refusal(exc)}); squatpose checkpoints never do, and loading such a file could run "
             "code. Use a checkpoint written by squatpose") from None
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
+                              f"{exc})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a squatpose checkpoint (no format={FORMAT!r} field)")
     missing = [k for k in ("model", "joint_set", "codec", "input_norm", "state_dict") if k not in ckpt]
@@ -104,7 +106,8 @@ def load_model(path: str | Path, *, expect_joint_set: str | None = None, expect_
     ckpt = read_checkpoint(path)
     name, joint_set = ckpt["model"]["name"], get_joint_set(ckpt["joint_set"])
     if expect_joint_set and joint_set.name != expect_joint_set:
-        raise CheckpointError(f"{path}: checkpoint is for joint set {joint_set.name!r}, expected {expect_joint_set!r}")
+        raise CheckpointError(f"{path}: checkpoint is for joint set {joint_set.name!r}, expected "
+                              f"{expect_joint_set!r}")
     if expect_model and name != expect_model:
         raise CheckpointError(f"{path}: checkpoint is a {name!r} model, expected {expect_model!r}")
     codec = HeatmapCodec.from_dict(ckpt["codec"])
@@ -137,8 +140,8 @@ def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
     shapes = [k for k in own if k in state_dict and own[k].shape != state_dict[k].shape]
     if missing or unexpected or shapes:
         raise CheckpointError(
-            f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected {unexpected[:3]}, "
-            f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
+            f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected "
+            f"{unexpected[:3]}, shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
     model.load_state_dict(state_dict)
 
 
@@ -159,14 +162,15 @@ def load_state_across_joint_sets(model: nn.Module, state_dict: dict, from_names:
         old = state_dict.get(key)
         if old is None or old.shape == tensor.shape:
             merged[key] = old
-        elif old.shape[0] == len(from_names) and tensor.shape[0] == len(to_names) and old.shape[1:] == tensor.shape[1:]:
+        elif (old.shape[0] == len(from_names) and tensor.shape[0] == len(to_names)
+              and old.shape[1:] == tensor.shape[1:]):
             rows = tensor.clone()
             for new_i, old_i in shared:
                 rows[new_i] = old[old_i]
             merged[key] = rows
         else:
-            raise CheckpointError(f"{path}: weights do not fit this architecture ({key}: {tuple(old.shape)} vs "
-                                  f"{tuple(tensor.shape)}); was it trained for another model?")
+            raise CheckpointError(f"{path}: weights do not fit this architecture ({key}: {tuple(old.shape)} "
+                                  f"vs {tuple(tensor.shape)}); was it trained for another model?")
     if missing or unexpected:
         raise CheckpointError(f"{path}: weights do not fit this architecture (missing {missing[:3]}, "
                               f"unexpected {unexpected[:3]}); was it trained for another model?")

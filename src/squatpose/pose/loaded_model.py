@@ -37,13 +37,16 @@ class LoadedModel:
         return {"model": self.model_name, "joint_set": self.joint_set.name, "codec": self.codec.to_dict(),
                 "input_mean": list(self.input_mean), "input_std": list(self.input_std),
                 "box_padding": self.box_padding,
-                "score_calibration": None if self.score_calibration is None else self.score_calibration.to_dict()}
+                "score_calibration": None if self.score_calibration is None
+                else self.score_calibration.to_dict()}
 
     @classmethod
     def from_description(cls, data: dict) -> LoadedModel:
         calibration = data["score_calibration"]
-        return cls(None, data["model"], get_joint_set(data["joint_set"]), HeatmapCodec.from_dict(data["codec"]),
-                   tuple(data["input_mean"]), tuple(data["input_std"]), box_padding=float(data["box_padding"]),
+        return cls(None, data["model"], get_joint_set(data["joint_set"]),
+                   HeatmapCodec.from_dict(data["codec"]),
+                   tuple(data["input_mean"]), tuple(data["input_std"]),
+                   box_padding=float(data["box_padding"]),
                    score_calibration=None if calibration is None else ScoreCalibration.from_dict(calibration))
 
 

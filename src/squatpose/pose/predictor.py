@@ -171,7 +171,8 @@ class Predictor:
     The backend is chosen by `make_runner` (default "auto": the fastest available for these weights)."""
 
     def __init__(self, loaded: LoadedModel, *, backend: str = "auto", onnx_path: str | Path | None = None,
-                 flip_test: bool = False, box_padding: float | None = None, threads: int | None = None) -> None:
+                 flip_test: bool = False, box_padding: float | None = None,
+                 threads: int | None = None) -> None:
         self.loaded = loaded
         self.codec = loaded.codec
         self.joint_set = loaded.joint_set
@@ -201,7 +202,8 @@ class Predictor:
                 for box in np.asarray(boxes_xywh, np.float64).reshape(-1, 4)]
         return np.stack(mats) if mats else np.zeros((0, 2, 3))
 
-    def predict(self, image_rgb: np.ndarray, boxes_xywh: np.ndarray, return_heatmaps: bool = False) -> PoseBatch:
+    def predict(self, image_rgb: np.ndarray, boxes_xywh: np.ndarray,
+                return_heatmaps: bool = False) -> PoseBatch:
         """Image `(H,W,3)` RGB uint8 and boxes `(N,4)` `[x,y,w,h]` → PoseBatch of N persons."""
         matrices = self.crop_matrices(boxes_xywh)
         n = len(matrices)
@@ -212,7 +214,8 @@ class Predictor:
             self._buffer = np.zeros((n,) + self._buffer.shape[1:], np.float32)
         batch = self._buffer[:n]
         for i, matrix in enumerate(matrices):
-            crop_normalized(image_rgb, matrix, self.codec.input_wh, self.loaded.input_mean, self.loaded.input_std,
+            crop_normalized(image_rgb, matrix, self.codec.input_wh, self.loaded.input_mean,
+                            self.loaded.input_std,
                             out=batch[i])
         heatmaps = run_with_flip(self.runner, batch, self.flip_perm)
         xy, score = heatmaps_to_image(self.codec, heatmaps, matrices)

@@ -3,11 +3,11 @@
 Per-channel int8 weights and uint8 activations in QOperator form, which ONNX Runtime runs with integer
 kernels; `Int8Recipe` names the variants (7-bit weights for x86 CPUs without VNNI, whose kernel would
 saturate with 8-bit ones: docs/model-card.md, "Which file runs on which CPU"; all of them are measured by
-benchmarks/int8_variants.py). Activation ranges are the min/max over the crops the model sees in practice (ground-truth
-person boxes of a COCO keypoints file), never random input. Only the backbone is quantized: the decoder
-(every convolution outside the model's `backbone` module; the last `FLOAT_TAIL_CONVS` for a model without
-one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads, and it is a small share
-of the time.
+benchmarks/int8_variants.py). Activation ranges are the min/max over the crops the model sees in practice
+(ground-truth person boxes of a COCO keypoints file), never random input. Only the backbone is quantized: the
+decoder (every convolution outside the model's `backbone` module; the last `FLOAT_TAIL_CONVS` for a model
+without one) stays float, since it shapes the heatmap peak that sub-pixel decoding reads, and it is a small
+share of the time.
 
 Measured on model v2 (docs/model-card.md), PCK@0.05 change against the float model on the LSP dev split,
 no flip, 250 calibration crops of its training persons: backbone int8, decoder float, five random draws
@@ -46,8 +46,8 @@ class Int8Recipe:
     """How ONNX Runtime quantizes the model: operator or QDQ format, per-channel or per-tensor weights,
     int8 (`s8`) or uint8 (`u8`) weights, 7-bit weights (`reduce_range`), and convolutions kept float
     beside the decoder: the first one (which reads the image) and any named. `x86_exact` says whether every
-    x86 kernel of ONNX Runtime sums its products exactly: without VNNI its uint8 × int8 kernel adds two products
-    into a saturating 16-bit sum, which 7-bit weights (at most 2 × 255 × 64 = 32640) or uint8 weights
+    x86 kernel of ONNX Runtime sums its products exactly: without VNNI its uint8 × int8 kernel adds two
+    products into a saturating 16-bit sum, which 7-bit weights (at most 2 × 255 × 64 = 32640) or uint8 weights
     (another kernel) cannot overflow."""
 
     name: str

@@ -25,11 +25,13 @@ def predict_crops(loaded: LoadedModel, records: list[PersonRecord], flip_test: b
     """The model's points `(N,K,2)` and raw scores `(N,K)` on the crops of the records' boxes."""
     from squatpose.pose.evaluation.evaluate import predict_records
 
-    return predict_records(TorchRunner(loaded.model), records, loaded.codec, loaded.joint_set, loaded.input_mean,
+    return predict_records(TorchRunner(loaded.model), records, loaded.codec, loaded.joint_set,
+                           loaded.input_mean,
                            loaded.input_std, flip_test=flip_test, box_padding=loaded.box_padding)
 
 
-def calibrate_scores(checkpoint: str | Path, records: list[PersonRecord], persons: list[PersonRecord] | None = None,
+def calibrate_scores(checkpoint: str | Path, records: list[PersonRecord],
+                     persons: list[PersonRecord] | None = None,
                      mix: CropMix | None = None, flip_test: bool = True) -> tuple[ScoreCalibration, str]:
     """Fit the score calibration on GT-box, shifted and empty crops of `records` (see calibration_crops;
     `persons`: every annotated person of those images, default `records`); returns it and the
@@ -50,7 +52,8 @@ def reliability_tables(xy: np.ndarray, scores: np.ndarray, records: list[PersonR
     """PCK@0.1 per score bin of GT-box predictions `(N,K,2)`, raw and calibrated."""
     gt = np.stack([r.keypoints for r in records])
     norm = bbox_norm(np.stack([r.bbox for r in records]))
-    return "\n\n".join(format_reliability(reliability(xy, gt, gt[..., 2] > 0, norm, s), title=f"{what} scores")
+    return "\n\n".join(format_reliability(reliability(xy, gt, gt[..., 2] > 0, norm, s),
+                                          title=f"{what} scores")
                         for what, s in (("raw", scores), ("calibrated", calibration(scores))))
 
 

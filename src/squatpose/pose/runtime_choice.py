@@ -86,7 +86,8 @@ def choose_runtime(flags: frozenset[str] | set[str], ort_version: str | None, ma
     arch = architecture(machine)
     version = _version(ort_version)
     if version is None:
-        return RuntimeChoice(None, "float32", n, "ONNX Runtime is not installed: PyTorch runs the float model")
+        return RuntimeChoice(None, "float32", n,
+                             "ONNX Runtime is not installed: PyTorch runs the float model")
     if version < MIN_ORT:
         return RuntimeChoice(None, "float32", n, f"ONNX Runtime {ort_version} is older than the int8 files "
                              f"need ({'.'.join(map(str, MIN_ORT))})")
@@ -103,7 +104,8 @@ def choose_runtime(flags: frozenset[str] | set[str], ort_version: str | None, ma
     if arch == "arm64":
         if "dotprod" in flags:
             extra = " and i8mm" if "i8mm" in flags else ""
-            return RuntimeChoice(VNNI_FILE, "int8", n, f"ARM64 with dot-product instructions (dotprod{extra}): "
+            return RuntimeChoice(VNNI_FILE, "int8", n,
+                                 f"ARM64 with dot-product instructions (dotprod{extra}): "
                                  "int8 products are summed in 32 bits, exactly and fast")
         return RuntimeChoice(None, "float32", n, "ARM64 without dot-product instructions (or they could not "
                              "be read): int8 would be exact but no speed-up is measured there")
@@ -152,7 +154,8 @@ def _mac_description(machine: str) -> CpuDescription:
     if architecture(machine) == "arm64":
         flags = {canonical for key, canonical in _MAC_ARM.items() if _sysctl(key) == "1"}
     else:
-        words = f"{_sysctl('machdep.cpu.features') or ''} {_sysctl('machdep.cpu.leaf7_features') or ''}".split()
+        words = [*(_sysctl("machdep.cpu.features") or "").split(),
+                 *(_sysctl("machdep.cpu.leaf7_features") or "").split()]
         flags = {_MAC_X86[w] for w in words if w in _MAC_X86}
     return CpuDescription(machine, model, frozenset(flags), "sysctl" if model or flags else "unknown")
 

@@ -126,7 +126,8 @@ def plots(a: SquatAnalysis) -> dict[str, bytes]:
         a.moving, a.view.is_side, None if a.legs3d is None else a.legs3d.knee_angle.value)
     bars = viz.depth_bars_figure([r.number for r in reps], [r.thigh_angle for r in reps],
                                  [r.thigh_angle_sd for r in reps], [r.depth_verdict for r in reps])
-    pngs = {"timeline.png": figure_png(timeline, viz.PLOT_DPI), "depth_per_rep.png": figure_png(bars, viz.PLOT_DPI)}
+    pngs = {"timeline.png": figure_png(timeline, viz.PLOT_DPI),
+            "depth_per_rep.png": figure_png(bars, viz.PLOT_DPI)}
     poses = _bottom_poses(a)
     if poses:
         shown = spread(len(poses), MAX_3D_PANELS)
@@ -185,7 +186,8 @@ def _encode_annotated(a: SquatAnalysis, video_path: str | os.PathLike, dest: Pat
             return drawn
 
         frames = tqdm(range(a.n_frames), desc="annotating video", unit="frame", disable=not progress)
-        written, codec = encode_video(dest, (annotated(frame, t) for t, frame in zip(frames, iter_frames_bgr(cap))),
+        written, codec = encode_video(dest,
+                                      (annotated(frame, t) for t, frame in zip(frames, iter_frames_bgr(cap))),
                                       info.fps, (w, h))
     if written == 0:
         raise ValueError(f"{video_path}: no frame could be read")
@@ -201,7 +203,8 @@ OUTPUT_NAMES = ("keypoints.csv", "angles.csv", "timeline.png", "depth_per_rep.pn
 
 def write_outputs(analysis: SquatAnalysis, out_dir: str | os.PathLike, *,
                   video_path: str | os.PathLike | None = None, source_name: str | None = None,
-                  progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> dict[str, Path]:
+                  progress: bool = True,
+                  on_frame: Callable[[int, int], None] | None = None) -> dict[str, Path]:
     """Write all outputs into out_dir (created if needed); returns {name: path}.
 
     names: 'keypoints_csv', 'angles_csv', 'timeline_png', 'depth_png', 'bottom_3d_png' (when a

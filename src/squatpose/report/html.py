@@ -16,7 +16,8 @@ from squatpose.report import wording
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:1.5em auto;
 padding:0 1em;color:#1d2430;line-height:1.45}
-h1{font-size:1.4em;margin-bottom:.2em;overflow-wrap:anywhere}.big{font-size:2.2em;font-weight:700;margin:.2em 0}
+h1{font-size:1.4em;margin-bottom:.2em;overflow-wrap:anywhere}
+.big{font-size:2.2em;font-weight:700;margin:.2em 0}
 .muted{color:#5d6675}.warn{background:#fff6e0;border-left:4px solid #e0a800;padding:.6em 1em}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%;font-size:.92em}
 th,td{border-bottom:1px solid #d9dee6;padding:.35em .5em;text-align:left;vertical-align:top}
@@ -66,17 +67,19 @@ def _bounded_rows(reps: Sequence[T], row: Callable[[T], str], columns: int) -> s
 def _rep_table(reps: list[Repetition]) -> str:
     table = wording.rep_table(reps)
     head = "".join(f"<th>{escape(h)}</th>" for h in table["columns"])
-    rows = _bounded_rows(table["rows"], lambda row: "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>",
+    rows = _bounded_rows(table["rows"],
+                         lambda row: "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>",
                          len(table["columns"]))
-    return f'<div class="scroll"><table id="repetitions"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
+    return (f'<div class="scroll"><table id="repetitions"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{rows}</tbody></table></div>')
 
 
 TRUNK_HELP = ("<b>Trunk lean</b> is the hip-to-shoulder line's tilt from vertical, the <b>hip angle</b> the "
-              "angle between trunk and thigh (180&deg; = straight); all three need a side view. <b>Early rise</b>: "
-              "how far the hips and the shoulders rose while the hips covered the first half of their way "
-              "up, in leg lengths; <b>shoulders &divide; hips</b> near 1 or above is a chest that keeps up, "
-              "clearly under {limit:.1f} means the hips rose before the chest. &plusmn; is one standard "
-              "deviation from how sure the joints are.")
+              "angle between trunk and thigh (180&deg; = straight); all three need a side view. <b>Early "
+              "rise</b>: how far the hips and the shoulders rose while the hips covered the first half of "
+              "their way up, in leg lengths; <b>shoulders &divide; hips</b> near 1 or above is a chest that "
+              "keeps up, clearly under {limit:.1f} means the hips rose before the chest. &plusmn; is one "
+              "standard deviation from how sure the joints are.")
 
 
 def _trunk_row(rep: Repetition) -> str:
@@ -95,13 +98,14 @@ def _trunk_section(a: SquatAnalysis) -> str:
     if not has_shoulders(a.raw) or not a.repetitions:
         return ""
     if all(r.shoulder_rise_ratio is None and r.trunk_lean_bottom is None for r in a.repetitions):
-        why = next((r.notes.get("shoulder_rise_ratio") for r in a.repetitions if r.notes.get("shoulder_rise_ratio")),
-                   "not measured")
+        notes = (r.notes.get("shoulder_rise_ratio") for r in a.repetitions)
+        why = next((note for note in notes if note), "not measured")
         return f'<h2>Trunk</h2><p class="muted">Trunk lean, hip angle and the early rise: {escape(why)}.</p>'
     head = ["rep", "trunk lean at bottom", "hip angle at bottom", "early rise hips / shoulders",
             "shoulders &divide; hips", "hips rose first"]
     rows = _bounded_rows(a.repetitions, _trunk_row, len(head))
-    return (f'<h2>Trunk</h2><p class="muted">{TRUNK_HELP.format(limit=a.config.trunk.min_shoulder_rise_ratio)}'
+    help_text = TRUNK_HELP.format(limit=a.config.trunk.min_shoulder_rise_ratio)
+    return (f'<h2>Trunk</h2><p class="muted">{help_text}'
             f'</p><table id="trunk"><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead>'
             f"<tbody>{rows}</tbody></table>")
 

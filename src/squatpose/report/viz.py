@@ -129,7 +129,8 @@ def knee_label_boxes(knees: dict[str, tuple[np.ndarray, np.ndarray, float]], fra
     return placed
 
 
-def draw_knee_labels(frame_bgr: np.ndarray, knees: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+def draw_knee_labels(frame_bgr: np.ndarray,
+                     knees: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
     """Write each knee's angle where knee_label_boxes puts it, in the side's colour; in place."""
     scale, thick, _ = _label_style(frame_bgr.shape)
     for side, text, x, y, _, _ in knee_label_boxes(knees, frame_bgr.shape):
@@ -214,7 +215,8 @@ def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarra
 PLOT_DPI = 150  # report plots: 4.6 in wide = 690 px, sharp at 640 px on a desktop, readable shrunk to a phone
 
 
-def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: str) -> None:  # type: ignore[no-untyped-def]
+def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str,
+                label: str) -> None:  # type: ignore[no-untyped-def]
     for i, (a, b) in enumerate(spans):
         ax.axvspan(a, b, color=colour, alpha=0.12, lw=0, label=label if i == 0 else None)
 

@@ -70,7 +70,7 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
         raise VideoError(f"{video_path}: the video has no readable frames")
     main = tracker.main_track()
     if main is None:
-        hint = " (is the whole body in view? try --box x,y,w,h)" if box_hint else " (is the whole body in view?)"
+        hint = " (is the whole body in view?" + (" try --box x,y,w,h)" if box_hint else ")")
         raise NoPersonError(f"{video_path}: no person found in any of its {n_frames} frames{hint}")
     xy, score = tracker.track_arrays(main, n_frames)
     followed = float(np.mean(score.mean(axis=1) >= tracker.config.min_score))
@@ -143,7 +143,8 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
 def _candidates(people: int, crowd: Crowd, main: Track, times: np.ndarray, fps: float) -> PeopleSeen:
     """The people of the round that saw the most, and which of them the analysis follows: the one
     overlapping the main track's crop in that frame most (where it was found, if it was not followed then)."""
-    box = crowd.track_box if crowd.track_id == main.track_id and crowd.track_box is not None else main.first_box
+    followed_then = crowd.track_id == main.track_id and crowd.track_box is not None
+    box = crowd.track_box if followed_then else main.first_box
     overlaps = [box_iou(candidate, box) for candidate in crowd.boxes]
     best = int(np.argmax(overlaps))
     since = times[crowd.frame] - times[0]

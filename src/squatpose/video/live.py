@@ -184,7 +184,8 @@ class LiveSession:
         self.latencies: deque[float] = deque(maxlen=LATENCY_SAMPLES)
         self.frame_wh: tuple[int, int] | None = None
         self.box: np.ndarray | None = None
-        self.last_pose: tuple[np.ndarray, np.ndarray] | None = None   # the followed person's (xy, score) in the last frame
+        # the followed person's (xy, score) in the last frame
+        self.last_pose: tuple[np.ndarray, np.ndarray] | None = None
         self._index = 0
         self._people = 1
         self._rounds_seen = 0
@@ -219,14 +220,17 @@ class LiveSession:
         self._people = people
         message = (f"{people} people in view: the count follows one of them; ask the others to step out of "
                    "the picture") if several else "one person in view again"
-        return [{"event": "people", "t": round(t, 3), "frame": self._index, "count": people, "message": message}]
+        return [{"event": "people", "t": round(t, 3), "frame": self._index, "count": people,
+                 "message": message}]
 
     def state(self) -> dict[str, Any]:
         s = self.engine.state
-        joints = None if s.joints is None else [[None if not math.isfinite(v) else round(float(v), 1 if i < 2 else 3)
-                                                 for i, v in enumerate(row)] for row in s.joints]
+        joints = None if s.joints is None else [
+            [None if not math.isfinite(v) else round(float(v), 1 if i < 2 else 3) for i, v in enumerate(row)]
+            for row in s.joints]
         return {"person": s.person, "depth": None if s.depth is None else round(s.depth, 3),
-                "below_parallel": s.below_parallel, "phase": s.phase, "reps": s.reps, "side_view": s.side_view,
+                "below_parallel": s.below_parallel, "phase": s.phase, "reps": s.reps,
+                "side_view": s.side_view,
                 "joints": joints, "frame_wh": self.frame_wh}
 
     def finish(self, dropped: int = 0) -> list[dict[str, Any]]:

@@ -31,8 +31,8 @@ class TrackerConfig:
     min_score: float = 0.32        # mean joint score to accept a pose as "the person is still here"
     start_score: float = 0.59      # ... and to confirm a box refined from joints (photos)
     box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
-    joint_score: float = MIN_JOINT_SCORE  # hips above this move the next frame's box (analysis: min_joint_score)
-    max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
+    joint_score: float = MIN_JOINT_SCORE  # hips above this move the next frame's box
+    max_missing_s: float = 1.5     # a followed person unsure this long is lost (deep squats hide joints ~1 s)
     detect_s: float = 2.0          # while following someone confidently, run the detector this often
     unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure
     match_iou: float = 0.3         # a detection overlapping the followed box this much is that person
@@ -81,7 +81,8 @@ def confirm_person(predictor: Predictor, image_rgb: np.ndarray, box: np.ndarray,
     """Run the model on a candidate box, then on the box of its joints → (box, xy, score), or None."""
     pose = predictor.predict(image_rgb, box[None])
     for _ in range(2):  # the joints' box is tighter than a detector's: two rounds settle it
-        refined = person_box_from_legs(pose.xy[0], pose.score[0], predictor.joint_set.names, config.joint_score)
+        refined = person_box_from_legs(pose.xy[0], pose.score[0], predictor.joint_set.names,
+                                       config.joint_score)
         if refined is None:
             break
         again = predictor.predict(image_rgb, refined[None])

@@ -1,7 +1,8 @@
 """Jobs on disk: one folder per job under `<data dir>/jobs/<id>/`.
 
     job.json       the record: kind, state (queued → running → done | failed), times, view, model, error
-                   (and `box`, x,y,w,h, for a job that analyses a person the user chose on another job's video)
+                   (and `box`, x,y,w,h, for a job that analyses a person the user chose on another job's
+                   video)
     progress.json  written by the worker a few times per second: stage, done, total, fraction
     input.<ext>    the upload, under a name the server chose
     out/           the analysis outputs; only names in OUTPUT_FILES are ever served
@@ -234,7 +235,8 @@ class JobStore:
             record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
             if not isinstance(record, dict):  # not a job folder of this server's
                 continue
-            if (folder / "cancel").exists() or record.get("saved") is False:   # deleted, or a live set not kept
+            # deleted, or a live set not kept
+            if (folder / "cancel").exists() or record.get("saved") is False:
                 self.delete(folder.name)
                 continue
             for staged in folder.iterdir():  # results of a worker that never finished
@@ -249,7 +251,8 @@ class JobStore:
 
     def models(self) -> list[str]:
         """Checkpoint file names in the models folder that may be chosen (`*.pt`, plain names)."""
-        return sorted(p.name for p in self.models_dir.glob("*.pt") if p.is_file() and MODEL_NAME.fullmatch(p.name))
+        return sorted(p.name for p in self.models_dir.glob("*.pt")
+                      if p.is_file() and MODEL_NAME.fullmatch(p.name))
 
     def checkpoint_for(self, model: str) -> Path | None:
         """The checkpoint path for a model choice: None for the built-in model; ValueError otherwise."""

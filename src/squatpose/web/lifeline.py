@@ -65,5 +65,6 @@ def _watch(parent: multiprocessing.process.BaseProcess) -> None:
     while True:
         parent.join(WATCH_INTERVAL_S)  # returns at once when the parent is gone
         if not _alive(parent):
-            log.warning("the server (process %d) is gone: this worker (process %d) stops", parent.pid, os.getpid())
+            log.warning("the server (process %d) is gone: this worker (process %d) stops",
+                        parent.pid, os.getpid())
             os._exit(1)

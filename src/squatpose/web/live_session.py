@@ -49,7 +49,8 @@ class Incoming:
 def parse_frame(message: bytes) -> Incoming:
     """Check a binary frame message (header + JPEG) without decoding it; FrameError says what is wrong."""
     if len(message) > MAX_FRAME_BYTES + HEADER.size:
-        raise FrameError(f"a frame of {len(message)} bytes is larger than the limit of {MAX_FRAME_BYTES} bytes")
+        raise FrameError(f"a frame of {len(message)} bytes is larger than the limit of {MAX_FRAME_BYTES} "
+                         "bytes")
     if len(message) < HEADER.size + len(JPEG_MAGIC):
         raise FrameError("a frame must be 8 bytes of capture time followed by a JPEG image")
     (ms,) = HEADER.unpack_from(message)
@@ -137,7 +138,8 @@ class BrowserSet:
         xy = np.stack([k[1] for k in self.kept])
         score = np.stack([k[2] for k in self.kept])
         fps, xy, score = resample_uniform(times, xy, score)
-        return JointTracks(fps, self.joint_names, xy, score, self.size_wh)  # ValueError for absurd frame times
+        # ValueError for absurd frame times
+        return JointTracks(fps, self.joint_names, xy, score, self.size_wh)
 
     def result_json(self) -> dict[str, Any] | None:
         tracks = self.result_tracks()

@@ -113,7 +113,8 @@ class Lease:
                 raise Superseded(f"job {self.folder.name} was settled by the server; its results are dropped")
             if staged is not None and out is not None:
                 if out.exists():
-                    shutil.rmtree(out)  # the job's own output folder, empty unless a run before this one failed
+                    # the job's own output folder, empty unless a run before this one failed
+                    shutil.rmtree(out)
                 os.replace(staged, out)
             record = {**_read(self.folder), **changes}
             _write(self.folder, record)

@@ -47,7 +47,8 @@ class DataDirLock:
         except OSError as exc:
             self._fh.close()
             self._fh = None
-            raise RuntimeError(f"{self.path.parent}: another squatpose server is using this data folder") from exc
+            raise RuntimeError(f"{self.path.parent}: another squatpose server is using this data "
+                               "folder") from exc
 
     def release(self) -> None:
         if self._fh is not None:
@@ -171,7 +172,8 @@ class Runner:
         if count >= MAX_RESUBMITS:
             return False
         self.resubmits[job_id] = count + 1
-        ownership.settle(self.store.jobs_dir / job_id, state="queued", started=None)  # the dead run's token goes
+        # the dead run's token goes
+        ownership.settle(self.store.jobs_dir / job_id, state="queued", started=None)
         write_json(self.store.jobs_dir / job_id / "progress.json",
                    {"stage": "queued", "done": 0, "total": 0, "fraction": 0.0})
         try:

@@ -69,7 +69,8 @@ def create_app(data_dir: str | os.PathLike | None = None, *, max_upload_mb: floa
             lock.release()
 
     app = FastAPI(title="squatpose", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Local squat analysis: upload a video or photo, follow the job, read the results.")
+                  description="Local squat analysis: upload a video or photo, follow the job, read the "
+                              "results.")
     app.state.store, app.state.runner = store, runner
     # Added first, so it sits inside the security middleware: the routes read the body through it.
     app.add_middleware(BodyLimit, limit_for=request_body_limits(jobs.max_upload_bytes(max_upload_mb)))
@@ -98,12 +99,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, data_dir: str | os.PathLike
                                "(each visitor then needs the access token in the address; docs/live.md)")
         token = new_token()
         shown = host if host not in ("0.0.0.0", "::") else "<this computer's address>"
-        log.warning("open http://%s:%d/?token=%s (anyone with this address can upload, see and delete results)",
+        log.warning("open http://%s:%d/?token=%s (anyone with this address can upload, see and delete "
+                    "results)",
                     shown if ":" not in shown else f"[{shown}]", port, token)
     probe = DataDirLock(JobStore(data_dir or default_data_dir()).root)
     probe.acquire()  # a second server on the folder: one clear error here, before uvicorn starts
     probe.release()
-    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers, allowed_hosts=loopback_hosts(host),
+    app = create_app(data_dir, max_upload_mb=max_upload_mb, workers=workers,
+                     allowed_hosts=loopback_hosts(host),
                      analysis_config=analysis_config, token=token)
     log.info("squatpose web app: http://%s:%d/", host if ":" not in host else f"[{host}]", port)
     uvicorn.run(app, host=host, port=port, log_level="info")

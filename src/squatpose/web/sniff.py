@@ -49,5 +49,7 @@ def sniff(head: bytes) -> FileType | None:
     if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
         return FileType("video", ".avi", "AVI video")
     if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: Matroska or WebM, the doc type says which
-        return FileType("video", ".webm", "WebM video") if b"webm" in head else FileType("video", ".mkv", "Matroska video")
+        if b"webm" in head:
+            return FileType("video", ".webm", "WebM video")
+        return FileType("video", ".mkv", "Matroska video")
     return _iso_media(head)

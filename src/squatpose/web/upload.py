@@ -114,7 +114,8 @@ def boundary_of(content_type: str) -> bytes:
     return boundary
 
 
-async def receive(stream: AsyncIterator[bytes], content_type: str, dest: Path, max_bytes: int) -> tuple[dict[str, str], int]:
+async def receive(stream: AsyncIterator[bytes], content_type: str, dest: Path,
+                  max_bytes: int) -> tuple[dict[str, str], int]:
     """Parse the request body; the file goes to `dest`. Returns (text fields incl. 'filename', file
     size in bytes). Raises UploadError (413 over `max_bytes`, 400 without a file); on error the
     partial file is left for the caller to delete."""

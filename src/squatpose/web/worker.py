@@ -77,7 +77,8 @@ class Progress:
         self.span: tuple[float, float] | None = None
         self._last = 0.0
 
-    def stage(self, name: str, done: int = 0, total: int = 0, span: tuple[float, float] | None = None) -> None:
+    def stage(self, name: str, done: int = 0, total: int = 0,
+              span: tuple[float, float] | None = None) -> None:
         self.stage_name, self.span = name, span
         self._write(done, total)
 
@@ -102,9 +103,11 @@ class Progress:
 def scrub(message: str, folder: Path, input_name: str, kind: str) -> str:
     """An error message without the server's paths: the upload becomes 'the uploaded video', other
     files are named relative to the job or data folder, the home folder becomes ~."""
-    message = message.replace(str(folder / input_name), f"the uploaded {'photo' if kind == 'image' else 'video'}")
+    message = message.replace(str(folder / input_name), "the uploaded "
+                                                        f"{'photo' if kind == 'image' else 'video'}")
     for base, name in ((folder, "the job folder"), (folder.parent.parent, "the data folder")):
-        message = message.replace(str(base) + os.sep, "").replace(str(base), name)  # models/x.pt, not /home/...
+        # models/x.pt, not /home/...
+        message = message.replace(str(base) + os.sep, "").replace(str(base), name)
     home = os.path.expanduser("~")
     return message.replace(home, "~") if len(home) > 1 else message
 
@@ -185,7 +188,8 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
         progress.frame(done, total)
 
     analyze(folder / record["input"], out, view=record["view"], predictor=predictor, box=record.get("box"),
-            config=_analysis_config, progress=False, box_hint=False, on_frame=on_frame,  # people to click, not --box
+            config=_analysis_config, progress=False, box_hint=False,
+            on_frame=on_frame,  # people to click, not --box
             on_annotate=on_annotate, source_name=record.get("upload_name") or None)
     summary = read_json(out / "summary.json") or {}
     people = summary.get("people") or {}
@@ -197,7 +201,8 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     codec = summary.get("video_codec")
     if codec != BROWSER_CODEC and (out / "annotated.mp4").is_file():
         browser_copy(out / "annotated.mp4", out / "annotated.webm", progress)
-    return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
+    return {"reps": summary.get("reps"), "video_codec": codec,
+            "view_used": (summary.get("view") or {}).get("label")}
 
 
 def _run_live(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
@@ -205,7 +210,8 @@ def _run_live(folder: Path, record: dict, checkpoint: str | None, progress: Prog
     from squatpose.api import analyze
 
     progress.stage("measuring and writing the results")
-    result = analyze(keypoints=folder / record["input"], out_dir=out, view=record["view"], config=_analysis_config,
+    result = analyze(keypoints=folder / record["input"], out_dir=out, view=record["view"],
+                     config=_analysis_config,
                      progress=False)
     return {"reps": result.reps, "view_used": result.view.label}
 
@@ -265,5 +271,6 @@ def run_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
     except Superseded as exc:
         log.warning("%s", exc)
         return "superseded"
-    write_json(folder / "progress.json", {"stage": state, "done": 0, "total": 0, "fraction": 1.0 if state == "done" else None})
+    write_json(folder / "progress.json",
+               {"stage": state, "done": 0, "total": 0, "fraction": 1.0 if state == "done" else None})
     return state

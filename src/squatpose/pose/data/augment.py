@@ -34,14 +34,16 @@ def sample_crop(rng: np.random.Generator, record: PersonRecord, center: np.ndarr
     if rng.random() < cfg.lower_body_prob:
         names = [n for n in LOWER6 if n in joint_set.names]
         idx = [joint_set.index(n) for n in names]
-        box = box_from_joints(record.keypoints[idx, :2], record.keypoints[idx, 2], min_score=0.5, min_joints=2)
+        box = box_from_joints(record.keypoints[idx, :2], record.keypoints[idx, 2],
+                              min_score=0.5, min_joints=2)
         if box is not None and max(box[2], box[3]) > 4:
             center, size_wh = box_to_center_size(box, aspect_wh, padding)
     scale = rng.uniform(*cfg.scale_range)
     if cfg.small_person_prob and rng.random() < cfg.small_person_prob:  # no draw when off: old runs replay
         scale = rng.uniform(1.6, 2.4)
     shift = rng.uniform(-cfg.shift_frac, cfg.shift_frac, size=2) * size_wh
-    rotation = float(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)) if rng.random() < cfg.rotation_prob else 0.0
+    rotation = (float(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)) if rng.random() < cfg.rotation_prob
+                else 0.0)
     flip = bool(rng.random() < cfg.flip_prob)
     return CropParams(center + shift, size_wh * scale, rotation, flip)
 

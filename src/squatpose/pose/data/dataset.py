@@ -49,11 +49,12 @@ class PersonRecord:
     area: float
     image_wh: tuple[int, int]
     joint_weights: np.ndarray | None = None  # (K,) training weights of refined labels; None = 1 if labelled
-    teacher: np.ndarray | None = None  # (K,3) teacher x, y (image px), score: distillation targets; None = none
+    teacher: np.ndarray | None = None  # (K,3) teacher x, y (image px), score: distillation targets, or None
 
     def with_joint_set(self, joint_set: JointSet) -> PersonRecord:
         """The same person labelled for another joint set (for scoring models of different joint sets)."""
-        return replace(self, keypoints=joint_set.from_coco(self.keypoints17), joint_weights=None, teacher=None)
+        return replace(self, keypoints=joint_set.from_coco(self.keypoints17),
+                       joint_weights=None, teacher=None)
 
     def training_weights(self) -> np.ndarray:
         """`(K,)` loss weight per joint: the refined weight, else 1 for labelled joints and 0 otherwise."""
@@ -157,7 +158,8 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
         if bbox.size != 4 or not np.isfinite(bbox).all() or bbox[2] <= 1 or bbox[3] <= 1:
             report.skipped["zero-size or malformed box"] += 1
             continue
-        if wh[0] > 0 and (bbox[0] >= wh[0] or bbox[1] >= wh[1] or bbox[0] + bbox[2] <= 0 or bbox[1] + bbox[3] <= 0):
+        if wh[0] > 0 and (bbox[0] >= wh[0] or bbox[1] >= wh[1]
+                          or bbox[0] + bbox[2] <= 0 or bbox[1] + bbox[3] <= 0):
             report.skipped["box outside the image"] += 1
             continue
         image_path = images_root / image["file_name"]
@@ -166,9 +168,9 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
             log.warning("%s: image %s is missing; person %s skipped", path, image_path, ann.get("id"))
             continue
         weights17, teacher17 = _keypoint_weights(ann, path), _teacher_keypoints(ann, path)
+        weights = None if weights17 is None else joint_set.from_coco(weights17[:, None])[:, 0]
         records.append(PersonRecord(str(image_path), int(image["id"]), int(ann.get("id", -1)), bbox, kps,
-                                    kps17, float(ann.get("area", bbox[2] * bbox[3])), wh,
-                                    None if weights17 is None else joint_set.from_coco(weights17[:, None])[:, 0],
+                                    kps17, float(ann.get("area", bbox[2] * bbox[3])), wh, weights,
                                     None if teacher17 is None else joint_set.from_coco(teacher17)))
     report.kept += len(records)
     return records
@@ -191,7 +193,8 @@ class PoseDataset(Dataset):
 
     def __init__(self, records: list[PersonRecord], codec: HeatmapCodec, joint_set: JointSet,
                  input_mean: tuple[float, ...], input_std: tuple[float, ...], *,
-                 box_padding: float = DEFAULT_BOX_PADDING, augment: AugmentConfig | None = None, seed: int = 0,
+                 box_padding: float = DEFAULT_BOX_PADDING,
+                 augment: AugmentConfig | None = None, seed: int = 0,
                  teacher_min_score: float | None = None) -> None:
         if not records:
             raise ValueError("the dataset has no person records")
@@ -229,7 +232,8 @@ class PoseDataset(Dataset):
             sample["substituted"] = sample["substituted"] + 1
             return sample
         params = self.crop_params(index, epoch)
-        matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
+        matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh,
+                             params.rotation_deg, params.flip)
         heatmaps, weights = self._encode(record.keypoints, record.training_weights(), matrix, params.flip)
         adjust = self._adjustment(record, matrix, epoch, index)
         image = crop_normalized(image, matrix, self.codec.input_wh, self.mean, self.std, adjust=adjust)
@@ -248,7 +252,8 @@ class PoseDataset(Dataset):
 
     def _adjustment(self, record: PersonRecord, matrix: np.ndarray, epoch: int, index: int
                     ) -> Callable[[np.ndarray], np.ndarray] | None:
-        """Colour jitter, then the gym-footage appearance changes drawn for this sample (uint8 crop → crop)."""
+        """Colour jitter, then the gym-footage appearance changes drawn for this sample (uint8 crop →
+        crop)."""
         if self.augment is None:
             return None
         steps = []
@@ -261,7 +266,8 @@ class PoseDataset(Dataset):
             points = apply_affine(record.keypoints[:, :2], matrix)
             chains = [points[idx][labelled[idx]] for idx in leg_chains(self.joint_set.names).values()]
             other = self.records[int(rng.integers(len(self.records)))]
-            appearance = appearance_adjust(self.augment, rng, points[labelled], [c for c in chains if len(c) >= 2],
+            appearance = appearance_adjust(self.augment, rng, points[labelled],
+                                           [c for c in chains if len(c) >= 2],
                                            lambda: _image_or_blank(other.image_path))
             if appearance is not None:
                 steps.append(appearance)
@@ -280,4 +286,5 @@ class PoseDataset(Dataset):
         (also 0 for a person without teacher keypoints, so every sample has both keys and batches collate)."""
         teacher = record.teacher if record.teacher is not None else np.zeros((self.joint_set.num_joints, 3))
         scores = teacher[:, 2].astype(np.float32)
-        return self._encode(teacher[:, :2], np.where(scores >= self.teacher_min_score, scores, 0.0), matrix, flip)
+        return self._encode(teacher[:, :2],
+                            np.where(scores >= self.teacher_min_score, scores, 0.0), matrix, flip)

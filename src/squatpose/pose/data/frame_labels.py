@@ -1,4 +1,5 @@
-"""One video frame's pseudo-label: the teacher's consensus over jittered crops, checked against its neighbours.
+"""One video frame's pseudo-label: the teacher's consensus over jittered crops, checked against its
+neighbours.
 
 The teacher (MoveNet Thunder) is right most of the time but fails in ways a single pass cannot see: a joint
 that moves when the crop moves by a few pixels, or that jumps between two frames 1/30 s apart, is a guess.

@@ -39,14 +39,16 @@ def gym_occluder(crop: np.ndarray, legs_xy: np.ndarray, rng: np.random.Generator
     if kind == 0:    # rack upright: a vertical post through the whole crop
         half = rng.uniform(0.03, 0.07) * w
         cv2.rectangle(out, (int(x - half), 0), (int(x + half), h), colour, -1)
-        cv2.line(out, (int(x - half * 0.3), 0), (int(x - half * 0.3), h), tuple(min(255, c + 60) for c in colour), 1)
+        cv2.line(out, (int(x - half * 0.3), 0), (int(x - half * 0.3), h),
+                 tuple(min(255, c + 60) for c in colour), 1)
     elif kind == 1:  # barbell or safety bar: a thin horizontal bar across
         half = rng.uniform(0.01, 0.025) * h
         cv2.rectangle(out, (0, int(y - half)), (w, int(y + half)), colour, -1)
     elif kind == 2:  # plate: a disc with a darker rim and a hub
         radius = int(rng.uniform(0.12, 0.3) * h)
         cv2.circle(out, (int(x), int(y)), radius, colour, -1)
-        cv2.circle(out, (int(x), int(y)), int(radius * 0.85), tuple(int(c * 0.6) for c in colour), max(1, radius // 12))
+        cv2.circle(out, (int(x), int(y)), int(radius * 0.85), tuple(int(c * 0.6) for c in colour),
+                   max(1, radius // 12))
         cv2.circle(out, (int(x), int(y)), max(2, radius // 6), (170, 170, 175), -1)
     else:            # bench or box: a wide block over the shins or knees
         bw, bh = rng.uniform(0.4, 1.0) * w, rng.uniform(0.08, 0.2) * h
@@ -54,7 +56,8 @@ def gym_occluder(crop: np.ndarray, legs_xy: np.ndarray, rng: np.random.Generator
     return out
 
 
-def paste_patch(crop: np.ndarray, source: np.ndarray, legs_xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def paste_patch(crop: np.ndarray, source: np.ndarray, legs_xy: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
     """Cover part of the legs with a random rectangle of another training image (a real object)."""
     h, w = crop.shape[:2]
     pw, ph = int(rng.uniform(0.2, 0.45) * w), int(rng.uniform(0.1, 0.35) * h)

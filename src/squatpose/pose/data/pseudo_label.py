@@ -189,7 +189,8 @@ def pseudo_label_videos(videos: list[Path], teacher: MoveNetTeacher, out_dir: st
 def _write_coco(staging: Path, out: _Output, teacher: MoveNetTeacher, rules: PseudoLabelRules,
                 per_clip: dict) -> None:
     info = {"description": "squatpose pseudo-labels (teacher keypoints on video frames)",
-            "teacher": teacher.path.name, "rules": asdict(rules), "steps": dict(out.totals), "clips": per_clip}
+            "teacher": teacher.path.name, "rules": asdict(rules), "steps": dict(out.totals),
+            "clips": per_clip}
     categories = [{"id": 1, "name": "person", "supercategory": "person"}]
     data = {"info": info, "images": out.images, "annotations": out.annotations, "categories": categories}
     atomic.write_text(staging / "pseudo_labels.json", json.dumps(data))
@@ -226,7 +227,8 @@ def _label_clip(video: Path, teacher: MoveNetTeacher, rules: PseudoLabelRules, s
     return dict(counts)
 
 
-def _label_sampled(video: Path, pending: tuple[int, np.ndarray, np.ndarray | None], successor: np.ndarray | None,
+def _label_sampled(video: Path, pending: tuple[int, np.ndarray, np.ndarray | None],
+                   successor: np.ndarray | None,
                    teacher: MoveNetTeacher, rules: PseudoLabelRules, student: Student | None, out: _Output,
                    counts: Counter, state: dict) -> None:
     index, frame, predecessor = pending
@@ -254,7 +256,8 @@ def _label_sampled(video: Path, pending: tuple[int, np.ndarray, np.ndarray | Non
         counts["hard"] += hardness > rules.hard_disagreement
     image_id = len(out.images) + 1
     name = f"{video.stem}_{index:05d}.jpg"
-    cv2.imwrite(str(out.image_dir / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+    cv2.imwrite(str(out.image_dir / name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 92])
     out.images.append({"id": image_id, "file_name": name, "width": frame.shape[1], "height": frame.shape[0],
                        "video": video.name, "frame": index})
     out.annotations.append(_annotation(label, box, len(out.annotations) + 1, image_id, hardness, rules))

@@ -80,7 +80,8 @@ def _swap_fixes(kps: np.ndarray, teacher_xy: np.ndarray, teacher_score: np.ndarr
                 rules: RefineRules) -> bool:
     """True when the legs' labels agree with a confident teacher only after swapping left and right."""
     joints = [j for j in rules.joints
-              if kps[j, 2] > 0 and kps[COCO_FLIP_PERM[j], 2] > 0 and teacher_score[j] >= rules.confident_score]
+              if kps[j, 2] > 0 and kps[COCO_FLIP_PERM[j], 2] > 0
+              and teacher_score[j] >= rules.confident_score]
     if len(joints) < 4:
         return False
     as_is = np.linalg.norm(kps[joints, :2] - teacher_xy[joints], axis=1) / norm

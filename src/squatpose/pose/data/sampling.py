@@ -25,7 +25,8 @@ def is_deep_squat(record: PersonRecord) -> bool:
     bent = False
     for side in ("left", "right"):
         hip, knee, ankle = (_IDX[f"{side}_{j}"] for j in ("hip", "knee", "ankle"))
-        if labelled[[hip, knee, ankle]].all() and _angle_deg(kps[hip, :2], kps[knee, :2], kps[ankle, :2]) < DEEP_KNEE_DEG:
+        if (labelled[[hip, knee, ankle]].all()
+                and _angle_deg(kps[hip, :2], kps[knee, :2], kps[ankle, :2]) < DEEP_KNEE_DEG):
             bent = True
     if not bent:
         return False

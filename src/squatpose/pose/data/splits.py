@@ -21,7 +21,8 @@ def split_coco(annotations: str | Path, out_dir: str | Path, dev_images: int, se
     data = read_coco_json(annotations)
     ids = sorted(int(img["id"]) for img in data["images"])
     if not 0 < dev_images < len(ids):
-        raise ValueError(f"{annotations}: --dev must be between 1 and {len(ids) - 1} images, got {dev_images}")
+        raise ValueError(f"{annotations}: --dev must be between 1 and {len(ids) - 1} images, got "
+                         f"{dev_images}")
     dev = {ids[i] for i in np.random.default_rng(seed).choice(len(ids), size=dev_images, replace=False)}
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -60,13 +60,15 @@ def make_subset(annotations: str | Path, out: str | Path, joint_set: JointSet, *
 
 
 def label_stats(annotations: str | Path) -> dict:
-    """Per-joint label counts over non-crowd persons: {"persons": n, "joints": {name: {"labelled", "visible"}}}."""
+    """Per-joint label counts over non-crowd persons: {"persons": n, "joints": {name: {"labelled",
+    "visible"}}}."""
     path = Path(annotations)
     data = read_coco_json(path)
     persons = [a for a in data["annotations"] if a.get("category_id", 1) == 1 and not a.get("iscrowd", 0)]
     if not persons:
         raise AnnotationError(f"{path}: no person annotations")
-    vis = np.stack([np.asarray(a.get("keypoints") or [0] * 51, np.float64).reshape(17, 3)[:, 2] for a in persons])
+    vis = np.stack([np.asarray(a.get("keypoints") or [0] * 51, np.float64).reshape(17, 3)[:, 2]
+                    for a in persons])
     return {"persons": len(persons),
             "joints": {name: {"labelled": int((vis[:, i] > 0).sum()), "visible": int((vis[:, i] == 2).sum())}
                        for i, name in enumerate(COCO_NAMES)}}
@@ -74,7 +76,8 @@ def label_stats(annotations: str | Path) -> dict:
 
 def format_stats(stats: dict, joint_set: JointSet, title: str) -> str:
     n = stats["persons"]
-    lines = [f"{title}: {n} persons (non-crowd)", f"{'joint':<16}{'labelled':>10}{'%':>7}{'visible':>10}{'%':>7}"]
+    lines = [f"{title}: {n} persons (non-crowd)",
+             f"{'joint':<16}{'labelled':>10}{'%':>7}{'visible':>10}{'%':>7}"]
     for name in joint_set.names:
         row = stats["joints"][name]
         lines.append(f"{name:<16}{row['labelled']:>10}{100 * row['labelled'] / n:>7.1f}"

@@ -30,7 +30,8 @@ def teacher_poses(annotations: Path, data: dict, images: Path, teacher: MoveNetT
     files = {img["id"]: images / img["file_name"] for img in data["images"]}
     cached: tuple[Path | None, np.ndarray | None] = (None, None)  # persons of one image are usually adjacent
     for ann in tqdm(data["annotations"], desc=f"{desc} {annotations.name}", disable=not progress):
-        if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0) or (needs_keypoints and "keypoints" not in ann):
+        if (ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0)
+                or (needs_keypoints and "keypoints" not in ann)):
             continue
         path = files.get(ann.get("image_id"))
         box = np.asarray(ann.get("bbox", []), np.float64)
@@ -51,7 +52,8 @@ def read_for_copy(annotations: Path, out: Path) -> dict:
     return read_coco_json(annotations)
 
 
-def add_teacher_keypoints(annotations: str | Path, images: str | Path, teacher: MoveNetTeacher, out: str | Path,
+def add_teacher_keypoints(annotations: str | Path, images: str | Path, teacher: MoveNetTeacher,
+                          out: str | Path,
                           flip: bool = True, progress: bool = True) -> Counter:
     """Write a copy of `annotations` to `out` (atomically) with `teacher_keypoints` on every usable person;
     returns the counts. An unreadable image is an error naming both files, and nothing is written."""

@@ -50,7 +50,8 @@ class EvalResult:
             parts.append(format_pck_table(self.pck_torso, names, f"{self.name}: LSP-style torso PCK"))
         parts.append(f"{self.name}: OKS " + "  ".join(
             f"{k} {v:.1f}" if not math.isnan(v) else f"{k} n/a" for k, v in self.oks.items()))
-        parts.append(format_reliability(self.reliability, title=f"{self.name}: reliability of the joint scores"))
+        parts.append(format_reliability(self.reliability, title=f"{self.name}: reliability of the joint "
+                                                                "scores"))
         return "\n\n".join(parts)
 
     def to_dict(self) -> dict:
@@ -93,7 +94,8 @@ def score_predictions(name: str, records: list[PersonRecord], xy: np.ndarray, sc
     gt_annotations = gt_annotations or [
         {"id": r.ann_id, "image_id": r.image_id, "category_id": 1, "bbox": r.bbox.tolist(), "area": r.area,
          "iscrowd": 0, "keypoints": r.keypoints17.reshape(-1).tolist()} for r in records]
-    return EvalResult(name, joint_set, pck_box, pck_torso, oks_ap(gt_annotations, results, joint_set), len(records),
+    return EvalResult(name, joint_set, pck_box, pck_torso,
+                      oks_ap(gt_annotations, results, joint_set), len(records),
                       reliability(xy, gt, labelled, box_norm, scores))
 
 

@@ -142,7 +142,8 @@ def reliability(pred: np.ndarray, gt: np.ndarray, labelled: np.ndarray, norm: np
     Shapes as `pck`, scores `(N, K)`. Returns one row per non-empty bin `[lo, hi)`: joints, PCK percent,
     and the mean score in the bin (a calibrated score is close to PCK / 100).
     """
-    dist = np.linalg.norm(np.asarray(pred, np.float64)[..., :2] - np.asarray(gt, np.float64)[..., :2], axis=-1)
+    dist = np.linalg.norm(np.asarray(pred, np.float64)[..., :2] - np.asarray(gt, np.float64)[..., :2],
+                          axis=-1)
     with np.errstate(invalid="ignore"):
         counted = np.asarray(labelled, bool) & (np.asarray(norm, np.float64) > 0)[:, None]
         hit = (dist <= alpha * np.asarray(norm, np.float64)[:, None])[counted]
@@ -269,7 +270,8 @@ def _pycocotools():
         import pycocotools.coco
         import pycocotools.cocoeval
     except ImportError:
-        raise ValueError("OKS-AP needs pycocotools, part of the training extra: pip install 'squatpose[train]'"
+        raise ValueError("OKS-AP needs pycocotools, part of the training extra: pip install "
+                         "'squatpose[train]'"
                          ) from None
     return pycocotools
 

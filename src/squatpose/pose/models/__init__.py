@@ -36,8 +36,8 @@ def build_model(name: str, num_joints: int, pretrained: str | None = None, *, st
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
     if stride is not None and stride != OUTPUT_STRIDE:
-        raise ValueError(f"codec stride {stride} does not fit model {name!r}, whose heatmaps are 1/{OUTPUT_STRIDE} "
-                         "of the input")
+        raise ValueError(f"codec stride {stride} does not fit model {name!r}, whose heatmaps are "
+                         f"1/{OUTPUT_STRIDE} of the input")
     return MODELS[name](num_joints, pretrained=pretrained, **kwargs)
 
 

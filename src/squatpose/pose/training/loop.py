@@ -52,7 +52,8 @@ class TrainingState:
         self.loss_sum, self.loss_batches = 0.0, 0
 
     def to_dict(self) -> dict:
-        return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step, "best": self.best,
+        return {"epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "step": self.step,
+                "best": self.best,
                 "train_s": self.train_s, "loss_sum": self.loss_sum, "loss_batches": self.loss_batches}
 
     def next_epoch(self) -> None:
@@ -71,7 +72,8 @@ def build_for_training(config: Config, device: torch.device):
                         stride=codec.stride)
     if config.train.init_from:
         ckpt = read_checkpoint(config.train.init_from)
-        new_joints = load_state_across_joint_sets(model, ckpt["state_dict"], get_joint_set(ckpt["joint_set"]).names,
+        new_joints = load_state_across_joint_sets(model, ckpt["state_dict"],
+                                                  get_joint_set(ckpt["joint_set"]).names,
                                                   joint_set.names, config.train.init_from)
         log.info("initialised weights from %s%s", config.train.init_from,
                  f" (new joints, freshly initialised: {', '.join(new_joints)})" if new_joints else "")
@@ -107,9 +109,11 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
         torch.set_num_threads(config.train.threads)
     torch.set_flush_denormal(True)  # freshly initialised layers produce denormals that are slow on CPU
     model, joint_set, codec = build_for_training(config, dist_info.device)
-    train_records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd,
+    train_records = load_specs(config.data.train, joint_set, config.data.min_joints,
+                               config.data.include_crowd,
                                "train", config.data.deep_squat_repeat)
-    val_sets = [(Path(s.annotations).stem, load_specs((s,), joint_set, 1, False, "val")) for s in config.data.val]
+    val_sets = [(Path(s.annotations).stem, load_specs((s,), joint_set, 1, False, "val"))
+                for s in config.data.val]
     if config.train.select_on is not None and config.train.select_on not in [name for name, _ in val_sets]:
         raise ValueError(f"train.select_on={config.train.select_on!r} names no validation set; the sets are "
                          f"{[name for name, _ in val_sets]}")
@@ -135,7 +139,8 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
         if not dist_info.is_main:
             continue
         metrics = validate(model, config, val_sets, joint_set, codec) if val_sets else {"score": -state.epoch}
-        record = {"epoch": state.epoch, "step": state.step, "train_s": round(state.train_s, 2), "train_loss": train_loss,
+        record = {"epoch": state.epoch, "step": state.step, "train_s": round(state.train_s, 2),
+                  "train_loss": train_loss,
                   "lr": optimizer.param_groups[0]["lr"], **metrics}
         with open(out_dir / "metrics.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
@@ -149,7 +154,8 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
     return out_dir / "best.pt"
 
 
-def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch, config, dist_info,
+def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch,
+                 config, dist_info,
                  save) -> float:
     sampler.set_epoch(state.epoch, state.batch_in_epoch)
     device = dist_info.device
@@ -168,8 +174,9 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
         loss = _batch_loss(loss_fn, pred, batch, device, config.train.distill_weight)
         if not torch.isfinite(loss):
             ids = [loader.dataset.records[i].ann_id for i in batch["index"].tolist()]
-            raise FloatingPointError(f"loss became {loss.item()} at step {state.step} (annotation ids {ids[:8]}...); "
-                                     "the last checkpoint is untouched — lower the learning rate or check the data")
+            raise FloatingPointError(f"loss became {loss.item()} at step {state.step} (annotation ids "
+                                     f"{ids[:8]}...); the last checkpoint is untouched — lower the learning "
+                                     "rate or check the data")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -180,7 +187,8 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
         state.loss_sum, state.loss_batches = state.loss_sum + loss.item(), state.loss_batches + 1
         state.train_s, tick = state.train_s + time.monotonic() - tick, time.monotonic()
         bar.update(1)
-        bar.set_postfix(loss=f"{state.loss_sum / state.loss_batches:.2e}", lr=f"{optimizer.param_groups[0]['lr']:.1e}",
+        bar.set_postfix(loss=f"{state.loss_sum / state.loss_batches:.2e}",
+                        lr=f"{optimizer.param_groups[0]['lr']:.1e}",
                         skipped=int(batch["substituted"].sum()))
         if time.monotonic() - last_save > 60 * config.train.checkpoint_minutes:
             save("last.pt", None)

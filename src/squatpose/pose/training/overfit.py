@@ -16,8 +16,10 @@ def overfit_one_batch(config: Config, steps: int = 300, progress: bool = True) -
     seed_everything(config.train.seed)
     torch.set_flush_denormal(True)
     model, joint_set, codec = build_for_training(config, torch.device("cpu"))
-    records = load_specs(config.data.train, joint_set, config.data.min_joints, config.data.include_crowd, "train")
-    dataset = PoseDataset(records[:config.train.batch_size], codec, joint_set, model.INPUT_MEAN, model.INPUT_STD,
+    records = load_specs(config.data.train, joint_set, config.data.min_joints,
+                         config.data.include_crowd, "train")
+    dataset = PoseDataset(records[:config.train.batch_size], codec, joint_set, model.INPUT_MEAN,
+                          model.INPUT_STD,
                           box_padding=config.data.box_padding)
     batch = torch.utils.data.default_collate([dataset[i] for i in range(len(dataset))])
     optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr)

@@ -103,9 +103,9 @@ def check_distill_data(records: list[PersonRecord], distill_weight: float) -> No
         return
     carrying = sum(r.teacher is not None for r in records)
     if carrying == 0:
-        raise ValueError(f"train.distill_weight={distill_weight} needs teacher keypoints, and no training person "
-                         "has any: make them with `squatpose data teacher-keypoints --annotations A --images I "
-                         "--teacher T --out O` and train on O (docs/training.md, Distillation)")
+        raise ValueError(f"train.distill_weight={distill_weight} needs teacher keypoints, and no training "
+                         "person has any: make them with `squatpose data teacher-keypoints --annotations A "
+                         "--images I --teacher T --out O` and train on O (docs/training.md, Distillation)")
     log.info("distillation: %d of %d training samples carry teacher keypoints (weight %.2f)", carrying,
              len(records), distill_weight)
 
@@ -117,7 +117,8 @@ def make_train_loader(config: Config, records: list[PersonRecord], codec: Heatma
     dataset = PoseDataset(records, codec, joint_set, mean, std, box_padding=config.data.box_padding,
                           augment=config.data.augment, seed=config.train.seed,
                           teacher_min_score=config.train.distill_min_score if distill else None)
-    sampler = EpochSampler(len(dataset), config.train.batch_size, config.train.seed, dist_info.rank, dist_info.world)
+    sampler = EpochSampler(len(dataset), config.train.batch_size, config.train.seed, dist_info.rank,
+                           dist_info.world)
     workers = config.data.num_workers
     loader = DataLoader(dataset, batch_size=config.train.batch_size, sampler=sampler, num_workers=workers,
                         drop_last=True, worker_init_fn=_seed_worker, persistent_workers=workers > 0,

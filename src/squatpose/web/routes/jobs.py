@@ -59,7 +59,8 @@ def start_job(store: JobStore, runner: Runner, record: dict, checkpoint: Path | 
     except RuntimeError as exc:  # the server is shutting down
         ownership.settle(store.jobs_dir / record["id"], state="failed", error=f"could not start: {exc}")
         raise HTTPException(503, str(exc)) from exc
-    return JSONResponse(job_view(store, record), status_code=201, headers={"Location": f"/api/jobs/{record['id']}"})
+    return JSONResponse(job_view(store, record), status_code=201,
+                        headers={"Location": f"/api/jobs/{record['id']}"})
 
 
 def max_upload_bytes(max_upload_mb: float) -> int:
@@ -72,7 +73,8 @@ async def receive_job(request: Request, store: JobStore, max_upload_mb: float) -
     max_bytes = max_upload_bytes(max_upload_mb)  # the file's; the whole body's is limits.BodyLimit's
     part = store.uploads_dir / f"{new_job_id()}.part"
     try:
-        fields, size = await receive(request.stream(), request.headers.get("content-type", ""), part, max_bytes)
+        fields, size = await receive(request.stream(), request.headers.get("content-type", ""),
+                                     part, max_bytes)
         view, model = fields.get("view") or "auto", fields.get("model") or BUILTIN_MODEL
         if view not in VIEWS:
             raise UploadError(422, f"unknown view '{view}': choose one of {', '.join(VIEWS)}")

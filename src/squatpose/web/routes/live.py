@@ -110,7 +110,8 @@ class LiveConnection:
         if ending == "stop":
             await self.stop()
         elif ending == "idle":
-            await self.send({"type": "error", "message": f"no frame for {self.idle_timeout_s:.0f} s: the live set "
+            await self.send({"type": "error",
+                             "message": f"no frame for {self.idle_timeout_s:.0f} s: the live set "
                                                          "was ended (nothing was saved)"})
             await self.ws.close(code=1000)
 
@@ -146,7 +147,8 @@ class LiveConnection:
                 reply = await asyncio.to_thread(self.set.process, item)
             except FrameError as exc:
                 reply = {"type": "error", "message": str(exc)}
-            reply.update(dropped=self.slot.dropped, latency_ms=round(1000 * (time.monotonic() - item.arrived), 1))
+            reply.update(dropped=self.slot.dropped,
+                         latency_ms=round(1000 * (time.monotonic() - item.arrived), 1))
             await self.send(reply)
 
     async def stop(self) -> None:
@@ -171,7 +173,8 @@ class LiveConnection:
         write_json(part, data)
         name = time.strftime("live set %Y-%m-%d %H:%M")
         try:
-            record = self.store.create(part, "live", ".json", view=self.view, model=BUILTIN_MODEL, upload_name=name,
+            record = self.store.create(part, "live", ".json", view=self.view, model=BUILTIN_MODEL,
+                                       upload_name=name,
                                        size=part.stat().st_size, saved=False)
         finally:
             part.unlink(missing_ok=True)
@@ -213,8 +216,11 @@ def router(store: JobStore, runner: Runner, allowed_hosts: list[str] | None = No
         try:
             await websocket.send_text(json.dumps({"type": "status", "message": "loading the model"}))
             session = await asyncio.to_thread(hub.new_session, view)
-            await websocket.send_text(json.dumps({"type": "ready", "joints": list(session.predictor.joint_set.names)}))
-            await LiveConnection(websocket, BrowserSet(session), store, runner, view, hub.idle_timeout_s).run()
+            await websocket.send_text(json.dumps({"type": "ready",
+                                                  "joints": list(session.predictor.joint_set.names)}))
+            connection = LiveConnection(websocket, BrowserSet(session), store, runner, view,
+                                        hub.idle_timeout_s)
+            await connection.run()
         except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError) as exc:
             # the browser left, stopped reading (a stalled socket), or the socket closed under us
             log.info("live set ended: %s", type(exc).__name__)

@@ -26,7 +26,8 @@ def person_box(body: object, frame_wh: list[int]) -> list[float]:
     box = body.get("box") if isinstance(body, dict) else None
     if not (isinstance(box, list) and len(box) == 4
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in box)):
-        raise HTTPException(400, 'send {"box": [x, y, w, h]}: four numbers, the person\'s box in video pixels')
+        raise HTTPException(400, 'send {"box": [x, y, w, h]}: four numbers, the person\'s box in video '
+                                 'pixels')
     if problem := box_problem(box, (int(frame_wh[0]), int(frame_wh[1]))):
         raise HTTPException(400, problem)
     return [float(v) for v in box]
