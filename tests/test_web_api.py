@@ -531,7 +531,7 @@ def test_choosing_a_person_makes_a_new_job_on_the_same_video(tmp_path) -> None:
     ({"box": [1, 2, 3]}, "four numbers"), ({"box": [1, 2, 3, "4"]}, "four numbers"), ({"box": [1, True, 3, 4]}, "four numbers"),
     ({"boxes": [1, 2, 3, 4]}, "four numbers"), ([1, 2, 3, 4], "four numbers"), ({"box": [1, 2, 0, 4]}, "positive width"),
     ({"box": [1, 2, 3, -4]}, "positive width"), ({"box": [64, 2, 3, 4]}, "outside the 64×48 frame"),
-    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "finite")])
+    ({"box": [-10, 2, 10, 4]}, "outside"), ({"box": [1, 48.5, 3, 4]}, "outside"), ({"box": [1, 2, 1e309, 4]}, "beyond the range of floating-point")])
 def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
     store = JobStore(tmp_path / "data")
     source = finished_job(store, write_tiny_video(tmp_path / "a.mp4"), summary=TWO_PEOPLE)
@@ -547,6 +547,7 @@ def test_bad_boxes_are_400(tmp_path, body, message: str) -> None:
     ('{"box": [1, 2, 3, 1' + "0" * 400 + "]}", "is beyond the range of floating-point numbers"),
     ('{"box": ' + "[" * 2000 + "]" * 2000 + "}", "nested too deeply"),
     ('{"box": [0, 0, 1e300, 1e300]}', "more than 2 times the size of the 64×48 frame"),
+    ('{"box": [1, 2, Infinity, 4]}', "the box must hold finite numbers"),
     ('{"box": [-1e300, 0, 1e300, 40]}', "more than 2 times the size")])
 def test_hostile_person_choices_are_400_never_500(tmp_path, content: str, message: str) -> None:
     store = JobStore(tmp_path / "data")
