@@ -26,10 +26,12 @@ test: $(STAMP)
 TEACHER ?= ../shared/teachers/movenet-thunder.onnx
 training-data: $(STAMP)
 	$(VENV)/bin/squatpose data split --annotations ../shared/data/lsp/lsp_train.json --out-dir derived/lsp --dev 300 --seed 0
-	$(VENV)/bin/squatpose data refine --annotations ../shared/data/lspet/lspet_train.json \
+	$(VENV)/bin/squatpose data refine --annotations ../shared/data/lspet/lspet_train.json --joint-set lower8 \
 	  --images ../shared/data/lspet/images --teacher $(TEACHER) --out derived/lspet_refined.json
 	$(VENV)/bin/squatpose data pseudo-label ../shared/data/squat_videos_more ../shared/samples/pose_squats.mp4 \
-	  --teacher $(TEACHER) --out derived/squat_pseudo
+	  --teacher $(TEACHER) --out derived/squat_pseudo3 --every 0.2
+	$(VENV)/bin/squatpose data pseudo-label ../shared/data/train_videos \
+	  --teacher $(TEACHER) --out derived/train_videos_pseudo --every 0.25
 
 # Teacher keypoints for distillation (recipe efflite0_v2_distill), beside the training files above.
 distill-data: $(STAMP)

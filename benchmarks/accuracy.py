@@ -10,6 +10,8 @@ box side, pooled over labelled lower-body joints), with and without flip test, o
 - PARSE (305 persons; its labelling convention differs, so PCK@0.05 barely separates models there);
 - the COCO sample val, persons with all six lower-body joints labelled (22) and with any (51).
 Every model of a run is measured on the same persons; per-joint tables follow for the LSP dev split.
+Models of any joint set are scored on the joints of each table that they predict: the lower six (every
+model), then the shoulders (models with `lower8`, and the teacher) on the persons with a labelled shoulder.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from squatpose.joints import LOWER6, get_joint_set
+from squatpose.joints import JointSet, get_joint_set
 from squatpose.media.images import read_image_rgb
 from squatpose.pose.checkpoint import load_model
 from squatpose.pose.data.dataset import PersonRecord, load_records
@@ -37,7 +39,11 @@ SETS = {
     "COCO sample val (any lower joint)": ("coco_mini/annotations/person_keypoints_val2017.json", "coco_mini/val2017", 1),
 }
 DEV = "LSP dev split"
-LOWER6_COCO = get_joint_set("lower6").coco_indices
+TABLES = {
+    "lower six": get_joint_set("lower6"),
+    "shoulders": JointSet("shoulders", ("left_shoulder", "right_shoulder"), ()),
+}
+TABLE_PARTS = {"lower six": ("hip", "knee", "ankle"), "shoulders": ("shoulder",)}
 
 
 def _fmt(value: float | None) -> str:
@@ -56,35 +62,64 @@ def model_predictions(checkpoint: Path):
     loaded = load_model(checkpoint)
     runner = TorchRunner(loaded.model)
 
-    def predict(records: list[PersonRecord], flip: bool) -> tuple[np.ndarray, np.ndarray]:
-        return predict_records(runner, records, loaded.codec, loaded.joint_set, loaded.input_mean,
-                               loaded.input_std, flip_test=flip, box_padding=loaded.box_padding, progress=False)
+    def predict(records: list[PersonRecord], flip: bool, names: tuple[str, ...]):
+        if not set(names) <= set(loaded.joint_set.names):
+            return None
+        xy, score = predict_records(runner, [r.with_joint_set(loaded.joint_set) for r in records], loaded.codec,
+                                    loaded.joint_set, loaded.input_mean, loaded.input_std, flip_test=flip,
+                                    box_padding=loaded.box_padding, progress=False)
+        idx = [loaded.joint_set.index(n) for n in names]
+        return xy[:, idx], score[:, idx]
     return predict
 
 
 def teacher_predictions(path: Path):
     teacher = MoveNetTeacher(path)
-    lower = list(LOWER6_COCO)
+    cache: dict[tuple, object] = {}  # per person and flip: both tables read the same teacher pass
 
-    def predict(records: list[PersonRecord], flip: bool) -> tuple[np.ndarray, np.ndarray]:
-        poses = [teacher.predict(read_image_rgb(r.image_path), r.bbox, flip=flip) for r in records]
-        return np.stack([p.points[lower] for p in poses]), np.stack([p.scores[lower] for p in poses])
+    def predict(records: list[PersonRecord], flip: bool, names: tuple[str, ...]):
+        idx = list(JointSet("any", names, ()).coco_indices)
+        poses = []
+        for r in records:
+            key = (r.image_path, tuple(r.bbox), flip)  # not ann_id: some sets (PARSE) give none
+            if key not in cache:
+                cache[key] = teacher.predict(read_image_rgb(r.image_path), r.bbox, flip=flip)
+            poses.append(cache[key])
+        return np.stack([p.points[idx] for p in poses]), np.stack([p.scores[idx] for p in poses])
     return predict
 
 
-def row(model: str, name: str, flip: bool, result: EvalResult) -> str:
-    pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(LOWER6))
+def row(model: str, name: str, flip: bool, result: EvalResult, names: tuple[str, ...]) -> str:
+    pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(names))
+    parts = " | ".join(_fmt(g[0.1]) for g in groups.values())
     return (f"| {model} | {name} | {'yes' if flip else 'no'} | {result.n_persons} | {_fmt(pooled[0.05])} | "
-            f"{_fmt(pooled[0.1])} | {_fmt(pooled[0.2])} | {_fmt(groups['hip'][0.1])} | {_fmt(groups['knee'][0.1])} | "
-            f"{_fmt(groups['ankle'][0.1])} | {_fmt(result.oks['AP'])} |")
+            f"{_fmt(pooled[0.1])} | {_fmt(pooled[0.2])} | {parts} | {_fmt(result.oks['AP'])} |")
 
 
-def per_joint(model: str, flip: bool, result: EvalResult) -> str:
+def per_joint(model: str, flip: bool, result: EvalResult, names: tuple[str, ...]) -> str:
     lines = [f"\n{model}, {DEV}, flip test {'yes' if flip else 'no'}: PCK@0.05 / 0.1 / 0.2 per joint\n",
              "| joint | @0.05 | @0.1 | @0.2 |", "|---|---|---|---|"]
-    for j, name in enumerate(LOWER6):
+    for j, name in enumerate(names):
         lines.append(f"| {name} | " + " | ".join(_fmt(result.pck_box.per_joint[a][j]) for a in (0.05, 0.1, 0.2)) + " |")
     return "\n".join(lines)
+
+
+def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: dict, details: list[str]) -> None:
+    parts = " | ".join(f"{p}@0.1" for p in TABLE_PARTS[title])
+    print(f"\n### {title}\n\n| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | {parts} | OKS-AP |\n"
+          "|" + "---|" * (8 + len(TABLE_PARTS[title])))
+    for name, (ann, images, min_joints) in sets.items():
+        records = load_records(ann, images, joint_set, min_joints=min(min_joints, joint_set.num_joints))
+        for model, predict in models.items():
+            for flip in (False, True):
+                predicted = predict(records, flip, joint_set.names)
+                if predicted is None:
+                    continue
+                result = score_predictions(name, records, *predicted, joint_set)
+                print(row(model, name, flip, result, joint_set.names), flush=True)
+                out[f"{model} | {title} | {name} | flip={flip}"] = result.to_dict()
+                if name == DEV:
+                    details.append(per_joint(model, flip, result, joint_set.names))
 
 
 def main() -> None:
@@ -99,22 +134,12 @@ def main() -> None:
     if args.teacher:
         models[f"teacher {args.teacher.stem}"] = teacher_predictions(args.teacher)
     out, details = {}, []
-    print("| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | hip@0.1 | knee@0.1 | ankle@0.1 | OKS-AP |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as scratch:
         dev_json, dev_images = lsp_dev(args.data, Path(scratch))
         sets = {DEV: (dev_json, dev_images, 1),
                 **{name: (args.data / a, args.data / i, m) for name, (a, i, m) in SETS.items()}}
-        for name, (ann, images, min_joints) in sets.items():
-            records = load_records(ann, images, get_joint_set("lower6"), min_joints=min_joints)
-            for model, predict in models.items():
-                for flip in (False, True):
-                    xy, score = predict(records, flip)
-                    result = score_predictions(name, records, xy, score, get_joint_set("lower6"))
-                    print(row(model, name, flip, result), flush=True)
-                    out[f"{model} | {name} | flip={flip}"] = result.to_dict()
-                    if name == DEV:
-                        details.append(per_joint(model, flip, result))
+        for title, joint_set in TABLES.items():
+            run_table(title, joint_set, sets, models, out, details)
     print("\n".join(details))
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -9,6 +9,7 @@ has it, OpenCV's HOG people detector (the one squatpose used before) at the same
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from squatpose.media.video_reader import iter_frames_bgr, opened_video
 from squatpose.video import detector as det
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -90,21 +92,15 @@ def clip_recall(run: Callable[[np.ndarray], Boxes], every: int) -> tuple[list[tu
     rows, seconds, frames = [], 0.0, 0
     for folder in ("squat_videos", "squat_videos_more"):
         for path in sorted((SHARED / folder).glob("*.mp4")):
-            cap = cv2.VideoCapture(str(path))
-            index = sampled = with_person = 0
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    break
-                if index % every == 0:
+            sampled = with_person = 0
+            with opened_video(path, fallback_fps=30.0) as (cap, _):
+                for frame in itertools.islice(iter_frames_bgr(cap), 0, None, every):
                     rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                     start = time.perf_counter()
                     boxes = run(rgb)
                     seconds += time.perf_counter() - start
                     sampled, frames = sampled + 1, frames + 1
                     with_person += bool(boxes)
-                index += 1
-            cap.release()
             rows.append((path.stem, sampled, with_person))
     return rows, 1000 * seconds / max(frames, 1)
 

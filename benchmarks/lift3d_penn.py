@@ -36,7 +36,7 @@ def bottom_angles(clip, occluded: float) -> tuple[float, float]:  # type: ignore
     if not a.repetitions:
         return float("nan"), float("nan")
     rep = a.repetitions[0]
-    body = Body.from_tracks(a.smoothed, a.config.measures.min_score)
+    body = Body.from_tracks(a.smoothed, a.config.min_joint_score)
     knee2d = compute_measures(body, np.ones((a.n_frames, 2))).knee_angle.value
     span = knee2d[rep.start_frame:(rep.end_frame or a.n_frames - 1) + 1]
     two = float(np.nanmin(span)) if np.isfinite(span).any() else float("nan")

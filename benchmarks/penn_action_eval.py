@@ -84,7 +84,7 @@ def lower_jitter(tracks: JointTracks, min_score: float) -> float:
 
 def evaluate(clips: list[PennClip], cond: Condition, cfg: AnalysisConfig, occluded: float,
              seeds: int) -> dict[str, float]:
-    gate = cfg.smoothing.min_score
+    gate = cfg.min_joint_score
     one = {g: [] for g in VIEW_GROUPS}
     knee_raw, knee_smooth, depth_err, jit_raw, jit_smooth = [], [], [], [], []
     for seed in range(seeds):
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {g: sum(c.view in v for c in clips) for g, v in VIEW_GROUPS.items()}
     print(f"{len(clips)} clips ({', '.join(f'{g} {n}' for g, n in counts.items())}), "
           f"{args.seeds} noise seed(s), occluded score {args.occluded_score}, "
-          f"smoothing {cfg.smoothing}")
+          f"min_joint_score {cfg.min_joint_score}, smoothing {cfg.smoothing}")
     head = (f"{'condition':<18} {'one-rep':>8} {'side':>5} {'front':>5} {'back':>5} "
             f"{'knee err raw':>12} {'smooth':>7} {'depth err':>9} {'jitter raw':>10} {'smooth':>7}")
     print(head)

@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 
 import cv2
 import numpy as np
@@ -12,7 +13,8 @@ from squatpose.joints import LOWER6
 from squatpose.report import files as report
 from squatpose.report import viz
 from squatpose.report.files import write_outputs
-from squatpose.report.html import MAX_TABLE_ROWS
+from squatpose.report.html import MAX_FEEDBACK_ITEMS, MAX_TABLE_ROWS
+from squatpose.report.wording import TONE_ICONS
 
 FPS = 30.0
 
@@ -57,7 +59,13 @@ def test_write_outputs_with_video(tmp_path, analysis):
     assert '<table id="repetitions">' in html and reps_tables.count("<tr><td>") == 3  # 2 reps + 1 partial
     assert html.count('src="data:image/png;base64,') == 3
     assert "http://" not in html and "https://" not in html
+    assert "<a " not in html and "annotated.mp4" in html  # named, not linked: the report may travel alone
     assert "How to read this" in html and "2 repetitions" in html
+    assert "<title>Squat analysis — in.mp4</title>" in html
+    table = summary["rep_table"]
+    assert len(table["rows"]) == 2 and table["columns"][4] == "depth"
+    for row in table["rows"]:
+        assert "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" in html  # the page shows the same words
 
     lines = (out / "keypoints.csv").read_text().splitlines()
     assert len(lines) == a.n_frames + 1
@@ -89,6 +97,27 @@ def test_summary_names_the_people_to_choose_from(tmp_path, analysis):
 def png_size(path):
     img = cv2.imread(str(path))
     return img.shape[1], img.shape[0]
+
+
+def test_report_speaks_plainly(tmp_path):
+    """One line per repetition without 'rep 1: rep 1', good and bad told by icon and colour, the
+    details behind 'why', no raw flags or unitless numbers; the title names the user's file."""
+    shallow = analyze_tracks(render(squat_motion(squat_phase(2, FPS), bottom_hip_height=0.6), "side", FPS,
+                                    leg_px=150, origin=(160, 220), noise_px=1.0))
+    paths = write_outputs(shallow, tmp_path, source_name="my squats.mp4", progress=False)
+    html = paths["report_html"].read_text()
+    assert "<title>Squat analysis — my squats.mp4</title>" in html
+    items = re.findall(r'<li class="(good|fix|info)"><span class="icon" role="img" aria-label="([^"]+)">(.)</span>'
+                       r'<span class="tag">([^<]+)</span><span class="text">([^<]+)</span>', html)
+    assert [(tone, tag, text) for tone, _, _, tag, text in items] == [
+        (f.tone, "Set" if f.rep is None else f"Rep {f.rep}", f.text) for f in shallow.feedback]
+    assert all((meaning, icon) == TONE_ICONS[tone][::-1] for tone, meaning, icon, _, _ in items)
+    assert items[0][0] == "fix" and ".fix .icon{background:#b42318}" in html  # red and '!' for what to work on
+    assert html.count("<details><summary>why</summary>") == sum(bool(f.why) for f in shallow.feedback)
+    assert all(not f.text.lower().startswith("rep ") for f in shallow.feedback)
+    assert "above parallel — sit" in html
+    for jargon in ("above_parallel", "fast_descent", "knee_valgus", "of leg length;", "L&minus;R", "-0°"):
+        assert jargon not in html
 
 
 def test_write_outputs_without_video_and_bad_video(tmp_path, analysis, monkeypatch):
@@ -149,12 +178,12 @@ def test_front_view_report_shows_3d_values(tmp_path):
     for rep in summary["repetitions"]:
         assert rep["min_knee_angle"] is None  # 2D: not measurable from the front
         assert 40 < rep["min_knee_angle_3d"] < 70 and 0 < rep["min_knee_angle_3d_sd"] < 12
-        assert rep["below_parallel_3d"] is True
+        assert rep["depth_verdict"] in ("below", "parallel") and 0 < rep["thigh_angle_sd"] < 12
     html = paths["report_html"].read_text()
-    assert "3D legs at the bottom" in html and "&plusmn;" in html
+    assert "3D legs at the bottom" in html and "° ±" in html
     assert "Trunk lean, hip angle and the early rise: needs a side view" in html and 'id="trunk"' not in html
     assert png_size(paths["bottom_3d_png"])[0] > 300
-    assert any("3D estimate" in f["text"] and "±" in f["text"] for f in summary["feedback"])
+    assert all(any("3D estimate" in w and "±" in w for w in f["why"]) for f in summary["feedback"] if f["rep"])
     columns = paths["angles_csv"].read_text().splitlines()[0].split(",")
     row = paths["angles_csv"].read_text().splitlines()[1 + a.repetitions[0].bottom_frame].split(",")
     assert 40 < float(row[columns.index("knee_angle_3d_left")]) < 70
@@ -191,7 +220,7 @@ def test_a_long_set_gets_outputs_of_bounded_size(tmp_path):
     assert set(tables) == {"repetitions", "trunk"}  # the tracks have shoulders: a trunk table per repetition too
     for table in tables.values():
         assert table.count("<tr><td>") == MAX_TABLE_ROWS and "4 more repetitions, listed in summary.json" in table
-    assert html.count("<li>") <= 40 + 1 + 7  # feedback (bounded) and how-to-read items
+    assert html.count('<li class="') <= MAX_FEEDBACK_ITEMS  # feedback lines (each with its 'why' list)
     assert paths["report_html"].stat().st_size < 1_500_000
     summary = json.loads(paths["summary_json"].read_text())
     assert len(summary["repetitions"]) == 64  # summary.json keeps every repetition
@@ -216,3 +245,28 @@ def test_trunk_in_the_report_and_csv_only_with_shoulders(tmp_path, analysis):
     assert "Trunk" not in paths["report_html"].read_text()
     summary = json.loads(paths["summary_json"].read_text())
     assert summary["trunk"]["shoulders"] is False and summary["repetitions"][0]["hip_angle_bottom"] is None
+
+
+def _segment_hits_box(a, b, box) -> bool:
+    x, y, w, h = box
+    points = a + np.linspace(0, 1, 200)[:, None] * (b - a)
+    return bool(((points[:, 0] >= x) & (points[:, 0] <= x + w) & (points[:, 1] >= y) & (points[:, 1] <= y + h)).any())
+
+
+@pytest.mark.parametrize("view", ["side", "front"])
+def test_knee_labels_clear_each_other_and_the_legs(view):
+    """At every bottom of a side view (knees side by side) and a front view, the two knee labels
+    overlap neither each other nor any leg."""
+    tracks = render(squat_motion(squat_phase(2, FPS)), view, FPS, leg_px=300, origin=(320, 420))
+    names = tracks.joint_names
+    for t in range(0, tracks.n_frames, 5):
+        xy = tracks.xy[t]
+        boxes = viz.knee_label_boxes(viz.knee_label_anchors(xy, tracks.score[t], names, 0.5), (720, 1280, 3))
+        assert len(boxes) == 2
+        (_, _, *first), (_, _, *second) = boxes
+        assert not (first[0] < second[0] + second[2] and second[0] < first[0] + first[2]
+                    and first[1] < second[1] + second[3] and second[1] < first[1] + first[3])
+        for side in ("left", "right"):
+            hip, knee, ankle = (xy[names.index(f"{side}_{part}")] for part in ("hip", "knee", "ankle"))
+            for box in (first, second):
+                assert not _segment_hits_box(hip, knee, box) and not _segment_hits_box(knee, ankle, box)

@@ -159,22 +159,29 @@ def test_walking_in_and_out_gives_no_reps(view, kw):
 
 def test_one_foot_lifted_and_put_back_is_not_walking():
     """A knee raise or step-up between squats moves the feet's midpoint by half the lift, one foot only."""
-    from squatpose.analysis.config import DepthConfig
-    from squatpose.analysis.depth import feet_moving
-
     leg_px, n = 200.0, 120
     ankle = np.zeros((n, 2, 2))
     ankle[:, 0, 0], ankle[:, 1, 0] = 100.0, 140.0
     ankle[..., 1] = 500.0
     lift = np.r_[np.linspace(0, 1, 5), np.ones(25), np.linspace(1, 0, 5)]
     ankle[40:75, 0, 1] -= 0.8 * leg_px * lift  # the left foot up on a step for a second, then back
-    assert not feet_moving(ankle, leg_px, FPS, DepthConfig()).any()
+    assert not _feet_moving(ankle, leg_px).any()
     swapped = ankle.copy()
     swapped[40:75] = swapped[40:75, ::-1]   # the model swaps left and right for a second
-    assert not feet_moving(swapped, leg_px, FPS, DepthConfig()).any()
+    assert not _feet_moving(swapped, leg_px).any()
     walked = ankle.copy()
     walked[60:, :, 0] += np.linspace(0, 2.0 * leg_px, n - 60)[:, None]  # both feet travel
-    assert feet_moving(walked, leg_px, FPS, DepthConfig())[60:100].any()
+    moving = _feet_moving(walked, leg_px)
+    assert not moving[:60].any() and moving[80:].all()  # seen within 2/3 of a second (window 1 s)
+
+
+def _feet_moving(ankle: np.ndarray, leg_px: float) -> np.ndarray:
+    """(T,) FeetWindow over ankle (T, 2, 2) at FPS, frame by frame."""
+    from squatpose.analysis.causal_depth import FeetWindow
+    from squatpose.analysis.config import DepthConfig
+
+    window = FeetWindow(DepthConfig())
+    return np.array([window.update(t / FPS, a, leg_px) for t, a in enumerate(ankle)])
 
 
 def test_walk_in_squat_twice_walk_out_counts_two():
@@ -182,7 +189,9 @@ def test_walk_in_squat_twice_walk_out_counts_two():
     here = float(walk_in.hip[-1, 0, 0])
     motion = walk_in + squat_motion(squat_phase(2, FPS), forward=here) + walk_motion(2.0, FPS, forward=here)
     a = analyze_tracks(render(motion, "side", FPS, noise_px=2.0))
-    assert a.reps == 2 and a.moving[10:50].all() and a.moving[-50:-10].all()
+    # walking in frames 0-59, out from 300: seen from the past only, from about half a second in
+    # until half a second after (measured: 24-73 and 315-359)
+    assert a.reps == 2 and a.moving[30:70].all() and a.moving[-40:].all() and not a.moving[80:300].any()
 
 
 def test_clip_starting_at_the_bottom_and_ending_at_the_bottom_tracks():

@@ -14,7 +14,8 @@ from squatpose.joints import get_joint_set
 from squatpose.media.video_reader import VideoError
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.dataset import PoseDataset, load_records
-from squatpose.pose.data.pseudo_label import pseudo_label_videos
+from squatpose.pose.data.frame_labels import FrameLabelRules, label_frame
+from squatpose.pose.data.pseudo_label import PseudoLabelRules, find_videos, pseudo_label_videos
 from squatpose.pose.data.refine import RefineRules, refine_coco, refine_person
 from squatpose.pose.data.sampling import is_deep_squat, oversample
 from squatpose.pose.data.splits import split_coco
@@ -178,25 +179,96 @@ def _write_video(path: Path, frames: int = 12, fps: float = 10.0) -> Path:
     return write_video(path, images, fps)
 
 
-def test_pseudo_label_keeps_confident_frames(tmp_path) -> None:
+def _spread_teacher(tmp_path: Path) -> MoveNetTeacher:
     out = np.zeros((17, 3))
     out[:, 2] = 0.9
     out[:, 0] = np.linspace(0.2, 0.8, 17)  # y spread over the crop
     out[:, 1] = np.where(np.arange(17) % 2, 0.4, 0.6)
-    teacher = MoveNetTeacher(write_constant_movenet(tmp_path / "t.onnx", out))
+    return MoveNetTeacher(write_constant_movenet(tmp_path / "t.onnx", out))
+
+
+# A constant teacher's keypoints follow the crop, not the image: every jitter check would (rightly) fail.
+LENIENT = FrameLabelRules(max_spread=1.0, max_temporal=1.0)
+
+
+def test_pseudo_label_keeps_confident_frames(tmp_path) -> None:
+    teacher = _spread_teacher(tmp_path)
     video = _write_video(tmp_path / "clip.mp4")
-    counts = pseudo_label_videos([video], teacher, tmp_path / "pseudo", progress=False)
+    rules = PseudoLabelRules(every_s=0.25, frame=LENIENT, min_pose_change=0.0)
+    counts = pseudo_label_videos([video], teacher, tmp_path / "pseudo", rules, progress=False)
     data = json.loads((tmp_path / "pseudo" / "pseudo_labels.json").read_text())
-    assert counts == {"clip.mp4": {"sampled": 4, "kept": 4}}  # every 0.25 s of 10 fps: frames 0, 3, 6, 9
+    clip = counts["clips"]["clip.mp4"]
+    assert (clip["frames"], clip["sampled"], clip["kept"]) == (12, 4, 4)  # every 0.25 s of 10 fps: 0, 3, 6, 9
+    assert clip["joints_labelled"] == 4 * 17 and counts["steps"]["kept"] == 4
     assert [img["frame"] for img in data["images"]] == [0, 3, 6, 9]
     assert all((tmp_path / "pseudo" / "images" / img["file_name"]).is_file() for img in data["images"])
     assert all(a["num_keypoints"] == 17 for a in data["annotations"])
     for ann in data["annotations"]:  # labelled joints are the teacher's; all 17 kept with scores for distillation
-        teacher = np.reshape(ann["teacher_keypoints"], (17, 3))
-        np.testing.assert_allclose(teacher[:, :2], np.reshape(ann["keypoints"], (17, 3))[:, :2], atol=0.01)
-        np.testing.assert_allclose(teacher[:, 2], 0.9, atol=1e-3)
+        teacher_kps = np.reshape(ann["teacher_keypoints"], (17, 3))
+        np.testing.assert_allclose(teacher_kps[:, :2], np.reshape(ann["keypoints"], (17, 3))[:, :2], atol=0.01)
+        np.testing.assert_allclose(teacher_kps[:, 2], 0.9, atol=1e-3)
     records = load_records(tmp_path / "pseudo" / "pseudo_labels.json", tmp_path / "pseudo" / "images", LOWER6)
     assert len(records) == 4
+    assert json.loads((tmp_path / "pseudo" / "hard.json").read_text())["annotations"] == []  # no student
+
+
+def test_pseudo_label_drops_near_duplicates_and_marks_hard_frames(tmp_path) -> None:
+    teacher = _spread_teacher(tmp_path)
+    video = _write_video(tmp_path / "clip.mp4")
+
+    class OffsetStudent:  # a model that misses the knees by a quarter of the box
+        joint_names = LOWER6.names
+
+        def __call__(self, image, box):
+            xy = np.zeros((6, 2))
+            xy[2:4] = box[:2] + box[2:] * 0.25
+            return xy
+
+    counts = pseudo_label_videos([video], teacher, tmp_path / "p", PseudoLabelRules(every_s=0.25, frame=LENIENT),
+                                 student=OffsetStudent(), progress=False)
+    clip = counts["clips"]["clip.mp4"]
+    assert (clip["kept"], clip["near_duplicates"], clip["hard"]) == (1, 3, 1)  # the same pose in every frame
+    hard = json.loads((tmp_path / "p" / "hard.json").read_text())
+    assert len(hard["annotations"]) == 1 and hard["annotations"][0]["student_disagreement"] > 0.1
+
+
+class ScriptedTeacher:
+    """Teacher double: points fixed in the image, one joint that follows the crop, one that jumps over time."""
+
+    def __init__(self) -> None:
+        self.base = np.stack([np.linspace(20, 80, 17), np.linspace(10, 110, 17)], axis=1)
+
+    def predict(self, frame, box, flip=True):
+        from squatpose.pose.data.teacher import TeacherPose
+
+        points = self.base.copy()
+        points[0] = np.asarray(box[:2]) + 5              # joint 0 moves with the crop: unstable
+        points[1, 0] += 40 * (frame.mean() > 100)        # joint 1 jumps on bright frames: not steady
+        return TeacherPose(points, np.full(17, 0.9))
+
+
+def test_frame_label_drops_unstable_and_jumping_joints() -> None:
+    teacher = ScriptedTeacher()
+    dark, bright = np.zeros((120, 100, 3), np.uint8), np.full((120, 100, 3), 200, np.uint8)
+    box = np.array([10.0, 5.0, 80.0, 110.0])
+    label = label_frame(teacher, dark, box, [dark, bright], FrameLabelRules())
+    assert not label.stable[0] and label.stable[1:].all()
+    assert not label.steady[1] and label.steady[2:].all()
+    assert label.labelled.sum() == 15
+    assert label_frame(teacher, dark, box, [dark], FrameLabelRules()).labelled[1]
+
+
+def test_pseudo_label_skips_unreadable_clips_and_held_out_ones(tmp_path, caplog) -> None:
+    teacher = _spread_teacher(tmp_path)
+    good = _write_video(tmp_path / "good.mp4")
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    held_out = _write_video(tmp_path / "spotme_1.mp4")
+    videos = find_videos([tmp_path], PseudoLabelRules().exclude)
+    assert held_out not in videos and broken in videos and good in videos
+    counts = pseudo_label_videos(videos, teacher, tmp_path / "out", PseudoLabelRules(frame=LENIENT), progress=False)
+    assert "error" in counts["clips"]["broken.mp4"] and counts["clips"]["good.mp4"]["kept"] >= 1
+    assert any("broken.mp4" in r.getMessage() for r in caplog.records)
 
 
 def test_pseudo_label_bad_inputs_leave_nothing_behind(tmp_path) -> None:

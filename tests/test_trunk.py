@@ -69,8 +69,10 @@ def test_hips_rising_first_is_flagged():
         assert rep.early_hip_rise == pytest.approx(0.5 * HIP_TRAVEL, abs=0.03)
         assert HIPS_FIRST in rep.flags
     texts = [f.text for f in a.feedback if f.kind == "trunk"]
-    assert len(texts) == 1 and texts[0].startswith("your hips rose before your chest on reps 1, 2 and 3 (")
-    assert texts[0].endswith("— drive the chest up with the hips")
+    assert len(texts) == 1 and texts[0].startswith("Your hips rose before your chest on reps 1, 2 and 3:")
+    assert texts[0].endswith("drive the chest up with the hips.")
+    why = next(f.why for f in a.feedback if f.kind == "trunk")
+    assert why[0].startswith("early in the way up the shoulders rose only ")
     assert a.to_summary()["trunk"]["hips_rise_first_reps"] == [1, 2, 3]
 
 

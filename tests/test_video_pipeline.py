@@ -67,6 +67,9 @@ def test_analyze_cli_on_a_real_clip_writes_every_output(real_clip, expected_reps
     assert summary["fps"] == pytest.approx(23.976, abs=1e-3) and summary["n_frames"] == 130
     assert summary["reps"] == expected_reps
     assert f"{expected_reps} completed repetition(s)" in printed
+    for item in summary["feedback"]:  # every line, marked and numbered as on the page
+        mark = {"good": "✓", "fix": "!"}.get(item["tone"], "-")
+        assert f"  {mark} {'rep ' + str(item['rep']) if item['rep'] else 'set'}: {item['text']}\n" in printed
     rows = (out / "keypoints.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 130
     # The person's joints are found confidently in (nearly) every frame of this clip.

@@ -1,6 +1,8 @@
 """End to end: the real server (uvicorn in a subprocess) driven by headless Chromium through Playwright.
-Uploads a real squat clip, follows the progress, checks the results page against summary.json.
-Screenshots go to /tmp/web_screens/. Skipped without shared data, /usr/bin/chromium or Playwright."""
+Uploads real squat clips (a side, a front and a two-person video) and a photo, follows the progress,
+checks the results page against summary.json, and checks that no page is wider than a 390 px phone.
+Screenshots at 390 and 1280 px go to derived/web_screens/ (git-ignored): look at them after a change
+to the page. Skipped without shared data, /usr/bin/chromium or Playwright."""
 from __future__ import annotations
 
 import os
@@ -13,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_or_skip
+from conftest import REPO, shared_or_skip
 
 from helpers.synthetic_squats import render, squat_motion, squat_phase, trunk_lean_deg
 from squatpose.analysis import analyze_tracks
@@ -22,7 +24,9 @@ from squatpose.report.files import write_outputs
 from squatpose.web.jobs import JobStore
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENS = Path("/tmp/web_screens")
+SCREENS = REPO / "derived" / "web_screens"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 RESULT_TIMEOUT_MS = 150_000
@@ -34,10 +38,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int = 1) -> Path:
-    """All of squat_13.mp4 (2 completed repetitions in 5.4 s), downscaled (and every `step`-th frame)
-    to keep the CPU analysis short, written by OpenCV."""
-    source = shared_or_skip("squat_videos", "squat_13.mp4")
+def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int = 1,
+                    name: str = "squat_13") -> Path:
+    """All of a shared clip (default squat_13.mp4: 2 completed repetitions in 5.4 s, from behind),
+    downscaled (and every `step`-th frame) to keep the CPU analysis short, written by OpenCV."""
+    source = shared_or_skip("squat_videos", f"{name}.mp4")
     cap = cv2.VideoCapture(str(source))
     fps = (cap.get(cv2.CAP_PROP_FPS) or 30.0) / step
     writer = cv2.VideoWriter(str(dest), cv2.VideoWriter_fourcc(*"mp4v"), fps, size_wh)
@@ -52,6 +57,33 @@ def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int
     writer.release()
     cap.release()
     return dest
+
+
+def page_width(page) -> int:
+    """How wide the document is laid out, px (wider than the viewport: the phone scrolls sideways)."""
+    return page.evaluate("() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
+
+
+def too_wide(page) -> list[str]:
+    """The elements that reach past the right edge of the screen (tag#id.class: right edge px), leaving
+    out the insides of a box that scrolls by itself."""
+    return page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
+        .filter((e) => !e.parentElement.closest('.scroll'))  // scrolls inside its own box
+        .concat([...document.querySelectorAll('body, body *')].filter((e) => !e.closest('.scroll')
+          && e.scrollWidth > e.clientWidth + 0.5 && getComputedStyle(e).overflowX === 'visible'))
+        .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}: ${Math.round(e.getBoundingClientRect().right)}`)""")
+
+
+def fits_and_shoot(page, name: str, sizes: tuple[dict, ...] = (PHONE, DESKTOP)) -> None:
+    """At each size: no wider than the screen, and a full-page screenshot SCREENS/<name>_<width>.png."""
+    for size in sizes:
+        page.set_viewport_size(size)
+        page.wait_for_timeout(150)  # the layout settles
+        assert page_width(page) <= size["width"], (
+            f"{name}: {page_width(page)} px wide on a {size['width']} px screen; too wide: {too_wide(page)}")
+        page.screenshot(path=str(SCREENS / f"{name}_{size['width']}.png"), full_page=True)
+    page.set_viewport_size(PHONE)
 
 
 def two_people_clip(dest: Path, side_h: int = 288, step: int = 2) -> Path:
@@ -163,7 +195,7 @@ def test_results_page_shows_the_analysis(analysed, page) -> None:
     summary = analysed["summary"]
     assert page.text_content("#rep-count").strip() == str(summary["reps"])
     assert page.locator("#rep-table tbody tr").count() == summary["reps"]
-    assert page.locator("#feedback li").count() == len(summary["feedback"])
+    assert page.locator("#feedback > li").count() == len(summary["feedback"])
     assert page.locator("#warnings li").count() == len(summary["warnings"])
 
     # the plot is loaded and the annotated video can be played by the browser
@@ -248,6 +280,8 @@ def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory)
         assert (shown["y"] - image["y"]) / image["height"] == pytest.approx(top, abs=0.01)
         assert shown["height"] / image["height"] == pytest.approx(bottom - top, abs=0.01)
     page.screenshot(path=str(SCREENS / "6_people.png"), full_page=True)
+    fits_and_shoot(page, "results_two_people")
+    page.set_viewport_size({"width": 1200, "height": 900})
 
     chosen = next(i for i in range(len(people["boxes"])) if i != people["followed"])
     buttons.nth(chosen).focus()
@@ -267,6 +301,7 @@ def test_clicking_another_person_analyses_them(base_url, page, tmp_path_factory)
     assert page.locator("#people button.person.followed").get_attribute("aria-label") == (
         f"person {chosen + 1}, analysed here")
     page.screenshot(path=str(SCREENS / "8_person_chosen.png"), full_page=True)
+    fits_and_shoot(page, "results_two_people_chosen")
     first = page.request.get(f"{base_url}/api/jobs/{first_id}").json()   # the first analysis stays as it was
     assert first["state"] == "done" and first["summary"]["people"] == people and "box" not in first
 
@@ -301,7 +336,7 @@ def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> N
     assert cells[1] == f"{first['trunk_lean_bottom']:.0f}° ± {first['trunk_lean_bottom_sd']:.0f}°"
     assert cells[-1] == "yes" and f"{first['shoulder_rise_ratio']:.2f}" in cells[-2]
     assert page.text_content("#trunk-line").endswith("The hips rose before the chest on reps 1, 2.")
-    assert any("your hips rose before your chest on reps 1 and 2" in t
+    assert any("Your hips rose before your chest on reps 1 and 2" in t
                for t in page.locator("#feedback li").all_text_contents())
     page.screenshot(path=str(SCREENS / "9_trunk.png"), full_page=True)
 
@@ -315,3 +350,92 @@ def test_trunk_card_with_shoulders_only(base_url, web_root, page, tmp_path) -> N
     page.goto(f"{base_url}/#/jobs/{six_id}")
     page.wait_for_selector("#rep-table")
     assert page.locator("#trunk-table, #trunk-line").count() == 0
+
+
+def analyse_through_page(page, base_url: str, clip: Path, name: str) -> str:
+    """Upload `clip` on a phone-sized page, check the progress page fits it, wait for the results;
+    returns the job id."""
+    page.set_viewport_size(PHONE)
+    page.goto(base_url + "/")
+    page.wait_for_selector("#model option", state="attached")
+    page.set_input_files("#file", str(clip))
+    page.click("#start")
+    page.wait_for_url("**/#/jobs/*")
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.wait_for_selector("#job-progress:not([hidden]), #rep-count, #angle-table", timeout=RESULT_TIMEOUT_MS)
+    if page.locator("#job-progress:not([hidden])").count():
+        fits_and_shoot(page, f"progress_{name}", (PHONE,))
+    page.wait_for_selector("#rep-count, #angle-table, #error-message", timeout=RESULT_TIMEOUT_MS)
+    if page.locator("#error-message").count():
+        pytest.fail(f"the analysis failed: {page.text_content('#error-message')}")
+    return job_id
+
+
+@pytest.mark.parametrize(("view", "clip"), [("side", "squat_17"), ("front", "squat_24")])
+def test_results_speak_plainly_and_fit_a_phone(base_url, page, tmp_path_factory, view: str, clip: str) -> None:
+    """A side clip (squat_17) and a front clip (squat_24, knees pushed out): one feedback line per
+    repetition with an icon, its colour and a 'why'; the repetition table in the report's words; the
+    title names the user's file; the results page and the report fit a 390 px phone."""
+    name = f"my {view} squat.mp4"
+    job_id = analyse_through_page(page, base_url, downscaled_clip(tmp_path_factory.mktemp(f"e2e_{view}") / name,
+                                                                  name=clip), view)
+    summary = page.request.get(f"{base_url}/api/jobs/{job_id}/files/summary.json").json()
+    assert summary["reps"] == 1  # both clips: one completed repetition (reps.json)
+    assert page.title() == f"{name} — squatpose" and summary["source"] == name
+    items = page.locator("#feedback > li")
+    assert items.count() == len(summary["feedback"]) and summary["feedback"][-1]["rep"] == 1
+    for i, line in enumerate(summary["feedback"]):
+        item = items.nth(i)
+        assert item.get_attribute("class") == f"tone-{line['tone']}"
+        assert item.locator(".icon").text_content() == {"good": "✓", "fix": "!", "info": "i"}[line["tone"]]
+        assert item.locator(".tag").text_content() == ("Set" if line["rep"] is None else f"Rep {line['rep']}")
+        assert item.locator(".line").text_content() == line["text"]
+        assert item.locator("details").count() == (1 if line["why"] else 0)
+    rep = summary["repetitions"][0]
+    assert rep["depth_verdict"] in ("below", "parallel", "above") and rep["thigh_angle_sd"] > 0
+    if view == "front":  # knees well out over the feet: never "inward"
+        assert rep["knees_in"] is False and not any("inward" in f["text"] for f in summary["feedback"])
+    cells = [cell.text_content() for cell in page.locator("#rep-table tbody tr").first.locator("td").all()]
+    assert cells == summary["rep_table"]["rows"][0]
+    page.locator("#feedback details summary").last.click()  # one 'why' open in the screenshots
+    fits_and_shoot(page, f"results_{view}")
+
+    page.goto(f"{base_url}/api/jobs/{job_id}/files/report.html")
+    assert page.title() == f"Squat analysis — {name}" and page.locator("a").count() == 0
+    fits_and_shoot(page, f"report_{view}")
+
+
+def test_photo_page_and_job_list_fit_a_phone(base_url, page, tmp_path) -> None:
+    cap = cv2.VideoCapture(str(shared_or_skip("squat_videos", "squat_17.mp4")))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 59)  # the bottom of its repetition
+    ok, frame = cap.read()
+    cap.release()
+    assert ok
+    photo = tmp_path / "my photo.jpg"
+    cv2.imwrite(str(photo), cv2.resize(frame, (640, 360)))
+    analyse_through_page(page, base_url, photo, "photo")
+    page.wait_for_selector("#angle-table")
+    fits_and_shoot(page, "photo")
+
+    page.goto(base_url + "/")
+    page.wait_for_selector("#jobs tbody tr")
+    assert page.locator("#jobs tbody tr").count() >= 3
+    fits_and_shoot(page, "home_with_jobs")
+    page.focus("#file")  # the drop zone shows where the keyboard is
+    assert page.evaluate("() => getComputedStyle(document.getElementById('drop')).outlineStyle") != "none"
+    page.screenshot(path=str(SCREENS / "home_focus_390.png"))
+    api = page.locator("nav a", has_text="API").get_attribute("href")
+    assert page.request.get(base_url + api).json()["info"]["title"] == "squatpose"  # offline: no CDN page
+
+
+def test_without_javascript_the_page_says_so(base_url, page) -> None:
+    context = page.context.browser.new_context(java_script_enabled=False, viewport=PHONE)
+    try:
+        bare = context.new_page()
+        bare.goto(base_url + "/")
+        assert bare.locator("#noscript").is_visible()
+        assert "needs JavaScript" in bare.text_content("#noscript")
+        assert page_width(bare) <= PHONE["width"]
+        bare.screenshot(path=str(SCREENS / "no_javascript_390.png"), full_page=True)
+    finally:
+        context.close()

@@ -18,6 +18,7 @@ from squatpose.pose.predictor import Predictor, default_checkpoint
 from squatpose.report.files import write_outputs
 from squatpose.video.detector import PersonDetector
 from squatpose.video.extract import extract_tracks
+from squatpose.video.tracker import TrackerConfig
 
 log = logging.getLogger(__name__)
 
@@ -26,17 +27,22 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
             keypoints: str | Path | None = None, checkpoint: str | Path | None = None, view: str = "auto",
             box: list[float] | None = None, fps: float | None = None, backend: str = "auto",
             config: AnalysisConfig | None = None, predictor: Predictor | None = None,
-            detector: PersonDetector | None = None, box_hint: bool = True, progress: bool = True, on_frame: Callable[[int, int], None] | None = None) -> SquatAnalysis:
+            detector: PersonDetector | None = None, box_hint: bool = True, progress: bool = True,
+            on_frame: Callable[[int, int], None] | None = None,
+            on_annotate: Callable[[int, int], None] | None = None, source_name: str | None = None) -> SquatAnalysis:
     """Analyse a squat set. Give a `video` (the built-in model or `checkpoint` finds the joints) or
     `keypoints`, a joint-tracks JSON from any pose estimator. With `out_dir`, writes summary.json,
     keypoints.csv, angles.csv, plots, report.html and (for a video) annotated.mp4.
 
     `analysis.timings` holds the seconds spent decoding, in pose and in analysis; `on_frame(done, total)`
-    reports pose progress frame by frame (for a UI). `box_hint`: whether messages suggest `--box` (False
-    where the caller cannot pass a box, as on the web page).
+    reports pose progress frame by frame (for a UI), `on_annotate(done, total)` the annotated video's.
+    `box_hint`: whether messages suggest `--box` (False where the caller cannot pass a box, as on the web
+    page). `source_name`: the input's name in titles (default: its file name; the web page passes the
+    name the user uploaded, not the server's).
     """
     if (video is None) == (keypoints is None):
         raise ValueError("give either a video or keypoints (a joint-tracks JSON), not both or neither")
+    config = config or AnalysisConfig()
     with _output_lock(out_dir):  # one run at a time writes into a folder
         timings: dict[str, float] = {}
         people = None
@@ -44,7 +50,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
             tracks, warnings = _keypoints_tracks(keypoints, fps)
         else:
             found = extract_tracks(video, predictor or _predictor(checkpoint, backend), box=box, fps=fps,
-                                   detector=detector, box_hint=box_hint, progress=progress, on_frame=on_frame)
+                                   detector=detector, box_hint=box_hint, progress=progress, on_frame=on_frame,
+                                   tracker_config=TrackerConfig(joint_score=config.min_joint_score))
             tracks, warnings, timings, people = found.tracks, found.warnings, dict(found.timings), found.people_seen
             cut_off = truncation_warning(found.info, found.n_frames)
             warnings += [cut_off] if cut_off else []
@@ -56,7 +63,8 @@ def analyze(video: str | Path | None = None, out_dir: str | Path | None = None, 
         if out_dir is not None:
             start = time.perf_counter()
             write_outputs(analysis, out_dir, video_path=None if video is None else Path(video),
-                          source_name=Path(video or keypoints).name, progress=progress)
+                          source_name=source_name or Path(video or keypoints).name, progress=progress,
+                          on_frame=on_annotate)
             timings["outputs"] = time.perf_counter() - start
         analysis.timings = timings
         return analysis

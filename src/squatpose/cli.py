@@ -111,6 +111,8 @@ def _add_data_preparation(dsub) -> None:
     r.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     r.add_argument("--out", required=True, help="refined COCO JSON to write")
     r.add_argument("--agree", type=float, default=0.1, help="agreement radius, fraction of the box side (0.1)")
+    r.add_argument("--joint-set", default="lower6", choices=("lower6", "lower8"),
+                   help="joints to refine (lower6: hips, knees, ankles; lower8 adds the shoulders)")
     r.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
     k = dsub.add_parser("teacher-keypoints", help="store a teacher model's keypoints with COCO data (distillation)",
                         description="Runs the teacher on every person's box and writes a copy of the COCO JSON whose "
@@ -122,14 +124,20 @@ def _add_data_preparation(dsub) -> None:
     k.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX (e.g. ../shared/teachers/movenet-thunder.onnx)")
     k.add_argument("--out", required=True, help="COCO JSON to write (not the input)")
     k.add_argument("--no-flip", action="store_true", help="run the teacher once instead of averaging with the mirror")
-    v = dsub.add_parser("pseudo-label", help="squat frames from videos, labelled by a teacher model",
-                        description="Samples frames of squat videos, finds the person with the teacher and keeps "
-                                    "frames whose lower-body joints it finds confidently. Writes OUT/images/*.jpg "
-                                    "and OUT/pseudo_labels.json (COCO keypoints). Keep OUT outside the repository.")
+    v = dsub.add_parser("pseudo-label", help="training frames from exercise videos, labelled by a teacher model",
+                        description="Samples frames of videos, finds the person with the teacher and labels the "
+                                    "joints it finds confidently, stably across jittered and mirrored crops and "
+                                    "steadily across neighbouring frames; skips near-duplicate poses and the "
+                                    "held-out dev clips; marks frames where the student model disagrees as hard. "
+                                    "Writes OUT/images/*.jpg, OUT/pseudo_labels.json and OUT/hard.json (COCO "
+                                    "keypoints) and prints the counts of each step. Keep OUT outside the "
+                                    "repository. A clip that cannot be read is reported and skipped.")
     v.add_argument("videos", nargs="+", help="video files and/or folders of videos")
     v.add_argument("--teacher", required=True, help="MoveNet SinglePose ONNX")
     v.add_argument("--out", required=True, help="output folder (new, or a previous output of this command)")
-    v.add_argument("--every", type=float, default=0.25, metavar="SECONDS", help="seconds between frames (0.25)")
+    v.add_argument("--every", type=float, default=0.2, metavar="SECONDS", help="seconds between frames (0.2)")
+    v.add_argument("--student", default="builtin", metavar="CKPT",
+                   help="model whose disagreement marks hard frames: a checkpoint, 'builtin' (default) or 'none'")
 
 
 def _add_analysis_options(p) -> None:
@@ -139,10 +147,14 @@ def _add_analysis_options(p) -> None:
                    help="camera view; auto detects it from the joints (default)")
     p.add_argument("--box", default=None, help="x,y,w,h of the person in the first frame (default: found)")
     p.add_argument("--fps", type=float, default=None, help="frame rate, when the video's own is missing or wrong")
+    _add_config_options(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_config_options(p) -> None:
     p.add_argument("--config", default=None, help="YAML with analysis thresholds (smoothing, reps, feedback)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_analyze(sub) -> None:
@@ -211,14 +223,43 @@ def _add_serve(sub) -> None:
                                    "the analysis. The JSON API behind it is documented at /docs. Results stay on "
                                    "disk per job, so a restart loses nothing finished.")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this computer only; 0.0.0.0 lets anyone on "
-                        "the network upload and see all results)")
+                   help="address to listen on (default 127.0.0.1: this computer only). Another address (e.g. "
+                        "0.0.0.0, for a phone on the same network) needs --allow-network")
+    p.add_argument("--allow-network", action="store_true",
+                   help="allow a --host other computers can reach; every visitor then needs the access token "
+                        "printed at start-up in the address (?token=...). Phones need HTTPS for the camera: "
+                        "docs/live.md")
     p.add_argument("--port", type=int, default=8000, help="default 8000")
     p.add_argument("--data-dir", default=None,
                    help="where jobs and models/*.pt live (default ~/.local/share/squatpose/web)")
     p.add_argument("--max-upload-mb", type=int, default=200, help="largest accepted upload (default 200)")
     p.add_argument("--workers", type=int, default=1,
                    help="analyses run at the same time, each in its own process (default 1)")
+    _add_config_options(p)
+
+
+def _add_live(sub) -> None:
+    p = sub.add_parser("live", help="count and judge squats while they happen (camera, or a video in real time)",
+                       description="Follows the person with the tracker and the built-in model, one crop per frame, "
+                                   "and prints each event as it happens: person found/lost, repetition started, "
+                                   "bottom reached (with its depth), repetition completed (depth verdict, descent "
+                                   "and ascent), and at the end a summary with the per-frame latency and the frames "
+                                   "dropped. With --camera a preview window opens where a display exists (q stops); "
+                                   "Ctrl-C stops too. Frames are never written to disk.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--camera", type=int, metavar="N", help="OpenCV camera index (0: the first camera)")
+    source.add_argument("--video", metavar="FILE", help="a video file instead of a camera")
+    p.add_argument("--realtime", action="store_true",
+                   help="with --video: deliver frames at their real times and drop those that come while the "
+                        "previous one is processed, exactly as a camera would (default: every frame, no drops)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per event, the summary last")
+    p.add_argument("--no-window", action="store_true", help="no preview window for --camera")
+    p.add_argument("--view", choices=("auto", "side", "front", "back"), default="auto",
+                   help="camera view; auto detects it from the joints as they come (default)")
+    _add_model_options(p)
+    p.add_argument("--config", default=None, help="YAML with analysis thresholds (as for analyze)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an analysis value, e.g. --set reps.min_depth=0.3 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -227,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Lower-body pose estimation (hips, knees, ankles) and squat analysis.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_demo, _add_export, _add_release,
-                _add_serve, _add_info):
+    for add in (_add_train, _add_eval, _add_predict, _add_data, _add_analyze, _add_live, _add_demo, _add_export,
+                _add_release, _add_serve, _add_info):
         add(sub)
     return parser
 
@@ -353,19 +394,28 @@ def _cmd_data_preparation(args) -> int:
         return 0
     teacher = MoveNetTeacher(args.teacher)
     if args.data_command == "refine":
+        from squatpose.joints import get_joint_set
         from squatpose.pose.data.refine import RefineRules, refine_coco
 
-        counts = refine_coco(args.annotations, args.images, teacher, args.out, RefineRules(agree=args.agree),
-                             flip=not args.no_flip)
+        rules = RefineRules(agree=args.agree, joints=get_joint_set(args.joint_set).coco_indices)
+        counts = refine_coco(args.annotations, args.images, teacher, args.out, rules, flip=not args.no_flip)
     elif args.data_command == "teacher-keypoints":
         from squatpose.pose.data.teacher_keypoints import add_teacher_keypoints
 
         counts = add_teacher_keypoints(args.annotations, args.images, teacher, args.out, flip=not args.no_flip)
     else:
-        from squatpose.pose.data.pseudo_label import PseudoLabelRules, find_videos, pseudo_label_videos
+        from squatpose.pose.data.pseudo_label import (
+            PredictorStudent,
+            PseudoLabelRules,
+            find_videos,
+            pseudo_label_videos,
+        )
+        from squatpose.pose.predictor import Predictor
 
-        counts = pseudo_label_videos(find_videos(args.videos), teacher, args.out,
-                                     PseudoLabelRules(every_s=args.every))
+        rules = PseudoLabelRules(every_s=args.every)
+        student = None if args.student == "none" else PredictorStudent(Predictor.from_checkpoint(
+            None if args.student == "builtin" else args.student))
+        counts = pseudo_label_videos(find_videos(args.videos, rules.exclude), teacher, args.out, rules, student)
     print(json.dumps({"out": args.out, "counts": counts}, indent=1))
     return 0
 
@@ -400,8 +450,9 @@ def _run_analysis(args, video: str | None, keypoints: str | None) -> int:
                      fps=args.fps, backend=args.backend, config=config, progress=not args.quiet)
     summary = result.to_summary()
     print(f"{source.name}: {summary['reps']} completed repetition(s), view {_view_text(summary['view'])}")
-    for item in summary["feedback"][:MAX_PRINTED_FEEDBACK]:
-        print(f"  - {item['text']}")
+    for item in summary["feedback"][:MAX_PRINTED_FEEDBACK]:  # the page's marks: good, to work on, a note
+        mark = {"good": "✓", "fix": "!"}.get(item["tone"], "-")
+        print(f"  {mark} {'rep ' + str(item['rep']) if item['rep'] else 'set'}: {item['text']}")
     if len(summary["feedback"]) > MAX_PRINTED_FEEDBACK:
         print(f"  ... {len(summary['feedback']) - MAX_PRINTED_FEEDBACK} more in {out / 'summary.json'}")
     for line in summary["warnings"]:
@@ -422,6 +473,49 @@ def _cmd_analyze(args) -> int:
         print("error: give a VIDEO or --keypoints FILE (one of them)", file=sys.stderr)
         return 2
     return _run_analysis(args, args.video, args.keypoints)
+
+
+def _event_text(event: dict) -> str:
+    """One event as a line for people."""
+    kind, at = event["event"], f"{event.get('t', 0):7.2f} s  "
+    if kind == "rep_completed":
+        tempo = ", ".join(f"{name} {event[key]:.1f} s" for name, key in (("down", "descent_s"), ("up", "ascent_s"))
+                          if event.get(key) is not None)
+        return f"{at}rep {event['rep']} done: {event['verdict']} (depth {event['depth']:.2f}){', ' + tempo if tempo else ''}"
+    if kind == "bottom":
+        return f"{at}bottom of rep {event['rep']}: {event['verdict']} (depth {event['depth']:.2f})"
+    if kind == "rep_started":
+        return f"{at}rep {event['rep']} started"
+    if kind == "rep_not_counted":
+        return f"{at}not counted: {event['reason']}"
+    if kind in ("person_found", "person_lost"):
+        return f"{at}{'person found' if kind == 'person_found' else 'person lost: ' + event['message']}"
+    if kind in ("people", "error"):
+        return f"{at if 't' in event else ''}{event['message']}"
+    if kind == "summary":
+        latency = event["latency_ms"]
+        timing = "" if latency["median"] is None else (f"; latency median {latency['median']:.0f} ms, "
+                                                       f"p95 {latency['p95']:.0f} ms")
+        return (f"{event['reps']} repetition(s), {event['below_parallel']} below parallel; {event['frames']} frames "
+                f"analysed, {event['dropped']} dropped{timing}")
+    return json.dumps(event)
+
+
+def _cmd_live(args) -> int:
+    from squatpose.analysis.config import load_analysis_config
+    from squatpose.live import run_live
+
+    if args.realtime and args.video is None:
+        print("error: --realtime plays a --video like a camera; a camera is always real time", file=sys.stderr)
+        return 2
+    config = load_analysis_config(args.config, args.overrides)
+
+    def emit(event: dict) -> None:
+        print(json.dumps(event) if args.json else _event_text(event), flush=True)
+
+    run_live(camera=args.camera, video=args.video, realtime=args.realtime, checkpoint=args.checkpoint,
+             backend=args.backend, config=config, view=args.view, window=not args.no_window, emit=emit)
+    return 0
 
 
 def _cmd_demo(args) -> int:
@@ -470,10 +564,13 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_serve(args) -> int:
+    from squatpose.analysis.config import load_analysis_config
     from squatpose.web.server import serve
 
+    config = load_analysis_config(args.config, args.overrides)
     try:
-        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers)
+        serve(args.host, args.port, args.data_dir, args.max_upload_mb, args.workers, config,
+              allow_network=args.allow_network)
     except RuntimeError as exc:  # e.g. another server holds the data folder
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -489,8 +586,8 @@ def _cmd_info(args) -> int:
 
 
 COMMANDS = {"train": _cmd_train, "eval": _cmd_eval, "predict": _cmd_predict, "data": _cmd_data,
-            "analyze": _cmd_analyze, "demo": _cmd_demo, "export": _cmd_export, "release": _cmd_release,
-            "serve": _cmd_serve, "info": _cmd_info}
+            "analyze": _cmd_analyze, "live": _cmd_live, "demo": _cmd_demo, "export": _cmd_export,
+            "release": _cmd_release, "serve": _cmd_serve, "info": _cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """The one config loader (training and analysis): YAML → frozen dataclasses, `--set` overrides, range checks.
 
-Unknown keys and values of the wrong type are errors naming the file and the dotted key; sections check
-their ranges in `__post_init__` with `check`. Missing keys keep the dataclass defaults.
+Unknown keys and values of the wrong type are errors naming the file and the dotted key (a key a section
+lists in its `REPLACED` class mapping gets an error saying what replaced it); sections check their ranges
+in `__post_init__` with `check`. Missing keys keep the dataclass defaults.
 """
 from __future__ import annotations
 
@@ -72,6 +73,12 @@ def from_dict(cls: type[T], data: Any, source: str = "config", key: str = "") ->
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(data) - set(names))
+    replaced = [k for k in unknown if k in getattr(cls, "REPLACED", {})]
+    if replaced:
+        name, value = replaced[0], data[replaced[0]]
+        old = f"{key}.{name}" if key else name
+        old += f".{next(iter(value))}" if isinstance(value, dict) and value else ""  # the key inside a section
+        raise ConfigError(f"{source}: {old} is no longer a setting: use {cls.REPLACED[name]}")
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {names}")
     values = {k: _convert(hints[k], v, source, f"{key}.{k}" if key else k) for k, v in data.items()}

@@ -62,13 +62,21 @@ def frontal_plane_projection_angle(hip: np.ndarray, knee: np.ndarray, ankle: np.
     """Signed frontal plane projection angle (FPPA), degrees: 180 - interior knee angle, positive
     when the knee lies medial to the hip-ankle line (towards `other_hip`, i.e. valgus), negative
     when lateral (varus). Meaningful in front/back views only; 2D, so a qualitative indicator."""
+    sign = np.sign(knee_medial_offset(hip, knee, ankle, other_hip))
+    return sign * (180.0 - interior_angle(hip, knee, ankle))
+
+
+def knee_medial_offset(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray,
+                       other_hip: np.ndarray) -> np.ndarray:
+    """Signed distance of the knee from the hip-ankle line, in the points' units: > 0 medial
+    (towards `other_hip`: knee inward), < 0 lateral. Unlike the FPPA it shrinks smoothly to 0 as
+    the leg straightens, so a nearly straight leg's noise cannot flip it to a large value."""
     line = ankle - hip
     rel = knee - hip
     with np.errstate(invalid="ignore", divide="ignore"):
         n = line / np.linalg.norm(line, axis=-1, keepdims=True)
     perp = rel - np.sum(rel * n, axis=-1, keepdims=True) * n
-    sign = np.sign(np.sum(perp * (other_hip - hip), axis=-1))
-    return sign * (180.0 - interior_angle(hip, knee, ankle))
+    return np.sign(np.sum(perp * (other_hip - hip), axis=-1)) * np.linalg.norm(perp, axis=-1)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class Measures:
     hip_angle: interior shoulder-hip-knee (trunk-thigh) angle, 180 = straight; side views; with sd.
     hip_above_knee: (knee y - hip y) / leg length, > 0 hip above knee.
     fppa: signed frontal plane projection angle, > 0 knee medial; front views.
+    knee_inward: signed distance of the knee from the hip-ankle line / leg length, > 0 medial.
     """
 
     knee_angle: Measure
@@ -121,6 +130,7 @@ class Measures:
     hip_angle: Measure
     hip_above_knee: Measure
     fppa: Measure
+    knee_inward: Measure
 
     @property
     def knee_flexion(self) -> np.ndarray:
@@ -155,6 +165,8 @@ def compute_measures(body: Body, leg_length: np.ndarray, joint_sd_leg: float = 0
         fppa=Measure.from_sides("deg", frontal_plane_projection_angle(hip, knee, ankle,
                                                                       hip[:, ::-1]),
                                 np.minimum(leg, body.score_of("hip")[:, ::-1])),
+        knee_inward=Measure.from_sides("leg", knee_medial_offset(hip, knee, ankle, hip[:, ::-1]) / leg_length,
+                                       np.minimum(leg, body.score_of("hip")[:, ::-1])),
     )
 
 

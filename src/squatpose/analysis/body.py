@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.analysis.tracks import JointTracks
 from squatpose.joints import LEG_PARTS, SIDES
 
@@ -17,11 +18,12 @@ class Body:
     """Per-frame joints by part and side (the person's own left/right).
 
     xy: (T, 4, 2, 2) = (frame, part in PARTS, side in SIDES, x/y) image pixels, NaN where the joint
-    is missing or below the score threshold. score: (T, 4, 2), 0 there.
+    is missing or below the score threshold `min_score`. score: (T, 4, 2), 0 there.
     """
 
     xy: np.ndarray
     score: np.ndarray
+    min_score: float = MIN_JOINT_SCORE
 
     @classmethod
     def from_tracks(cls, tracks: JointTracks, min_score: float) -> Body:
@@ -29,7 +31,7 @@ class Body:
         ok = sel.score >= max(min_score, np.finfo(float).tiny)
         xy = np.where(ok[..., None], sel.xy, np.nan).reshape(-1, len(PARTS), len(SIDES), 2)
         score = np.where(ok, sel.score, 0.0).reshape(-1, len(PARTS), len(SIDES))
-        return cls(xy, score)
+        return cls(xy, score, min_score)
 
     @property
     def n_frames(self) -> int:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from squatpose.config import check, from_dict, load
 
-# A joint less likely than this to be within 0.1 of the body size (calibrated score) carries no position:
-# it is not smoothed, measured, lifted to 3D or drawn. The first built-in model's raw 0.3, calibrated.
+# The default of AnalysisConfig.min_joint_score: the first built-in model's raw 0.3, calibrated.
 MIN_JOINT_SCORE = 0.53
+ONE_FLOOR = "min_joint_score (one joint-score floor for smoothing, measures, 3D legs, drawing and the tracker)"
 
 
 @dataclass(frozen=True)
@@ -22,8 +22,7 @@ class SmoothingParams:
     """One Euro and gating parameters (analysis/smoothing.py).
 
     min_cutoff: Hz, cutoff at rest. beta: Hz per (leg length / s). d_cutoff: Hz, for the speed.
-    min_score: joints less likely than this to be within 0.1 of the body size (a calibrated score,
-    see docs/analysis.md "Joint scores") are not fed. max_hold_frames: frames an estimate is held.
+    Joints under `min_joint_score` are not fed. max_hold_frames: frames an estimate is held.
     swap_ratio: swap left/right legs when the swapped assignment costs < swap_ratio x kept (0 = off).
     swap_min_dist: ... and the kept assignment is off by more than this (leg lengths per joint).
     """
@@ -31,26 +30,15 @@ class SmoothingParams:
     min_cutoff: float = 1.0
     beta: float = 5.0
     d_cutoff: float = 1.0
-    min_score: float = MIN_JOINT_SCORE
     max_hold_frames: int = 5
     swap_ratio: float = 0.5
     swap_min_dist: float = 0.05
+    REPLACED: ClassVar[dict[str, str]] = {"min_score": ONE_FLOOR}
 
     def __post_init__(self) -> None:
         check("smoothing", min_cutoff=self.min_cutoff > 0, d_cutoff=self.d_cutoff > 0, beta=self.beta >= 0,
-              min_score=self.min_score >= 0, max_hold_frames=self.max_hold_frames >= 0,
+              max_hold_frames=self.max_hold_frames >= 0,
               swap_ratio=0 <= self.swap_ratio < 1, swap_min_dist=self.swap_min_dist >= 0)
-
-
-@dataclass(frozen=True)
-class MeasureConfig:
-    """min_score: joints less likely than this to be within 0.1 of the body size (calibrated score)
-    do not enter any angle, nor the 3D lift."""
-
-    min_score: float = MIN_JOINT_SCORE
-
-    def __post_init__(self) -> None:
-        check("measures", min_score=0 <= self.min_score <= 1)
 
 
 @dataclass(frozen=True)
@@ -142,23 +130,36 @@ class RepConfig:
 
 @dataclass(frozen=True)
 class FeedbackConfig:
-    """Thresholds for feedback sentences (see docs/analysis.md for sources and project choices);
+    """Verdicts and feedback (docs/analysis.md gives each threshold's source, or marks it a project
+    choice). parallel_tolerance_deg: the thigh angle that counts as parallel; thigh_model_sd_deg: the
+    uncertainty of a pose model's hip and knee joint centres against the thigh a judge sees, added
+    to every thigh angle's; max_thigh_sd_deg: a depth verdict needs a thigh angle at least this
+    certain; fast_descent_s: a way down shorter than this is a drop, not a controlled descent;
+    knee_inward_pct: knees this far inside the hip-ankle line (% of leg length, both knees' mean)
+    beyond the measure's uncertainty are caving in; min_hip_width: knees are judged only where the
+    hips are this far apart in the image (leg lengths; a side view overlaps them);
+    knee_asymmetry_deg / hip_asymmetry_pct: left/right differences at the bottom beyond their
+    uncertainty; ascent_slowdown: the last way up this much slower than the first (fatigue);
     min_confidence: a repetition whose depth joints are on average less likely than this to be within
     0.1 of the body size (calibrated score) gets a caution, and its measures skip frames below it."""
 
     parallel_tolerance_deg: float = 0.0
-    fast_descent_s: float = 1.0
+    thigh_model_sd_deg: float = 4.0
+    max_thigh_sd_deg: float = 12.0
+    fast_descent_s: float = 0.5
+    knee_inward_pct: float = 2.0
+    min_hip_width: float = 0.1
     knee_asymmetry_deg: float = 10.0
     hip_asymmetry_pct: float = 5.0
-    valgus_fppa_deg: float = 10.0
     min_confidence: float = 0.77
     ascent_slowdown: float = 0.5
 
     def __post_init__(self) -> None:
         check("feedback", fast_descent_s=self.fast_descent_s > 0,
+               thigh_model_sd_deg=self.thigh_model_sd_deg >= 0, max_thigh_sd_deg=self.max_thigh_sd_deg > 0,
+               knee_inward_pct=self.knee_inward_pct > 0, min_hip_width=self.min_hip_width >= 0,
                knee_asymmetry_deg=self.knee_asymmetry_deg > 0,
                hip_asymmetry_pct=self.hip_asymmetry_pct > 0,
-               valgus_fppa_deg=self.valgus_fppa_deg > 0,
                min_confidence=0 <= self.min_confidence <= 1,
                ascent_slowdown=self.ascent_slowdown > 0)
 
@@ -190,7 +191,7 @@ class Lift3DConfig:
     the person must stand straight (2D hip-ankle distance >= this fraction of thigh + shin) in at
     least this many frames; min/max_thigh_shin: plausible thigh/shin length ratio (outside: a
     segment was never seen at full length); joint_sd: 2D joint noise assumed at score 1, leg
-    lengths (grows as 1/score, floored at measures.min_score's default); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
+    lengths (grows as 1/score, floored at min_joint_score); pitch_sd_deg: assumed camera pitch uncertainty (a level camera is
     assumed); a value is trusted when its sd <= max_sd_deg, no segment points within
     ambiguous_fraction (image length / true length) of straight at the camera and no 2D segment
     is longer than max_overshoot times its length; samples: Monte Carlo draws for the sd."""
@@ -225,14 +226,22 @@ class Lift3DConfig:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
+    """min_joint_score: a joint less likely than this to be within 0.1 of the body size of the truth (a
+    calibrated score, docs/analysis.md "Joint scores") carries no position: it is not smoothed, measured,
+    lifted to 3D or drawn, and a video tracker's box does not follow it. The one floor for all of them."""
+
+    min_joint_score: float = MIN_JOINT_SCORE
     smoothing: SmoothingParams = field(default_factory=SmoothingParams)
-    measures: MeasureConfig = field(default_factory=MeasureConfig)
     view: ViewConfig = field(default_factory=ViewConfig)
     depth: DepthConfig = field(default_factory=DepthConfig)
     reps: RepConfig = field(default_factory=RepConfig)
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     lift3d: Lift3DConfig = field(default_factory=Lift3DConfig)
     trunk: TrunkConfig = field(default_factory=TrunkConfig)
+    REPLACED: ClassVar[dict[str, str]] = {"measures": ONE_FLOOR}
+
+    def __post_init__(self) -> None:
+        check("analysis", min_joint_score=0 <= self.min_joint_score <= 1)
 
 
 def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> AnalysisConfig:
@@ -242,7 +251,6 @@ def config_from_dict(data: dict[str, Any] | None, source: str = "config") -> Ana
 
 def load_analysis_config(path: str | Path | None = None,
                          overrides: list[str] | None = None) -> AnalysisConfig:
-    """Read an analysis YAML (sections smoothing, measures, view, depth, reps, feedback,
-    lift3d, trunk) and apply `--set`
-    overrides such as `reps.min_depth=0.3`."""
+    """Read an analysis YAML (min_joint_score; sections smoothing, view, depth, reps, feedback, lift3d,
+    trunk) and apply `--set` overrides such as `reps.min_depth=0.3`."""
     return load(AnalysisConfig, path, overrides)

@@ -1,4 +1,5 @@
-"""View-robust normalised squat depth from 2D joints.
+"""View-robust normalised squat depth from 2D joints: the leg-length estimators and the whole-clip
+leg geometry; `causal_depth.py` computes the per-frame signal from them, frame by frame.
 
 Main signal, per side: leg compression c = 1 - |hip - ankle| / L, with L the person's leg length
 (a high percentile of thigh + shin while the feet stay in place). For a leg with equal thigh and
@@ -6,9 +7,9 @@ shin, c = 1 - sin(knee angle / 2) in 3D, so c is about 0 standing, 0.29 at 90 de
 and 0.45-0.55 with thighs parallel. Unlike the 2D knee angle it changes just as much in front and
 back views as in side views, and it does not depend on camera roll or on where the person stands.
 In side views it is averaged with the knee-angle estimate 1 - sin(angle / 2) (config weight).
-Where the 3D leg reconstruction (lift3d.py) is well posed, its hip-ankle compression replaces both:
-it is the same quantity measured in 3D, so it no longer depends on the camera's yaw (in 2D the
-backward hip shift and the forward knee travel show only in views that see them).
+With depth.use_3d, the reported depth (not the counted one) takes the 3D leg reconstruction's
+hip-ankle compression where it is well posed (`depth_with_3d`): the same quantity measured in 3D,
+so it no longer depends on the camera's yaw.
 Without ankles, hip drop below the highest hip position (/ L) stands in (needs a still camera).
 Frames where the feet travel (walking in or out) get no depth: squats keep the feet planted.
 """
@@ -110,53 +111,17 @@ def _rolling_percentile(x: np.ndarray, q: float, half: int, step: int) -> np.nda
     return out
 
 
-def _half_window_means(x: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means of x (T, D) over [t-h, t) and [t, t+h) ignoring NaN rows; returns before, after
-    (T, D) and whether both halves have at least h/2 valid rows (T,)."""
-    valid = np.isfinite(x).all(axis=-1)
-    csum = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(np.where(valid[:, None], x, 0), 0)])
-    ccnt = np.concatenate([[0], np.cumsum(valid)])
-    t = np.arange(len(x))
-    lo, hi = np.maximum(t - h, 0), np.minimum(t + h, len(x))
-    n_before, n_after = ccnt[t] - ccnt[lo], ccnt[hi] - ccnt[t]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        before = (csum[t] - csum[lo]) / n_before[:, None]
-        after = (csum[hi] - csum[t]) / n_after[:, None]
-    return before, after, (n_before >= max(1, h // 2)) & (n_after >= max(1, h // 2))
-
-
-def feet_moving(ankle: np.ndarray, leg_px: float, fps: float, cfg: DepthConfig) -> np.ndarray:
-    """(T,) True where both feet move: the midpoint of the ankles and each ankle by itself shift more
-    than `walk_displacement` leg lengths between the two halves of a `walk_window_s` window centred on
-    the frame (frames where both ankles are seen). ankle: (T, 2, 2).
-
-    The midpoint barely moves when a pose model swaps left and right or one ankle wobbles while hidden
-    at the bottom of a squat; requiring each ankle to move too leaves out one foot lifted and put back
-    (a knee raise, a step-up, a shuffle), which moves the midpoint by half its lift. Walking moves both."""
-    h = max(1, int(round(cfg.walk_window_s * fps / 2)))
-    if not np.isfinite(leg_px):
-        return np.zeros(len(ankle), dtype=bool)
-    both = np.isfinite(ankle).all(axis=-1).all(axis=-1)
-    seen = np.where(both[:, None, None], ankle, np.nan)
-    limit = cfg.walk_displacement * leg_px
-    before, after, ok = _half_window_means(seen.mean(axis=1), h)
-    moving = ok & (np.linalg.norm(after - before, axis=-1) > limit)
-    for side in range(seen.shape[1]):
-        before, after, _ = _half_window_means(seen[:, side], h)
-        moving &= np.linalg.norm(after - before, axis=-1) > limit
-    return moving
-
-
-def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
-    """Walking detection, leg length per frame and leg compression for every frame.
+def leg_geometry(body: Body, fps: float, cfg: DepthConfig, moving: np.ndarray | None = None) -> LegGeometry:
+    """Leg length per frame and leg compression for every frame, from the whole clip (the
+    measures' refinement after the fact; the counted depth is causal_depth's).
 
     The leg length of a frame is the `leg_percentile` of the candidates within `leg_window_s`
-    around it, inside the same still stretch: it follows slow changes of scale (zoom, shuffling
+    around it, inside the same still stretch (`moving`: (T,) feet-moving frames, which end a
+    stretch; None: the feet never move): it follows slow changes of scale (zoom, shuffling
     closer) while a squat, which only shortens the 2D legs, leaves it alone."""
     samples = leg_samples(body)
     overall = _first_finite(np.stack([standing_length(c, cfg.leg_percentile) for c in samples]))
-    finite = overall[np.isfinite(overall)]
-    moving = feet_moving(body.ankle, float(finite.max()) if finite.size else float("nan"), fps, cfg)
+    moving = np.zeros(body.n_frames, bool) if moving is None else np.asarray(moving, bool)
     still = ~moving
     first = still & ~np.concatenate([[False], still[:-1]])
     segment_id = np.where(still, np.cumsum(first) - 1, -1)
@@ -173,56 +138,10 @@ def leg_geometry(body: Body, fps: float, cfg: DepthConfig) -> LegGeometry:
     return LegGeometry(length, comp, moving, segment_id)
 
 
-def _hip_drop(body: Body, geom: LegGeometry) -> np.ndarray:
-    """(T, 2) drop of each hip below its highest position in the segment (5th pct of y) / L."""
-    drop = np.full((body.n_frames, 2), np.nan)
-    for seg in range(int(geom.segment_id.max(initial=-1)) + 1):
-        frames = geom.segment_id == seg
-        top = nanpercentile(body.hip[frames, :, 1], 5)
-        drop[frames] = (body.hip[frames, :, 1] - top) / geom.leg_length[frames]
-    return drop
-
-
-def knee_bent(body: Body, knee_angle: Measure, cfg: DepthConfig) -> np.ndarray:
-    """(T,) True where one knee is clearly and the other at least somewhat bent in 2D (True if none is
-    measurable).
-
-    Scale-free, so a person who only changes size in the image (walking towards or away from the
-    camera) never looks bent: side-like views show a small 2D knee angle, front-like views a thigh
-    that is short relative to the shin (it points at the camera). Both legs bend in a squat; in
-    walking one leg is always nearly straight."""
-    ratio = np.linalg.norm(body.knee - body.hip, axis=-1) / np.linalg.norm(body.ankle - body.knee,
-                                                                         axis=-1)
-    standing = standing_length(ratio, cfg.leg_percentile)
-    with np.errstate(invalid="ignore"):
-        bent = (knee_angle.lr <= cfg.bend_knee_angle) | (ratio <= cfg.bend_thigh_ratio * standing)
-        # The second leg need only be somewhat bent: a pose model often straightens a hidden leg.
-        some = (knee_angle.lr <= cfg.bend_other_knee_angle) | (ratio <= cfg.bend_other_thigh_ratio * standing)
-    measurable = np.isfinite(knee_angle.lr) | np.isfinite(ratio)
-    one_clearly = (bent & measurable).any(axis=1) | ~measurable.any(axis=1)
-    return one_clearly & (some | ~measurable).all(axis=1)
-
-
-def depth_signal(body: Body, geom: LegGeometry, knee_angle: Measure, side_view: bool,
-                 cfg: DepthConfig, legs3d: Legs3D | None = None) -> DepthSignal:
-    """Combine leg compression (and, in side views, the knee angle; where trusted, the 3D
-    compression) into one depth per frame."""
-    legs = geom.compression
-    if side_view and cfg.knee_weight_side > 0:
-        knee_c = 1.0 - np.sin(np.radians(knee_angle.lr) / 2)
-        both = np.isfinite(legs) & np.isfinite(knee_c)
-        mixed = (1 - cfg.knee_weight_side) * legs + cfg.knee_weight_side * knee_c
-        legs = np.where(both, mixed, np.where(np.isfinite(legs), legs, knee_c))
-    if legs3d is not None:  # one source per frame: a 3D side beside a 2D side would jump
-        legs = np.where(np.isfinite(legs3d.compression).any(axis=1, keepdims=True), legs3d.compression, legs)
-    leg_m = Measure.from_sides("leg", legs, body.conf("hip", "ankle"))
-    hip_m = Measure.from_sides("leg", _hip_drop(body, geom), body.score_of("hip"))
-    use_legs = np.isfinite(leg_m.value)
-    depth = np.where(use_legs, leg_m.value, hip_m.value)
-    conf = np.where(use_legs, leg_m.conf, hip_m.conf)
-    source = np.where(use_legs, "legs", np.where(np.isfinite(hip_m.value), "hips", ""))
-    depth[geom.moving] = np.nan
-    conf[geom.moving] = 0.0
-    source[geom.moving] = ""
-    return DepthSignal(depth, np.where(np.isfinite(depth), conf, 0.0), source,
-                       knee_bent(body, knee_angle, cfg))
+def depth_with_3d(depth: DepthSignal, legs3d: Legs3D, body: Body) -> DepthSignal:
+    """The reported depth with the 3D legs' compression wherever they are trusted (depth.use_3d):
+    a refinement after the fact, the repetitions having been counted on `depth`."""
+    lifted = Measure.from_sides("leg", legs3d.compression, body.conf("hip", "ankle"))
+    use = np.isfinite(depth.depth) & np.isfinite(legs3d.compression).any(axis=1) & np.isfinite(lifted.value)
+    return DepthSignal(np.where(use, lifted.value, depth.depth), np.where(use, lifted.conf, depth.conf),
+                       depth.source, depth.knee_bent)

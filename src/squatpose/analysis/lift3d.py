@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from squatpose.analysis.angles import Measure, interior_angle
 from squatpose.analysis.body import SIDES, Body, joint_sd
-from squatpose.analysis.config import MIN_JOINT_SCORE, Lift3DConfig
+from squatpose.analysis.config import Lift3DConfig
 from squatpose.analysis.depth import nanpercentile
 
 
@@ -127,7 +127,7 @@ def _facing(body: Body) -> str:
     return "camera" if np.median(gap) > 0 else "away"
 
 
-def _image_down(body: Body, straight: np.ndarray) -> np.ndarray:
+def image_down(body: Body, straight: np.ndarray) -> np.ndarray:
     """(2,) unit image direction of gravity: mid-hip -> mid-ankle over frames with straight legs
     (removes camera roll), image +y when unknown."""
     d = (body.ankle.mean(axis=1) - body.hip.mean(axis=1))[straight.any(axis=1)]
@@ -207,7 +207,7 @@ def _monte_carlo_batch(rng: np.random.Generator, body: Body, lt: np.ndarray, ls:
     shape = (cfg.samples,) + body.hip.shape
 
     def noisy(part: str) -> np.ndarray:
-        sd = joint_sd(body.score_of(part), leg, cfg.joint_sd, MIN_JOINT_SCORE)
+        sd = joint_sd(body.score_of(part), leg, cfg.joint_sd, body.min_score)
         return body.xy_of(part) + rng.normal(size=shape) * sd[..., None]
 
     length_sd = np.sqrt(2) * cfg.joint_sd * leg
@@ -279,7 +279,7 @@ def lift_legs(body: Body, leg_length: np.ndarray, segment_id: np.ndarray, cfg: L
     shin2 = np.linalg.norm(body.ankle - body.knee, axis=-1)
     limbs = _limbs(body, thigh2, shin2, leg_length, segment_id, cfg)
     lt, ls = limbs.thigh, limbs.shin
-    down = _image_down(body, limbs.standing)
+    down = image_down(body, limbs.standing)
     floor = (2 * cfg.noise_floor * lt * length_noise(thigh2), 2 * cfg.noise_floor * ls * length_noise(shin2))
     tilt_deg = float(np.degrees(np.arccos(1.0 / limbs.tilt)))
     straight = (cfg.straight_knee_deg, float(np.sin(np.radians(min(90.0, tilt_deg + cfg.tilt_margin_deg)))))

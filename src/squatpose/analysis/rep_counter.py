@@ -4,12 +4,12 @@ Phases: STANDING -> DESCENDING (depth >= start_depth) -> BOTTOM (within bottom_b
 point) -> ASCENDING (more than bottom_band above it) -> STANDING (depth < standing_depth). The gap
 between start_depth and standing_depth is the hysteresis: jitter around one threshold cannot start
 or finish a repetition twice. A repetition counts when it completes with peak depth >= min_depth
-and a duration within [min_duration_s, max_duration_s], and a knee was visibly bent near its
-deepest point (depth.knee_bent: rules out a person who only grows or shrinks in the image).
-Rising again by the hysteresis gap from near standing (without reaching standing_depth) ends the
-repetition at that low point and starts the next one (reps without full lockout), unless one side
-of that split is too fast for a body (`merge_glitch_splits`). Feet moving (walking) abandons an open
-repetition.
+and a duration within [min_duration_s, max_duration_s], and a knee was visibly bent within
+bottom_band of its deepest point (causal_depth's knee-bent test: rules out a person who only grows or
+shrinks in the image). Rising again by the hysteresis gap from near standing (without reaching
+standing_depth) ends the repetition at that low point and starts the next one (reps without full
+lockout), unless one side of that split is too fast for a body (`is_glitch_split`). Feet moving
+(walking) abandons an open repetition.
 
 A clip that begins above start_depth begins inside a repetition: it counts when its return to
 standing is seen. Back near standing means a depth below standing_depth and, where a knee angle
@@ -17,13 +17,17 @@ is measured, a knee straightened to STRAIGHT_KNEE_DEG or more in 2D: in a clip c
 the leg length (the depth's scale) comes from bent legs only, is short, and makes a person still
 well down look like standing. After walking, counting resumes only from standing. A repetition still open when the clip
 ends is reported as partial (if already deeper than min_depth with a bent knee), never counted.
-One RepCounter per tracked person.
+
+`RepStream` is the one repetition logic of files (`count_reps`) and of the live engine
+(`online.py`): the counter, glitch splits merged as they happen, and unsure repetitions set apart.
+Durations use each frame's time, so frames that come unevenly (a camera, dropped frames) count alike.
+One RepStream per tracked person.
 """
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
@@ -46,9 +50,11 @@ class Phase(str, Enum):
 
 @dataclass
 class RepSpan:
-    """Frames of one repetition. end_frame is None while (or if) it is unfinished;
+    """Frames (and times, s) of one repetition. end_frame is None while (or if) it is unfinished;
     started_in_clip is False when the tracked stretch began inside this repetition; knee_bent:
-    a bent knee was seen near the deepest point; trough: lowest depth since the bottom."""
+    a bent knee was seen near the deepest point; trough: lowest depth since the bottom;
+    conf_sum / conf_frames: the depth signal's confidence summed over the frames the counter saw in it.
+    knee_bent: a frame within bottom_band of the deepest one showed a visibly bent knee."""
 
     start_frame: int
     bottom_frame: int
@@ -59,10 +65,22 @@ class RepSpan:
     missing_frames: int = 0
     trough_depth: float = math.nan
     trough_frame: int = -1
+    start_t: float = math.nan
+    bottom_t: float = math.nan
+    end_t: float = math.nan
+    trough_t: float = math.nan
+    conf_sum: float = 0.0
+    conf_frames: int = 0
+    bent_depth: float = -math.inf   # the deepest frame with a visibly bent knee
+
+    @property
+    def confidence(self) -> float:
+        return self.conf_sum / self.conf_frames if self.conf_frames else 0.0
 
 
 class RepCounter:
-    """Feed one depth value per frame with `update`; read `completed`, `rejected`, `finish()`."""
+    """Feed one depth value per frame with `update`; completed and rejected repetitions appear in
+    `completed` and `rejected` (a caller that streams empties them); `finish()` at the end."""
 
     def __init__(self, cfg: RepConfig, fps: float) -> None:
         self.cfg = cfg
@@ -70,94 +88,100 @@ class RepCounter:
         self.phase = Phase.UNKNOWN
         self.completed: list[RepSpan] = []
         self.rejected: list[tuple[RepSpan, str]] = []
-        self._open: RepSpan | None = None
-        self._rest_frame: int | None = None
+        self.open: RepSpan | None = None
+        self.rest: tuple[int, float] | None = None   # last frame (and time) below standing_depth
         self._may_start_inside = True  # only before any walking: the clip may begin mid-rep
 
     def update(self, frame: int, depth: float, moving: bool = False, bent: bool = True,
-               straight: bool = True) -> Phase:
-        """Advance by one frame; NaN depth (no data) keeps the phase. `moving`: feet moving;
-        `bent`: a knee is visibly bent (a rep needs one near its deepest point); `straight`: a knee
-        is straight or none is measured (a rep ends only then). Returns the phase."""
+               straight: bool = True, t: float | None = None, conf: float = 1.0) -> Phase:
+        """Advance by one frame (at time `t` s, default frame / fps); NaN depth (no data) keeps the
+        phase. `moving`: feet moving; `bent`: a knee is visibly bent (a rep needs one near its deepest
+        point); `straight`: a knee is straight or none is measured (a rep ends only then); `conf`: the
+        depth's confidence. Returns the phase."""
+        t = frame / self.fps if t is None else t
+        if self.open is not None:
+            self.open.conf_sum += conf
+            self.open.conf_frames += 1
         if moving:
-            if self._open is not None:
-                self.rejected.append((self._open, "feet moved (walking?) during the repetition"))
-            self._open, self.phase, self._may_start_inside = None, Phase.MOVING, False
+            if self.open is not None:
+                self.rejected.append((self.open, "feet moved (walking?) during the repetition"))
+            self.open, self.phase, self._may_start_inside = None, Phase.MOVING, False
         elif not math.isfinite(depth):
-            if self._open is not None:
-                self._open.missing_frames += 1
+            if self.open is not None:
+                self.open.missing_frames += 1
         elif self.phase in (Phase.UNKNOWN, Phase.MOVING):
-            self._begin(frame, depth, bent)
+            self._begin(frame, t, depth, bent, conf)
         elif self.phase == Phase.STANDING:
-            self._standing(frame, depth, bent)
+            self._standing(frame, t, depth, bent, conf)
         else:
-            self.phase = self._in_rep(frame, depth, bent, straight)
+            self.phase = self._in_rep(frame, t, depth, bent, straight, conf)
         return self.phase
 
     def finish(self) -> RepSpan | None:
         """The repetition still open at the end of the clip (partial), if it already reached
         min_depth with a bent knee; shallower unfinished dips are not reported."""
-        rep = self._open
+        rep = self.open
         return rep if rep is not None and rep.knee_bent and rep.peak_depth >= self.cfg.min_depth \
             else None
 
-    def _begin(self, frame: int, depth: float, bent: bool) -> None:
+    def _begin(self, frame: int, t: float, depth: float, bent: bool, conf: float) -> None:
         if depth >= self.cfg.start_depth:
             if self._may_start_inside:
-                self._start(frame, depth, bent, started_in_clip=False)
+                self._start((frame, t), depth, bent, conf, started_in_clip=False)
                 self.phase = Phase.DESCENDING
             else:
                 self.phase = Phase.UNKNOWN  # after walking: wait for standing
         else:
             self.phase = Phase.STANDING
-            self._rest_frame = frame if depth < self.cfg.standing_depth else None
+            self.rest = (frame, t) if depth < self.cfg.standing_depth else None
 
-    def _standing(self, frame: int, depth: float, bent: bool) -> None:
+    def _standing(self, frame: int, t: float, depth: float, bent: bool, conf: float) -> None:
         if depth < self.cfg.standing_depth:
-            self._rest_frame = frame
+            self.rest = (frame, t)
         if depth >= self.cfg.start_depth:
-            start = self._rest_frame if self._rest_frame is not None else frame
-            self._start(start, depth, bent, started_in_clip=True, bottom=frame)
+            self._start(self.rest or (frame, t), depth, bent, conf, started_in_clip=True, bottom=(frame, t))
             self.phase = Phase.DESCENDING
 
-    def _start(self, start: int, depth: float, bent: bool, started_in_clip: bool,
-               bottom: int | None = None) -> None:
+    def _start(self, start: tuple[int, float], depth: float, bent: bool, conf: float, started_in_clip: bool,
+               bottom: tuple[int, float] | None = None) -> None:
         bottom = start if bottom is None else bottom
-        self._open = RepSpan(start, bottom, None, depth, started_in_clip, bent)
-        self._open.trough_depth, self._open.trough_frame = depth, bottom
+        self.open = RepSpan(start[0], bottom[0], None, depth, started_in_clip, bent, trough_depth=depth,
+                            trough_frame=bottom[0], start_t=start[1], bottom_t=bottom[1], trough_t=bottom[1],
+                            conf_sum=conf, conf_frames=1, bent_depth=depth if bent else -math.inf)
 
-    def _in_rep(self, frame: int, depth: float, bent: bool, straight: bool) -> Phase:
-        rep = self._open
+    def _in_rep(self, frame: int, t: float, depth: float, bent: bool, straight: bool, conf: float) -> Phase:
+        rep = self.open
         assert rep is not None
         cfg = self.cfg
+        if bent:
+            rep.bent_depth = max(rep.bent_depth, depth)
+        rep.knee_bent = rep.bent_depth >= max(rep.peak_depth, depth) - cfg.bottom_band
         if depth > rep.peak_depth:
-            rep.peak_depth, rep.bottom_frame = depth, frame
-            rep.trough_depth, rep.trough_frame = depth, frame
-            rep.knee_bent = bent
+            rep.peak_depth, rep.bottom_frame, rep.bottom_t = depth, frame, t
+            rep.trough_depth, rep.trough_frame, rep.trough_t = depth, frame, t
             return Phase.DESCENDING
         if self.phase != Phase.ASCENDING and depth > rep.peak_depth - cfg.bottom_band:
-            rep.knee_bent |= bent
             return Phase.BOTTOM
         if depth < rep.trough_depth:
-            rep.trough_depth, rep.trough_frame = depth, frame
+            rep.trough_depth, rep.trough_frame, rep.trough_t = depth, frame, t
         if depth < cfg.standing_depth and straight:
-            self._close(frame)
-            self._rest_frame = frame
+            self._close(frame, t)
+            self.rest = (frame, t)
             return Phase.STANDING
         if (rep.trough_depth < cfg.start_depth
                 and depth >= rep.trough_depth + (cfg.start_depth - cfg.standing_depth)):
-            trough = rep.trough_frame
-            self._close(trough)
-            self._start(trough, depth, bent, started_in_clip=True, bottom=frame)
+            trough = (rep.trough_frame, rep.trough_t)
+            self._close(*trough)
+            self._start(trough, depth, bent, conf, started_in_clip=True, bottom=(frame, t))
             return Phase.DESCENDING
         return Phase.BOTTOM if depth > rep.peak_depth - cfg.bottom_band else Phase.ASCENDING
 
-    def _close(self, end_frame: int) -> None:
-        rep = self._open
+    def _close(self, end_frame: int, end_t: float) -> None:
+        rep = self.open
         assert rep is not None
-        self._open = None
-        rep.end_frame = end_frame
-        duration = (end_frame - rep.start_frame) / self.fps
+        self.open = None
+        rep.end_frame, rep.end_t = end_frame, end_t
+        duration = end_t - rep.start_t
         if rep.peak_depth < self.cfg.min_depth:
             reason = f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f})"
         elif not rep.knee_bent:
@@ -176,12 +200,116 @@ class RepCounter:
 
 @dataclass(frozen=True)
 class RepCount:
-    """completed / partial repetitions, rejected dips with reasons, and phases (T,) of str."""
+    """completed (counted) / uncertain (completed on joints too unsure to count) / partial
+    repetitions, rejected dips with reasons, and phases (T,) of str."""
 
     completed: list[RepSpan]
     partial: list[RepSpan]
     rejected: list[tuple[RepSpan, str]]
     phases: np.ndarray
+    uncertain: list[RepSpan] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RepEvent:
+    """What the repetition logic says after a frame: 'started' (a descent began), 'bottom' (the
+    first rise from the deepest point so far), 'counted', 'uncertain' (completed on joints too
+    unsure to count), 'rejected' (a dip that is no repetition, `reason` says why)."""
+
+    kind: str
+    span: RepSpan
+    reason: str = ""
+
+
+def is_glitch_split(first: RepSpan, second: RepSpan, min_phase_s: float) -> bool:
+    """Back-to-back repetitions (standing for less than `min_phase_s` between them, or not at all)
+    where the first's rise or the second's fall takes less than `min_phase_s`: a few frames where the
+    depth signal jumps to standing and back (a pose that failed at the bottom, possibly read as
+    standing for a frame or two), not a repetition ending and the next beginning."""
+    return (_shorter(second.start_t - first.end_t, min_phase_s)
+            and _shorter(min(first.end_t - first.bottom_t, second.bottom_t - second.start_t), min_phase_s))
+
+
+def _shorter(seconds: float, limit: float) -> bool:
+    return seconds < limit + 1e-9  # frame times are multiples of 1/fps: equal within rounding counts
+
+
+def merge_spans(first: RepSpan, second: RepSpan) -> RepSpan:
+    """One repetition from a glitch split: the deeper bottom, the first's start, the second's end."""
+    deeper = first if first.peak_depth >= second.peak_depth else second
+    return RepSpan(first.start_frame, deeper.bottom_frame, second.end_frame, deeper.peak_depth,
+                   first.started_in_clip, deeper.knee_bent, first.missing_frames + second.missing_frames,
+                   second.trough_depth, second.trough_frame, first.start_t, deeper.bottom_t, second.end_t,
+                   second.trough_t, first.conf_sum + second.conf_sum, first.conf_frames + second.conf_frames,
+                   deeper.bent_depth)
+
+
+class RepStream:
+    """The one repetition logic of files and of the live engine: a RepCounter, repetitions split by
+    a glitch merged (`is_glitch_split`), and those completed on joints too unsure
+    (`reps.min_confidence`) set apart. `update` once per frame returns RepEvents; a completed
+    repetition is announced once no later one can merge with it (normally `min_phase_s` after it
+    ends). Memory does not grow with the stream."""
+
+    def __init__(self, cfg: RepConfig, fps: float) -> None:
+        self.cfg = cfg
+        self.counter = RepCounter(cfg, fps)
+        self.pending: RepSpan | None = None   # completed, may still merge with the next one
+        self._bottom_told: RepSpan | None = None
+
+    @property
+    def phase(self) -> Phase:
+        return self.counter.phase
+
+    def update(self, frame: int, t: float, depth: float, moving: bool = False, bent: bool = True,
+               straight: bool = True, conf: float = 1.0) -> list[RepEvent]:
+        counter = self.counter
+        before = counter.open
+        phase = counter.update(frame, depth, moving, bent, straight, t, conf)
+        events: list[RepEvent] = []
+        for rep in counter.completed:
+            if self.pending is not None and is_glitch_split(self.pending, rep, self.cfg.min_phase_s):
+                log.debug("repetitions split at frame %d merged (a glitch of the depth signal)", rep.start_frame)
+                self.pending = merge_spans(self.pending, rep)
+            else:
+                events += self._settle()
+                self.pending = rep
+        events += [RepEvent("rejected", rep, why) for rep, why in counter.rejected]
+        counter.completed.clear()
+        counter.rejected.clear()
+        if counter.open is not None and counter.open is not before:
+            events.append(RepEvent("started", counter.open))
+        if phase == Phase.ASCENDING and counter.open is not None and self._bottom_told is not counter.open:
+            self._bottom_told = counter.open
+            events.append(RepEvent("bottom", counter.open))
+        if self.pending is not None and not self._may_merge(t):
+            events += self._settle()
+        return events
+
+    def finish(self) -> tuple[list[RepEvent], RepSpan | None]:
+        """At the end of the stream: the last repetition settled, and the one still open (partial),
+        if it already reached min_depth with a bent knee."""
+        return self._settle(), self.counter.finish()
+
+    def _settle(self) -> list[RepEvent]:
+        rep, self.pending = self.pending, None
+        if rep is None:
+            return []
+        return [RepEvent("counted" if rep.confidence >= self.cfg.min_confidence else "uncertain", rep)]
+
+    def _may_merge(self, now: float) -> bool:
+        """Whether a repetition still to come could merge with the pending one."""
+        last, limit = self.pending, self.cfg.min_phase_s
+        assert last is not None
+        fast_rise = _shorter(last.end_t - last.bottom_t, limit)
+        nxt = self.counter.open
+        if nxt is not None:
+            return _shorter(nxt.start_t - last.end_t, limit) and (
+                fast_rise or _shorter(nxt.bottom_t - nxt.start_t, limit))
+        # the next repetition would start at the last standing frame, or later; its bottom after now
+        rest = self.counter.rest
+        start = rest[1] if self.counter.phase == Phase.STANDING and rest is not None else now
+        return _shorter(start - last.end_t, limit) and (fast_rise or _shorter(now - start, limit))
 
 
 def _rest(stretch: np.ndarray) -> float | None:
@@ -215,51 +343,26 @@ def refine_boundaries(spans: list[RepSpan], depth: np.ndarray, band: float,
             stretch[stretch == Phase.STANDING.value] = phase.value
 
 
-def knee_straight(knee_angle_lr: np.ndarray) -> np.ndarray:
-    """(T,) True where the straighter knee of (T, 2) 2D knee angles reaches STRAIGHT_KNEE_DEG.
-    Frames without a measured knee keep the last measured state (False before the first); all True
-    when no knee is ever measured (then depth alone decides)."""
-    finite = np.isfinite(knee_angle_lr).any(axis=1)
-    if not finite.any():
-        return np.ones(len(knee_angle_lr), bool)
-    straight = np.where(np.isfinite(knee_angle_lr), knee_angle_lr, -np.inf).max(axis=1) >= STRAIGHT_KNEE_DEG
-    last = np.maximum.accumulate(np.where(finite, np.arange(len(finite)), -1))
-    return np.where(last >= 0, straight[np.maximum(last, 0)], False)
-
-
-def merge_glitch_splits(spans: list[RepSpan], fps: float, min_phase_s: float) -> list[RepSpan]:
-    """Merge back-to-back repetitions (standing for less than `min_phase_s` between them, or not at
-    all) when the first's rise or the second's fall takes less than `min_phase_s`: a few frames where
-    the depth signal jumps to standing and back (a pose that failed at the bottom, possibly read as
-    standing for a frame or two) are not a repetition ending and the next beginning. The merged one
-    keeps the deeper bottom."""
-    limit = min_phase_s * fps
-    merged: list[RepSpan] = []
-    for rep in spans:
-        last = merged[-1] if merged else None
-        if (last is not None and rep.start_frame - last.end_frame < limit
-                and min(last.end_frame - last.bottom_frame, rep.bottom_frame - rep.start_frame) < limit):
-            deeper = last if last.peak_depth >= rep.peak_depth else rep
-            merged[-1] = RepSpan(last.start_frame, deeper.bottom_frame, rep.end_frame, deeper.peak_depth,
-                                 last.started_in_clip, deeper.knee_bent,
-                                 last.missing_frames + rep.missing_frames, rep.trough_depth, rep.trough_frame)
-            log.debug("repetitions split at frame %d merged (a glitch of the depth signal)", rep.start_frame)
-        else:
-            merged.append(rep)
-    return merged
-
-
-def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float,
-               cfg: RepConfig, straight: np.ndarray | None = None) -> RepCount:
-    """Run one RepCounter over depth (T,) with feet-moving (T,), knee-bent (T,) and knee-straight
-    (T,, default all True) masks, merge repetitions split by a glitch (`merge_glitch_splits`), then
-    refine the repetitions' start and end frames (`refine_boundaries`)."""
-    counter = RepCounter(cfg, fps)
-    straight = np.ones(len(depth), bool) if straight is None else straight
-    phases = np.array([counter.update(t, float(d), bool(m), bool(b), bool(s)).value
-                       for t, (d, m, b, s) in enumerate(zip(depth, moving, bent, straight))]).astype("<U10")
-    unfinished = counter.finish()
-    completed = merge_glitch_splits(counter.completed, fps, cfg.min_phase_s)
-    spans = completed + ([unfinished] if unfinished else [])
+def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float, cfg: RepConfig,
+               straight: np.ndarray | None = None, conf: np.ndarray | None = None) -> RepCount:
+    """Run one RepStream over depth (T,) with feet-moving (T,), knee-bent (T,), knee-straight (T,,
+    default all True) masks and the depth's confidence (T,, default 1), then refine the
+    repetitions' start and end frames (`refine_boundaries`)."""
+    stream = RepStream(cfg, fps)
+    n = len(depth)
+    straight = np.ones(n, bool) if straight is None else straight
+    conf = np.ones(n) if conf is None else conf
+    phases = np.empty(n, dtype="<U10")
+    events: list[RepEvent] = []
+    for t in range(n):
+        events += stream.update(t, t / fps, float(depth[t]), bool(moving[t]), bool(bent[t]), bool(straight[t]),
+                                float(conf[t]))
+        phases[t] = stream.phase.value
+    last, unfinished = stream.finish()
+    events += last
+    completed = [e.span for e in events if e.kind == "counted"]
+    uncertain = [e.span for e in events if e.kind == "uncertain"]
+    spans = sorted(completed + uncertain, key=lambda r: r.start_frame) + ([unfinished] if unfinished else [])
     refine_boundaries(spans, depth, cfg.onset_band, phases)
-    return RepCount(completed, [unfinished] if unfinished else [], counter.rejected, phases)
+    return RepCount(completed, [unfinished] if unfinished else [],
+                    [(e.span, e.reason) for e in events if e.kind == "rejected"], phases, uncertain)

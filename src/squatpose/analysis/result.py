@@ -12,6 +12,7 @@ from squatpose.analysis.depth import DepthSignal
 from squatpose.analysis.feedback import Feedback
 from squatpose.analysis.lift3d import Legs3D
 from squatpose.analysis.rep_measures import Repetition
+from squatpose.analysis.thigh import ThighElevation
 from squatpose.analysis.tracks import JointTracks
 from squatpose.analysis.trunk import has_shoulders, trunk_summary
 from squatpose.analysis.view import ViewInfo
@@ -22,11 +23,19 @@ UNITS = {
     "time": "seconds from the first frame", "frames": "0-based frame index",
     "depth": "fraction of leg length the hip-to-ankle distance shortened: 0 standing, "
              "about 0.5 with thighs parallel",
-    "min_knee_angle": "interior hip-knee-ankle angle, degrees, 180 = straight (flexion = 180 - angle)",
-    "thigh_angle_bottom": "thigh below horizontal at its lowest, degrees, 0 = parallel, < 0 below",
-    "knee_angle_diff": "left minus right knee angle at the bottom, degrees",
+    "depth_verdict": "below, parallel (about parallel: the thigh angle's ± range includes horizontal) or "
+                     "above parallel; null where not measurable (notes say why)",
+    "thigh_angle": "thigh to the horizontal at the lowest point, degrees, 0 = parallel, > 0 hip above knee, "
+                   "< 0 below; any view, assumes a level camera; _sd one standard deviation",
+    "knees_in": "both knees moved inward at the bottom or on the way up, beyond the threshold and the "
+                "uncertainty; null where not measurable",
+    "knee_inward_pct": "both knees' mean distance inside the hip-to-ankle line at the bottom and on the way "
+                       "up, % of leg length, < 0 outside; _sd_pct one standard deviation",
+    "min_knee_angle": "interior hip-knee-ankle angle in the image, degrees, 180 = straight; side views",
+    "min_knee_angle_3d": "interior knee angle from the one-camera 3D reconstruction, degrees, with "
+                         "its standard deviation (_sd); any view",
+    "knee_angle_diff": "left minus right 3D knee angle at the bottom, degrees; _sd its standard deviation",
     "hip_height_diff_pct": "left hip lower than right at the bottom, % of leg length",
-    "fppa_max": "peak frontal plane projection angle per side, degrees, > 0 = knee inward (2D)",
     "max_trunk_lean": "trunk (hip to shoulder) tilt from vertical, degrees",
     "trunk_lean_bottom": "trunk (hip to shoulder) tilt from the image vertical at the bottom, degrees, side "
                          "views; _sd its standard deviation from the joints' position noise",
@@ -36,10 +45,6 @@ UNITS = {
     "early_shoulder_rise": "how far the shoulders rose over the same frames, leg lengths",
     "shoulder_rise_ratio": "early_shoulder_rise / early_hip_rise: 1 = the trunk kept its angle, < 1 = the "
                            "hips rose first; _sd its standard deviation; any view",
-    "min_knee_angle_3d": "interior knee angle from the one-camera 3D reconstruction, degrees, with "
-                         "its standard deviation (_sd); any view",
-    "thigh_angle_bottom_3d": "3D thigh below the horizontal plane at its lowest, degrees, 0 = "
-                             "parallel, assumes a level camera; _sd its standard deviation",
 }
 
 
@@ -71,7 +76,8 @@ class SquatAnalysis:
     names; repetitions: completed ones; partial: unfinished at the end (not counted); feedback:
     set sentences first, then per repetition; warnings: problems with the input; timings: seconds
     per stage, filled by the caller (e.g. pose, analysis, outputs); legs3d: the per-frame 3D leg
-    reconstruction (None when not computed); people: who else the video showed (None without a video).
+    reconstruction (None when not computed); people: who else the video showed (None without a video);
+    thigh: the thigh's angle to the horizontal per frame, any view (None when not computed).
     """
 
     fps: float
@@ -92,6 +98,7 @@ class SquatAnalysis:
     timings: dict[str, float] = field(default_factory=dict)
     legs3d: Legs3D | None = None
     people: PeopleSeen | None = None
+    thigh: ThighElevation | None = None
 
     @property
     def reps(self) -> int:

@@ -28,7 +28,7 @@ import numpy as np
 from squatpose.analysis.angles import Measure
 from squatpose.analysis.body import Body, joint_sd, row_mean
 from squatpose.analysis.config import TrunkConfig
-from squatpose.analysis.feedback import Feedback
+from squatpose.analysis.feedback import FIX, Feedback
 from squatpose.analysis.rep_measures import RepContext, Repetition, bottom_frames
 from squatpose.analysis.tracks import JointTracks
 
@@ -200,9 +200,9 @@ def hips_first_feedback(reps: list[Repetition]) -> list[Feedback]:
         return []
     shares = sorted(round(100 * max(0.0, r.shoulder_rise_ratio or 0.0)) for r in flagged)
     how = f"{shares[0]}%" if shares[0] == shares[-1] else f"{shares[0]}-{shares[-1]}%"
-    return [Feedback(f"your hips rose before your chest on {_rep_list([r.number for r in flagged])} "
-                     f"(early in the way up the shoulders rose only {how} as far as the hips) — drive the "
-                     "chest up with the hips", "trunk")]
+    return [Feedback(f"Your hips rose before your chest on {_rep_list([r.number for r in flagged])}: drive the "
+                     "chest up with the hips.", "trunk", tone=FIX,
+                     why=(f"early in the way up the shoulders rose only {how} as far as the hips",))]
 
 
 def trunk_summary(reps: list[Repetition], shoulders: bool) -> dict[str, object]:

@@ -69,21 +69,25 @@ def view_evidence(body: Body, geom: LegGeometry, cfg: ViewConfig) -> tuple[float
             _median_or_none(width[standing], cfg.min_deep_frames))
 
 
+def detect_view(thigh: float | None, width: float | None, cfg: ViewConfig) -> tuple[str, str]:
+    """(view, rule used) from the thigh offset at depth and the standing stance width (leg lengths)."""
+    if thigh is not None and thigh >= cfg.side_min_thigh_offset and width is not None and width > cfg.front_min_width:
+        # Knees pushed out in a wide front/back squat also move sideways in the image; a side view
+        # needs the legs to overlap when standing as well. When the two disagree, claim less.
+        return "front", "thigh offset at depth, overruled by the standing stance width"
+    if thigh is not None:
+        return ("side" if thigh >= cfg.side_min_thigh_offset else "front"), "thigh offset at depth"
+    if width is not None:
+        return ("side" if width <= cfg.side_max_width else "front"), "standing stance width"
+    return "front", "default (too little data to tell)"
+
+
 def resolve_view(requested: str, body: Body, geom: LegGeometry, cfg: ViewConfig) -> ViewInfo:
     """Detect the view and apply the user's choice: 'auto', 'side', 'front' or 'back'."""
     if requested not in VIEW_CHOICES:
         raise ValueError(f"view must be one of {VIEW_CHOICES}, got {requested!r}")
     thigh, width = view_evidence(body, geom, cfg)
-    if thigh is not None and thigh >= cfg.side_min_thigh_offset and width is not None and width > cfg.front_min_width:
-        # Knees pushed out in a wide front/back squat also move sideways in the image; a side view
-        # needs the legs to overlap when standing as well. When the two disagree, claim less.
-        detected, method = "front", "thigh offset at depth, overruled by the standing stance width"
-    elif thigh is not None:
-        detected, method = ("side" if thigh >= cfg.side_min_thigh_offset else "front"), "thigh offset at depth"
-    elif width is not None:
-        detected, method = ("side" if width <= cfg.side_max_width else "front"), "standing stance width"
-    else:
-        detected, method = "front", "default (too little data to tell)"
+    detected, method = detect_view(thigh, width, cfg)
     if requested == "auto":
         return ViewInfo(detected, False, detected, method, thigh, width)
     view = "side" if requested == "side" else "front"

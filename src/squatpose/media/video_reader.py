@@ -1,6 +1,7 @@
 """Video reading with clear errors: missing, unreadable, empty, or without a usable frame rate."""
 from __future__ import annotations
 
+import contextlib
 import math
 import queue
 import threading
@@ -68,12 +69,30 @@ def too_large(path: str | Path, width: int, height: int) -> str:
             f"{MAX_VIDEO_PIXELS // 1_000_000} megapixels): scale it down first")
 
 
-def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
-    """Frames as RGB uint8 `(H,W,3)` until the stream ends (OpenCV applies rotation metadata)."""
+@contextlib.contextmanager
+def opened_video(path: str | Path, fps: float | None = None, fallback_fps: float | None = None
+                 ) -> Iterator[tuple[cv2.VideoCapture, VideoInfo]]:
+    """`open_video` for a `with` block: the capture is released when it ends."""
+    cap, info = open_video(path, fps, fallback_fps)
+    try:
+        yield cap, info
+    finally:
+        cap.release()
+
+
+def iter_frames_bgr(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """Frames as decoded, BGR uint8 `(H,W,3)`, until the stream ends (OpenCV applies rotation metadata).
+    Frames are read one after the other, never sought: seeking is not frame-exact in every container."""
     while True:
         ok, frame = cap.read()
         if not ok:
             return
+        yield frame
+
+
+def iter_frames_rgb(cap: cv2.VideoCapture) -> Iterator[np.ndarray]:
+    """Frames as RGB uint8 `(H,W,3)` until the stream ends."""
+    for frame in iter_frames_bgr(cap):
         yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 

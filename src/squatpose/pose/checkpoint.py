@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from squatpose.geometry import DEFAULT_BOX_PADDING
 from squatpose.joints import JointSet, get_joint_set
 from squatpose.pose.calibration import ScoreCalibration
 from squatpose.pose.codec import HeatmapCodec
+from squatpose.pose.loaded_model import LoadedModel
 from squatpose.pose.models import MODELS, build_model
 
 FORMAT = "squatpose-checkpoint"
@@ -36,23 +36,6 @@ def _refusal(exc: pickle.UnpicklingError) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     named = [line for line in lines if "GLOBAL" in line]
     return (named or lines or ["unknown object"])[0][:200]
-
-
-@dataclass
-class LoadedModel:
-    model: nn.Module
-    model_name: str
-    joint_set: JointSet
-    codec: HeatmapCodec
-    input_mean: tuple[float, float, float]
-    input_std: tuple[float, float, float]
-    meta: dict = field(default_factory=dict)
-    box_padding: float = DEFAULT_BOX_PADDING   # crop size / person box size the model was trained with
-    score_calibration: ScoreCalibration | None = None  # raw heatmap peak → P(joint within 0.1 of the box)
-
-    def calibrate(self, scores: np.ndarray) -> np.ndarray:
-        """The model's calibrated joint scores (the raw peaks when the file carries no calibration)."""
-        return scores if self.score_calibration is None else self.score_calibration(scores)
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -157,3 +140,35 @@ def load_state(model: nn.Module, state_dict: dict, path: str | Path) -> None:
             f"{path}: weights do not fit this architecture (missing {missing[:3]}, unexpected {unexpected[:3]}, "
             f"shape mismatch {shapes[:3]}); was it trained for another model or joint set?")
     model.load_state_dict(state_dict)
+
+
+def load_state_across_joint_sets(model: nn.Module, state_dict: dict, from_names: tuple[str, ...],
+                                 to_names: tuple[str, ...], path: str | Path) -> list[str]:
+    """Warm start from a checkpoint of another joint set: layers whose first dimension is the joint count
+    (the output head) take the rows of the joints both sets share, by name; new joints keep their fresh
+    initialisation. Every other tensor must fit exactly. Returns the names of the new joints."""
+    if from_names == to_names:
+        load_state(model, state_dict, path)
+        return []
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shared = [(to_names.index(n), from_names.index(n)) for n in to_names if n in from_names]
+    merged = {}
+    for key, tensor in own.items():
+        old = state_dict.get(key)
+        if old is None or old.shape == tensor.shape:
+            merged[key] = old
+        elif old.shape[0] == len(from_names) and tensor.shape[0] == len(to_names) and old.shape[1:] == tensor.shape[1:]:
+            rows = tensor.clone()
+            for new_i, old_i in shared:
+                rows[new_i] = old[old_i]
+            merged[key] = rows
+        else:
+            raise CheckpointError(f"{path}: weights do not fit this architecture ({key}: {tuple(old.shape)} vs "
+                                  f"{tuple(tensor.shape)}); was it trained for another model?")
+    if missing or unexpected:
+        raise CheckpointError(f"{path}: weights do not fit this architecture (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}); was it trained for another model?")
+    model.load_state_dict(merged)
+    return [n for n in to_names if n not in from_names]

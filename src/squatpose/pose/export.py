@@ -1,4 +1,10 @@
-"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file."""
+"""ONNX export of a checkpoint's model, and a per-user cache so `--backend onnx` works without a file.
+
+Exports are cached by their weights. Once a checkpoint file's export is made (or found), the cache also
+notes, under the file's content hash, the model's description (LoadedModel.description) and which export
+is its: a later run finds and runs it without reading the checkpoint, and so without PyTorch. Exporting
+needs PyTorch: it is imported only then.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,15 +13,9 @@ import logging
 import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import torch
 
 from squatpose import atomic
-from squatpose.pose.checkpoint import LoadedModel
-
-if TYPE_CHECKING:
-    from squatpose.pose.predictor import OnnxRunner
+from squatpose.pose.loaded_model import LoadedModel, read_description
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ def export_onnx(loaded: LoadedModel, out_path: str | Path) -> Path:
 
     The joint set, codec and input normalisation go into the ONNX metadata so the file describes itself.
     """
+    import torch
+
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     w, h = loaded.codec.input_wh
@@ -94,21 +96,32 @@ def weights_fingerprint(loaded: LoadedModel) -> str:
     return digest.hexdigest()[:16]
 
 
-def shipped_int8(loaded: LoadedModel, name: str, threads: int | None = None) -> OnnxRunner | None:
-    """A runner on the shipped int8 file `name` when it was made from exactly `loaded`'s weights (a user's
-    own checkpoint gets None, and so does a missing file)."""
-    from squatpose.pose.predictor import OnnxRunner
-    from squatpose.pose.runtime_choice import shipped_file
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
-    path = shipped_file(name)
-    if not path.is_file():
-        log.info("%s is not installed; running the float model", name)
+
+def _note_path(checkpoint: str | os.PathLike) -> Path:
+    return cache_dir() / "onnx" / f"checkpoint-{file_digest(Path(checkpoint))}-r{EXPORT_REVISION}.json"
+
+
+def note_export(checkpoint: str | os.PathLike, loaded: LoadedModel, onnx_path: Path) -> None:
+    """Note that `onnx_path` (in the cache) is the export of the checkpoint file, with the model's
+    description; `loaded` must be that file's model as read, unchanged."""
+    atomic.write_text(_note_path(checkpoint), json.dumps({**loaded.description(), "onnx": onnx_path.name}))
+
+
+def find_cached_export(checkpoint: str | os.PathLike) -> tuple[LoadedModel, Path] | None:
+    """The model of a checkpoint file and its cached export, when `note_export` noted them; torch-free."""
+    note = _note_path(checkpoint)
+    loaded = read_description(note)
+    if loaded is None:
         return None
-    runner = OnnxRunner(path, threads)
-    if runner.metadata.get("weights_fingerprint") != weights_fingerprint(loaded):
-        log.info("%s was made from other weights than these; running the float model", name)
-        return None
-    return runner
+    onnx_path = note.with_name(json.loads(note.read_text())["onnx"])
+    return (loaded, onnx_path) if onnx_path.is_file() else None
 
 
 def export_onnx_cached(loaded: LoadedModel) -> Path:

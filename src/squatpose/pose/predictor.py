@@ -1,4 +1,8 @@
-"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime."""
+"""Predictor: image + person boxes → keypoints in image pixels, with PyTorch or ONNX Runtime.
+
+PyTorch is imported only where a PyTorch model runs or a checkpoint is read: ONNX Runtime on a cached
+export (`--backend onnx`) never loads it, nor does importing this module.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,7 +11,6 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import torch
 
 from squatpose.geometry import (
     apply_affine,
@@ -15,9 +18,16 @@ from squatpose.geometry import (
     crop_normalized,
     invert_affine,
 )
-from squatpose.pose.checkpoint import LoadedModel, load_model
 from squatpose.pose.codec import HeatmapCodec
-from squatpose.pose.runtime_choice import DEFAULT_WEIGHTS, shipped_file
+from squatpose.pose.export import (
+    check_onnx_metadata,
+    export_onnx_cached,
+    find_cached_export,
+    note_export,
+    weights_fingerprint,
+)
+from squatpose.pose.loaded_model import LoadedModel
+from squatpose.pose.runtime_choice import DEFAULT_WEIGHTS, choose_here, shipped_file
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +57,15 @@ class HeatmapRunner(Protocol):
 
 
 class TorchRunner:
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model) -> None:  # noqa: ANN001 - a torch.nn.Module
         self.model = model.eval()
 
-    @torch.inference_mode()
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        param = next(self.model.parameters())
-        return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
+        import torch
+
+        with torch.inference_mode():
+            param = next(self.model.parameters())
+            return self.model(torch.from_numpy(batch).to(param.device, param.dtype)).float().cpu().numpy()
 
 
 class OnnxRunner:
@@ -106,6 +118,20 @@ class PoseBatch:
     matrices: np.ndarray | None = None   # (N,2,3) image → crop-input transforms
 
 
+def shipped_int8(loaded: LoadedModel, name: str, threads: int | None = None) -> OnnxRunner | None:
+    """A runner on the shipped int8 file `name` when it was made from exactly `loaded`'s weights (a user's
+    own checkpoint gets None, and so does a missing file)."""
+    path = shipped_file(name)
+    if not path.is_file():
+        log.info("%s is not installed; running the float model", name)
+        return None
+    runner = OnnxRunner(path, threads)
+    if runner.metadata.get("weights_fingerprint") != weights_fingerprint(loaded):
+        log.info("%s was made from other weights than these; running the float model", name)
+        return None
+    return runner
+
+
 def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None, threads: int | None
                 ) -> tuple[HeatmapRunner, str, str]:
     """The model runner for a backend name → (runner, backend used, precision).
@@ -115,9 +141,6 @@ def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None,
     `onnx` extra), else PyTorch; threads as it picks them. "onnx": `onnx_path` or the float export.
     "torch": PyTorch eager.
     """
-    from squatpose.pose.export import check_onnx_metadata, export_onnx_cached, shipped_int8
-    from squatpose.pose.runtime_choice import choose_here
-
     if backend not in ("auto", "torch", "onnx"):
         raise ValueError(f"unknown backend {backend!r}; choose auto, torch or onnx")
     if backend == "auto" and onnx_path is None:
@@ -131,6 +154,8 @@ def make_runner(loaded: LoadedModel, backend: str, onnx_path: str | Path | None,
         backend = "onnx" if onnx_path is not None or onnx_available() else "torch"
     if backend == "torch":
         if threads:
+            import torch
+
             torch.set_num_threads(threads)
         return TorchRunner(loaded.model), "torch", "float32"
     if onnx_path is None:
@@ -157,7 +182,18 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: str | Path | None = None, **kwargs) -> Predictor:
-        return cls(load_model(checkpoint or default_checkpoint()), **kwargs)
+        """The model of `checkpoint` (default: the built-in one); `kwargs` as for the constructor. With
+        backend "onnx", once this file's export is cached, the checkpoint is not read (nor PyTorch loaded)."""
+        path = Path(checkpoint) if checkpoint else default_checkpoint()
+        cached_onnx = kwargs.get("backend") == "onnx" and kwargs.get("onnx_path") is None
+        if cached_onnx and (cached := find_cached_export(path)) is not None:
+            return cls(cached[0], **{**kwargs, "onnx_path": cached[1]})
+        from squatpose.pose.checkpoint import load_model  # reading a checkpoint needs PyTorch
+
+        predictor = cls(load_model(path), **kwargs)
+        if cached_onnx:
+            note_export(path, predictor.loaded, predictor.runner.path)
+        return predictor
 
     def crop_matrices(self, boxes_xywh: np.ndarray) -> np.ndarray:
         """Image → crop-input matrices `(N,2,3)` of boxes `(N,4)`, with the checkpoint's box padding."""

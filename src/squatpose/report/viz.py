@@ -86,29 +86,78 @@ def draw_overlay_text(frame_bgr: np.ndarray, lines: Sequence[str],
     return frame_bgr
 
 
-def draw_angle_label(frame_bgr: np.ndarray, at_xy: np.ndarray, angle_deg: float,
-                     side: str) -> np.ndarray:
-    """Write an angle like '87°' (as '87 deg': Hershey fonts lack '°') beside a joint."""
-    if not np.isfinite(angle_deg) or not np.isfinite(at_xy).all():
-        return frame_bgr
-    scale = max(0.5, frame_bgr.shape[0] / 900)
-    text = f"{angle_deg:.0f} deg"
-    thick = max(1, int(round(scale * 2)))
-    width = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick + 2)[0][0]
-    gap = int(12 * scale)
-    pos = (int(at_xy[0]) - width - gap if side == "right" else int(at_xy[0]) + gap, int(at_xy[1]))
-    cv2.putText(frame_bgr, text, pos, cv2.FONT_HERSHEY_SIMPLEX, scale, PANEL_BGR, thick + 2,
-                cv2.LINE_AA)
-    colour = LEFT_BGR if side == "left" else RIGHT_BGR
+def _label_box(text: str, scale: float, thick: int) -> tuple[int, int]:
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick + 2)
+    return w, h + base
+
+
+def _put_label(frame_bgr: np.ndarray, text: str, top_left: tuple[int, int], colour: tuple[int, int, int],
+               scale: float, thick: int) -> None:
+    """Text with a dark outline, its box's top-left corner at `top_left`."""
+    _, h = _label_box(text, scale, thick)
+    pos = (int(top_left[0]), int(top_left[1]) + h)
+    cv2.putText(frame_bgr, text, pos, cv2.FONT_HERSHEY_SIMPLEX, scale, PANEL_BGR, thick + 2, cv2.LINE_AA)
     cv2.putText(frame_bgr, text, pos, cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thick, cv2.LINE_AA)
+
+
+def _label_style(frame_shape: tuple[int, ...]) -> tuple[float, int, int]:
+    scale = max(0.5, frame_shape[0] / 900)
+    return scale, max(1, int(round(scale * 2))), int(12 * scale)
+
+
+def knee_label_boxes(knees: dict[str, tuple[np.ndarray, np.ndarray, float]], frame_shape: tuple[int, ...]
+                     ) -> list[tuple[str, str, int, int, int, int]]:
+    """Where each knee's angle label goes: [(side, text, x, y, w, h)] with (x, y) the box's top-left.
+    knees: {side: (knee xy, direction away from the leg (2,), angle)}. A label sits beside its knee on
+    the side the knee bulges to (in front of a bent leg, outside a straight one); when two labels would
+    overlap (legs side by side in a side view) the second moves below the first."""
+    scale, thick, gap = _label_style(frame_shape)
+    placed: list[tuple[str, str, int, int, int, int]] = []
+    for side, (knee, away, angle) in sorted(knees.items()):
+        if not (np.isfinite(angle) and np.isfinite(knee).all()):
+            continue
+        text = f"{angle:.0f} deg"  # Hershey fonts lack the degree sign
+        w, h = _label_box(text, scale, thick)
+        x = knee[0] + gap if away[0] >= 0 else knee[0] - gap - w
+        y = knee[1] - h / 2
+        for _, _, bx, by, bw, bh in placed:
+            if x < bx + bw and bx < x + w and y < by + bh and by < y + h:
+                y = by + bh + gap / 2
+        x = float(np.clip(x, 0, max(0, frame_shape[1] - w)))
+        y = float(np.clip(y, 0, max(0, frame_shape[0] - h)))
+        placed.append((side, text, int(x), int(y), w, h))
+    return placed
+
+
+def draw_knee_labels(frame_bgr: np.ndarray, knees: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> np.ndarray:
+    """Write each knee's angle where knee_label_boxes puts it, in the side's colour; in place."""
+    scale, thick, _ = _label_style(frame_bgr.shape)
+    for side, text, x, y, _, _ in knee_label_boxes(knees, frame_bgr.shape):
+        _put_label(frame_bgr, text, (x, y), LEFT_BGR if side == "left" else RIGHT_BGR, scale, thick)
     return frame_bgr
 
 
-def _knee_angles(xy: np.ndarray, score: np.ndarray, names: Sequence[str],
-                 min_score: float) -> dict[str, tuple[np.ndarray, float]]:
-    """{side: (knee xy, interior knee angle)} for the sides whose hip, knee, ankle are confident."""
-    return {side: (xy[idx[1]], float(interior_angle(*xy[idx])))
-            for side, idx in leg_chains(names).items() if (score[idx] >= min_score).all()}
+def knee_label_anchors(xy: np.ndarray, score: np.ndarray, names: Sequence[str],
+                min_score: float) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
+    """{side: (knee xy, direction away from the legs, interior knee angle)} for the sides whose hip,
+    knee and ankle are confident. Away: outwards, from the other knee, where the legs stand apart in
+    the image (front, back); where they overlap (side view), the way the knee bulges from its
+    hip-ankle line (forwards in a squat)."""
+    chains = {side: idx for side, idx in leg_chains(names).items() if (score[idx] >= min_score).all()}
+    knees = {side: xy[idx[1]] for side, idx in chains.items()}
+    out = {}
+    for side, idx in chains.items():
+        hip, knee, ankle = xy[idx]
+        other = [k for s, k in knees.items() if s != side]
+        leg = np.linalg.norm(ankle - hip)
+        if other and abs(knee[0] - other[0][0]) >= 0.15 * leg:
+            away = np.array([np.sign(knee[0] - other[0][0]), 0.0])
+        else:
+            away = knee - (hip + ankle) / 2
+            if np.linalg.norm(away) < 0.05 * leg:
+                away = np.array([1.0 if side == "left" else -1.0, 0.0])
+        out[side] = (knee, away, float(interior_angle(hip, knee, ankle)))
+    return out
 
 
 def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
@@ -116,9 +165,7 @@ def draw_pose_with_angles(image_bgr: np.ndarray, xy: np.ndarray, score: np.ndarr
     """Copy of image_bgr with the skeleton and interior knee angles (180 = straight) drawn."""
     out = image_bgr.copy()
     draw_skeleton(out, xy, score, joint_names, DEFAULT_EDGES, min_score)
-    for side, (knee, angle) in _knee_angles(xy, score, joint_names, min_score).items():
-        draw_angle_label(out, knee, angle, side)
-    return out
+    return draw_knee_labels(out, knee_label_anchors(xy, score, joint_names, min_score))
 
 
 def annotate_frame(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
@@ -128,8 +175,7 @@ def annotate_frame(frame_bgr: np.ndarray, xy: np.ndarray, score: np.ndarray,
     misleads) and a text panel (rep counter, phase...) drawn in place."""
     draw_skeleton(frame_bgr, xy, score, joint_names, DEFAULT_EDGES, min_score)
     if knee_angles:
-        for side, (knee, angle) in _knee_angles(xy, score, joint_names, min_score).items():
-            draw_angle_label(frame_bgr, knee, angle, side)
+        draw_knee_labels(frame_bgr, knee_label_anchors(xy, score, joint_names, min_score))
     return draw_overlay_text(frame_bgr, lines)
 
 
@@ -165,9 +211,17 @@ def heatmap_sheet(image_rgb: np.ndarray, heatmaps: np.ndarray, matrix: np.ndarra
     return atomic.write_bytes(path, png.tobytes())
 
 
+PLOT_DPI = 150  # report plots: 4.6 in wide = 690 px, sharp at 640 px on a desktop, readable shrunk to a phone
+
+
 def _shade_reps(ax, spans: Sequence[tuple[float, float]], colour: str, label: str) -> None:  # type: ignore[no-untyped-def]
     for i, (a, b) in enumerate(spans):
         ax.axvspan(a, b, color=colour, alpha=0.12, lw=0, label=label if i == 0 else None)
+
+
+def _legend_below(ax, columns: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Legend under the axes, so the plot keeps its width on a narrow (phone) screen."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=columns, fontsize=8, frameon=False)
 
 
 def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, depth: np.ndarray,
@@ -176,23 +230,24 @@ def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, de
                     side_view: bool, knee_3d: np.ndarray | None = None) -> Figure:
     """Knee angle (T,) per side (T, 2) and depth (T,) over time, with repetition markers
     {'start'|'bottom'|'end': times (R,)} and shaded repetitions / walking; knee_3d: (T,) the
-    one-camera 3D knee angle, drawn dashed when given."""
-    fig = Figure(figsize=(10, 6))
+    one-camera 3D knee angle, drawn dashed when given. Sized to stay readable on a phone."""
+    fig = Figure(figsize=(4.6, 6.8))
     ax_k, ax_d = fig.subplots(2, 1, sharex=True)
-    ax_k.plot(times, knee_lr[:, 0], color=LEFT_HEX, lw=1, alpha=0.7, label="left")
-    ax_k.plot(times, knee_lr[:, 1], color=RIGHT_HEX, lw=1, alpha=0.7, label="right")
-    ax_k.plot(times, knee, color=BOTH_HEX, lw=1.8, label="combined")
+    if side_view:
+        ax_k.plot(times, knee_lr[:, 0], color=LEFT_HEX, lw=1, alpha=0.7, label="left")
+        ax_k.plot(times, knee_lr[:, 1], color=RIGHT_HEX, lw=1, alpha=0.7, label="right")
+        ax_k.plot(times, knee, color=BOTH_HEX, lw=1.8, label="both")
     if knee_3d is not None and np.isfinite(knee_3d).any():
-        ax_k.plot(times, knee_3d, color=KNEE_3D_HEX, lw=1.8, ls="--", label="3D (one camera)")
-    title = "knee angle (interior, 180° = straight)"
-    ax_k.set_title(title if side_view else title + " - front/back view: the 2D angle is not reliable")
+        ax_k.plot(times, knee_3d, color=KNEE_3D_HEX, lw=1.8, ls="--", label="3D estimate")
+    ax_k.set_title("knee angle (180° = straight)" if side_view else
+                   "knee angle, 3D estimate (180° = straight)", fontsize=10)
     ax_k.set_ylabel("degrees")
-    ax_d.plot(times, depth, color=DEPTH_HEX, lw=1.8, label="depth")
+    ax_d.plot(times, depth, color=DEPTH_HEX, lw=1.8, label="how far down")
     for name, colour, marker in (("start", START_HEX, "^"), ("bottom", BOTTOM_HEX, "v"),
                                  ("end", END_HEX, "s")):
         t = markers.get(name, np.array([]))
         y = np.interp(t, times, np.nan_to_num(depth)) if len(t) else t
-        ax_d.scatter(t, y, color=colour, marker=marker, zorder=3, label=f"rep {name}")
+        ax_d.scatter(t, y, color=colour, marker=marker, zorder=3, label=name)
     for ax in (ax_k, ax_d):
         _shade_reps(ax, rep_spans, REP_SHADE_HEX, "repetition")
         _shade_reps(ax, partial_spans, PARTIAL_SHADE_HEX, "unfinished")
@@ -200,45 +255,51 @@ def timeline_figure(times: np.ndarray, knee_lr: np.ndarray, knee: np.ndarray, de
             ax.fill_between(times, 0, 1, where=moving, transform=ax.get_xaxis_transform(),
                             color=MOVING_SHADE_HEX, alpha=0.2, lw=0, label="feet moving")
         ax.grid(alpha=0.3)
-    ax_d.set_title("depth: how much the hip-to-ankle distance shortened (0 = standing, ~0.5 = parallel)")
-    ax_d.set_ylabel("fraction of leg length")
+        ax.tick_params(labelsize=9)
+    ax_d.set_title("how far down: hip-to-ankle distance shortened", fontsize=10)
+    ax_d.set_ylabel("share of leg length\n(about 0.5 = thighs parallel)", fontsize=9)
     ax_d.set_xlabel("time (s)")
     for ax in (ax_k, ax_d):
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
+        if ax.get_legend_handles_labels()[0]:
+            _legend_below(ax, 3)
+    fig.tight_layout(h_pad=2.5)
     return fig
 
 
+VERDICT_HEX = {"below": BELOW_HEX, "parallel": NEUTRAL_HEX, "above": ABOVE_HEX}
 MAX_LABELLED_BARS = 30  # per-repetition bars with their names and values; beyond, a numbered axis
 
 
-def depth_bars_figure(numbers: Sequence[int], thigh_angles: Sequence[float | None],
-                      depths: Sequence[float], side_view: bool) -> Figure:
-    """Per-repetition depth: thigh angle at the bottom with the parallel line (side view), or the
-    normalised depth (front/back view, where parallel cannot be judged)."""
-    fig = Figure(figsize=(7, 3.6))
+def depth_bars_figure(numbers: Sequence[int], angles: Sequence[float | None], sds: Sequence[float | None],
+                      verdicts: Sequence[str | None]) -> Figure:
+    """Per repetition: the thigh's angle to the horizontal at the lowest point with its ± one sd,
+    coloured by verdict (below, about, above parallel), the parallel line drawn; repetitions without
+    a value are marked 'not measured'. Sized to stay readable on a phone; a long set gets a numbered
+    axis and no text on each bar."""
+    fig = Figure(figsize=(4.6, 3.6))
     ax = fig.subplots()
-    few = len(numbers) <= MAX_LABELLED_BARS  # more bars than this: numbered axis, no value on each bar
-    labels = [f"rep {n}" for n in numbers] if few else list(numbers)
-    if side_view:
-        values = np.array([np.nan if a is None else a for a in thigh_angles], dtype=float)
-        colours = [NEUTRAL_HEX if not np.isfinite(v) else ABOVE_HEX if v > 0 else BELOW_HEX
-                   for v in values]
-        bars = ax.bar(labels, np.nan_to_num(values), color=colours)
-        if few:
-            ax.bar_label(bars, labels=["n/a" if not np.isfinite(v) else f"{v:+.0f}°" for v in values])
-        finite = values[np.isfinite(values)]
-        low, high = min([-10.0, *(finite - 5)]), max([10.0, *(finite + 5)])
-        ax.set_ylim(low, high)
-        ax.axhline(0, color=BOTH_HEX, lw=1.5, ls="--", label="parallel (thigh horizontal)")
-        ax.set_ylabel("thigh angle at the bottom (°)\n> 0 above parallel, < 0 below")
-        ax.legend(fontsize=8)
-    else:
-        bars = ax.bar(labels, depths, color=NEUTRAL_HEX)
-        if few:
-            ax.bar_label(bars, labels=[f"{d:.2f}" for d in depths])
-        ax.set_ylabel("depth (fraction of leg length)")
-        ax.set_title("front/back view: 'parallel' cannot be judged, film from the side", fontsize=9)
+    few = len(numbers) <= MAX_LABELLED_BARS
+    labels = [f"rep {n}" for n in numbers] if few else [str(n) for n in numbers]
+    values = np.array([np.nan if a is None else a for a in angles], dtype=float)
+    errors = np.array([0.0 if s is None else s for s in sds], dtype=float)
+    colours = [VERDICT_HEX.get(v, "#cccccc") for v in verdicts]
+    bars = ax.bar(labels, np.nan_to_num(values), yerr=np.where(np.isfinite(values), errors, 0.0),
+                  color=colours, capsize=4, error_kw={"lw": 1.2, "ecolor": BOTH_HEX})
+    texts = ["not\nmeasured" if not np.isfinite(v) else
+             "about\nparallel" if d == "parallel" else f"{abs(v):.0f}° {'below' if v < 0 else 'above'}"
+             for v, d in zip(values, verdicts)]
+    for bar, value, err, text in zip(bars, values, errors, texts if few else []):  # beyond the error bar
+        end = 0.0 if not np.isfinite(value) else value + np.copysign(err, value)
+        ax.annotate(text, (bar.get_x() + bar.get_width() / 2, end), xytext=(0, 4 if end >= 0 else -4),
+                    textcoords="offset points", ha="center", va="bottom" if end >= 0 else "top", fontsize=8)
+    finite = values[np.isfinite(values)]
+    reach = np.abs(finite) + errors[np.isfinite(values)] + 9 if finite.size else np.array([20.0])
+    ax.set_ylim(-max(20.0, float(reach.max())), max(20.0, float(reach.max())))
+    ax.axhline(0, color=BOTH_HEX, lw=1.5, ls="--")
+    ax.text(1.0, 0, " parallel", transform=ax.get_yaxis_transform(), va="center", fontsize=9)
+    ax.set_ylabel("thigh angle at the bottom (°)\n+ above parallel, − below", fontsize=9)
+    ax.set_title("depth of each repetition (± its uncertainty)", fontsize=10)
+    ax.tick_params(labelsize=9)
     if not few:
         ax.set_xlabel("repetition")
     ax.grid(axis="y", alpha=0.3)

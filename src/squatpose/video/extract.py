@@ -19,7 +19,7 @@ from squatpose.media.video_reader import (
     VideoError,
     VideoInfo,
     iter_frames_timed,
-    open_video,
+    opened_video,
     prefetch,
     too_large,
 )
@@ -58,17 +58,13 @@ def extract_tracks(video_path: str | Path, predictor: Predictor, *, box: list[fl
     the container's estimate, maybe 0). `box_hint`: whether messages suggest `--box` (not where the
     caller cannot pass one).
     """
-    cap, info = open_video(video_path, fps)
-    try:
+    with opened_video(video_path, fps) as (cap, info):
         if box is not None and (problem := box_problem(box, (info.width, info.height))):
             raise VideoError(f"{video_path}: the person box: {problem}")
         size_warnings = frame_size_warnings(video_path)
-    except VideoError:
-        cap.release()
-        raise
-    tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
-                            None if box is None else np.asarray(box, np.float64), fps=info.fps)
-    times, timings = _follow(tracker, cap, info, progress, on_frame)
+        tracker = PersonTracker(predictor, detector or BlazePoseDetector(), tracker_config,
+                                None if box is None else np.asarray(box, np.float64), fps=info.fps)
+        times, timings = _follow(tracker, cap, info, progress, on_frame)
     n_frames = len(times)
     if n_frames == 0:
         raise VideoError(f"{video_path}: the video has no readable frames")
@@ -140,7 +136,6 @@ def _follow(tracker: PersonTracker, cap, info: VideoInfo, progress: bool,
     finally:
         frames.close()  # stops the decoding thread before the capture goes
         bar.close()
-        cap.release()
     timings = {"decode": decode_s, **tracker.timings, "tracking": step_s - sum(tracker.timings.values())}
     return np.asarray(times, np.float64), timings
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from squatpose.analysis.config import MIN_JOINT_SCORE
 from squatpose.pose.predictor import Predictor
 from squatpose.video.detector import Detection, PersonDetector, box_iou
 from squatpose.video.person_box import person_box_from_legs
@@ -30,7 +31,7 @@ class TrackerConfig:
     min_score: float = 0.32        # mean joint score to accept a pose as "the person is still here"
     start_score: float = 0.59      # ... and to confirm a box refined from joints (photos)
     box_follow: float = 0.7        # share of the hips' move the box follows each frame (damps jitter)
-    joint_score: float = 0.53      # hips above this move the next frame's box
+    joint_score: float = MIN_JOINT_SCORE  # hips above this move the next frame's box (analysis: min_joint_score)
     max_missing_s: float = 1.5     # a followed person unsure this long is lost (a deep squat hides joints ~1 s)
     detect_s: float = 2.0          # while following someone confidently, run the detector this often
     unsure_detect_s: float = 0.25  # ... and this often while nobody is followed or the pose is unsure
@@ -115,6 +116,7 @@ class PersonTracker:
         self.unsure_every = max(1, round(cfg.unsure_detect_s * fps))
         self.hips = [predictor.joint_set.index(n) for n in ("left_hip", "right_hip")]
         self.tracks: dict[int, Track] = {}
+        self._next_id = 0   # track ids are never reused (forget_before drops old tracks)
         self.followed: Track | None = None
         self.rounds: list[int] = []     # people found in each detection round
         self.crowd: Crowd | None = None   # the first round that found the most people (two or more)
@@ -125,7 +127,8 @@ class PersonTracker:
             self.followed = self.user_track = self._new_track(np.asarray(user_box, np.float64))
 
     def _new_track(self, box: np.ndarray) -> Track:
-        track = Track(len(self.tracks), np.asarray(box, np.float64))
+        track = Track(self._next_id, np.asarray(box, np.float64))
+        self._next_id += 1
         self.tracks[track.track_id] = track
         return track
 
@@ -201,6 +204,18 @@ class PersonTracker:
                 track.xy.pop(lost, None)
                 track.score.pop(lost, None)
             log.info("track %d lost at frame %d", track.track_id, t)
+
+    def forget_before(self, t: int) -> None:
+        """Drop what an endless stream does not need: poses of frames before `t` (the followed person's
+        last `max_misses` frames stay, which a loss takes back), tracks left with none, detection rounds
+        but the last hundred. Keeps a live tracker's memory constant."""
+        keep_from = t - self.max_misses - 1
+        for track_id, track in list(self.tracks.items()):
+            for frame in [f for f in track.xy if f < keep_from]:
+                del track.xy[frame], track.score[frame]
+            if not track.xy and track is not self.followed and track is not self.user_track:
+                del self.tracks[track_id]
+        del self.rounds[:-100]
 
     def people_seen(self) -> int:
         """The most people the detector found at once in at least `real_share` of its rounds (and in two

@@ -12,6 +12,9 @@
 
 job.json's `owner` says which worker may write the job (ownership.py); it is not shown by the API.
 
+A live set's result (kind 'live', input.json: the joints kept during the set) has `saved: false` until
+the user saves it: such jobs are not listed and are removed at start-up and when the next set ends.
+
 Every JSON file is replaced atomically, so a reader never sees half a file.
 """
 from __future__ import annotations
@@ -133,10 +136,12 @@ class JobStore:
         return _shown(record)
 
     def create(self, upload: Path, kind: str, ext: str, *, view: str, model: str, upload_name: str,
-               size: int) -> dict:
-        """Move a received upload into a new job folder and write its record (state 'queued')."""
+               size: int, saved: bool | None = None) -> dict:
+        """Move a received upload into a new job folder and write its record (state 'queued'). `saved`
+        False: a live set's result, not listed and removed at start-up until it is saved."""
+        extra = {} if saved is None else {"saved": saved}
         return self._add(lambda dest: os.replace(upload, dest), kind, ext, view=view, model=model,
-                         upload_name=display_name(upload_name), size=size)
+                         upload_name=display_name(upload_name), size=size, **extra)
 
     def derive(self, source: dict, box: list[float]) -> dict:
         """A new job on the input of the finished job `source` (hard-linked where the file system allows,
@@ -174,13 +179,13 @@ class JobStore:
             raise
         return record
 
-    def list(self) -> list[dict]:
-        """All job records, newest first (jobs being deleted are left out)."""
+    def list(self, include_unsaved: bool = False) -> list[dict]:
+        """All job records, newest first (jobs being deleted, and live sets not saved, are left out)."""
         records = []
         for folder in self.jobs_dir.iterdir():
             if valid_job_id(folder.name) and not (folder / "cancel").exists():
                 record = _shown(read_json(folder / "job.json"))
-                if record is not None:
+                if record is not None and (include_unsaved or record.get("saved") is not False):
                     records.append(record)
         return sorted(records, key=lambda r: r.get("created") or 0, reverse=True)
 
@@ -229,7 +234,7 @@ class JobStore:
             record = read_json(folder / "job.json") if valid_job_id(folder.name) else None
             if not isinstance(record, dict):  # not a job folder of this server's
                 continue
-            if (folder / "cancel").exists():
+            if (folder / "cancel").exists() or record.get("saved") is False:   # deleted, or a live set not kept
                 self.delete(folder.name)
                 continue
             for staged in folder.iterdir():  # results of a worker that never finished

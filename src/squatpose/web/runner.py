@@ -17,6 +17,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.web import ownership, worker
 from squatpose.web.jobs import FINAL, JobStore, read_json, write_json
 
@@ -57,8 +58,10 @@ class DataDirLock:
 class Runner:
     """The worker processes and the futures of the jobs submitted to them."""
 
-    def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None, str], str]) -> None:
+    def __init__(self, store: JobStore, workers: int, job_fn: Callable[[str, str | None, str], str],
+                 analysis_config: AnalysisConfig | None = None) -> None:
         self.store, self.workers, self.job_fn = store, max(1, workers), job_fn
+        self.analysis_config = analysis_config
         self.futures: dict[str, Future] = {}
         self.checkpoints: dict[str, Path | None] = {}
         self.resubmits: dict[str, int] = {}
@@ -73,7 +76,7 @@ class Runner:
         # and can make a job 50x slower (measured on a busy 2-core machine); the model is small.
         threads = max(1, min(MAX_TORCH_THREADS, (os.cpu_count() or 1) // self.workers - 1))
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker.init_worker, initargs=(threads,))
+                                   initializer=worker.init_worker, initargs=(threads, self.analysis_config))
 
     def start(self, warm_up: bool = True) -> None:
         """Start the workers; with warm_up, they import the analysis stack at once."""

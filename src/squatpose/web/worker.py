@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from squatpose import atomic
+from squatpose.analysis.config import AnalysisConfig
 from squatpose.web import lifeline
 from squatpose.web.jobs import read_json, write_json
 from squatpose.web.ownership import Lease, Superseded
@@ -23,20 +24,25 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.25  # at most four progress writes per second
 PID_FILE = "worker.pid"  # which worker process runs the job: the one that fails if that process dies
 PEOPLE_WIDTH = 960  # the frame to click a person on: wide enough to tell people apart, small to send
+POSE_SPAN, VIDEO_SPAN = (0.0, 0.8), (0.82, 0.97)  # shares of the progress bar: joints, annotated video
 BROWSER_CODEC = "h264"  # what browsers play from an .mp4; anything else (mp4v) gets a WebM copy
 _predictors: dict[tuple[str, float], object] = {}  # per worker process: (checkpoint, mtime) → Predictor
+_analysis_config = AnalysisConfig()  # per worker process: the server's (`serve --config/--set`)
 
 
 class Cancelled(Exception):
     """The job was deleted while it ran."""
 
 
-def init_worker(threads: int) -> None:
-    """Process-pool initializer: end with the server; share the CPU between the workers; log to stderr."""
+def init_worker(threads: int, analysis_config: AnalysisConfig | None = None) -> None:
+    """Process-pool initializer: end with the server; share the CPU between the workers; the analysis
+    config every job of this process uses; log to stderr."""
     lifeline.die_with_parent()
     import torch
 
+    global _analysis_config
     torch.set_num_threads(max(1, threads))
+    _analysis_config = analysis_config or AnalysisConfig()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(process)d %(name)s: %(message)s")
 
 
@@ -61,15 +67,18 @@ def warm_up() -> bool:
 
 class Progress:
     """Writes progress.json (throttled); raises Cancelled when the job was deleted, Superseded when the
-    server settled it since (the lease no longer holds)."""
+    server settled it since (the lease no longer holds). Each stage fills its `span` of the whole bar,
+    so the bar moves on through the writing stages; a stage without a span and without frames is shown
+    as indeterminate."""
 
     def __init__(self, folder: Path, lease: Lease) -> None:
         self.folder, self.lease = folder, lease
         self.stage_name = "starting"
+        self.span: tuple[float, float] | None = None
         self._last = 0.0
 
-    def stage(self, name: str, done: int = 0, total: int = 0) -> None:
-        self.stage_name = name
+    def stage(self, name: str, done: int = 0, total: int = 0, span: tuple[float, float] | None = None) -> None:
+        self.stage_name, self.span = name, span
         self._write(done, total)
 
     def frame(self, done: int, total: int) -> None:
@@ -83,7 +92,8 @@ class Progress:
         if (self.folder / "cancel").exists():
             raise Cancelled()
         self.lease.check()
-        fraction = min(1.0, done / total) if total else None
+        lo, hi = self.span or (0.0, 1.0)
+        fraction = lo + (hi - lo) * min(1.0, done / total) if total else (None if self.span is None else lo)
         write_json(self.folder / "progress.json",
                    {"stage": self.stage_name, "done": done, "total": total, "fraction": fraction,
                     "updated": time.time()})
@@ -112,56 +122,42 @@ def _predictor(checkpoint: str | None):  # noqa: ANN202 - Predictor, imported la
 
 def browser_copy(src: Path, dest: Path, progress: Progress) -> bool:
     """Re-encode an mp4 browsers may not play (OpenCV's 'mp4v') as VP8 WebM; False if not possible."""
-    import cv2
+    from squatpose.media.video_reader import VideoError, iter_frames_bgr, opened_video
+    from squatpose.media.video_writer import NoEncoder, encode_video
 
-    from squatpose.media.video_reader import VideoError, open_video
+    def frames(cap, total: int):  # noqa: ANN001, ANN202 - a capture in, BGR frames out
+        progress.stage("preparing the video for the browser", 0, total, (VIDEO_SPAN[1], 1.0))
+        for done, frame in enumerate(iter_frames_bgr(cap), 1):
+            yield frame
+            progress.frame(done, total)
 
     try:
-        cap, info = open_video(src, fallback_fps=30.0)
+        with opened_video(src, fallback_fps=30.0) as (cap, info), atomic.replacing(dest) as tmp:
+            size = (info.width, info.height)
+            if not encode_video(tmp, frames(cap, max(info.n_frames, 0)), info.fps, size, webm=True)[0]:
+                raise VideoError(f"{src}: no frame could be read")
     except VideoError as exc:
         log.warning("cannot make a WebM copy: %s", exc)
         return False
-    total = max(info.n_frames, 0)
-    tmp = atomic.partial_path(dest)
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"VP80"), info.fps, (info.width, info.height))
-    written = 0
-    try:
-        if not writer.isOpened():
-            log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
-            return False
-        progress.stage("preparing the video for the browser", 0, total)
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            writer.write(frame)
-            written += 1
-            progress.frame(written, total)
-        writer.release()
-        if written:
-            atomic.commit(tmp, dest)
-    finally:  # also when the job is deleted or superseded meanwhile: no temporary file stays
-        writer.release()
-        cap.release()
-        tmp.unlink(missing_ok=True)
-    return written > 0
+    except NoEncoder:
+        log.warning("cannot make a WebM copy of %s (no VP8 encoder here)", src)
+        return False
+    return True
 
 
 def write_people_frame(video: Path, index: int, dest: Path, max_width: int = PEOPLE_WIDTH) -> None:
     """Frame `index` of the video (the one the people to choose from were seen in) as a JPEG at most
     `max_width` px wide; the boxes stay in the video's pixels, the page scales them."""
+    import itertools
+
     import cv2
 
-    from squatpose.media.video_reader import open_video
+    from squatpose.media.video_reader import iter_frames_bgr, opened_video
 
-    cap, _ = open_video(video, fallback_fps=30.0)
-    try:
-        for _ in range(index + 1):  # read, not seek: seeking is not frame-exact in every container
-            ok, frame = cap.read()
-            if not ok:
-                raise ValueError(f"{video}: frame {index} could not be read again")
-    finally:
-        cap.release()
+    with opened_video(video, fallback_fps=30.0) as (cap, _):
+        frame = next(itertools.islice(iter_frames_bgr(cap), index, None), None)
+    if frame is None:
+        raise ValueError(f"{video}: frame {index} could not be read again")
     if frame.shape[1] > max_width:
         size = (max_width, round(frame.shape[0] * max_width / frame.shape[1]))
         frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
@@ -176,15 +172,21 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
 
     progress.stage("loading the model")
     predictor = _predictor(checkpoint)
-    progress.stage("finding the joints in each frame")
+    progress.stage("finding the joints in each frame", span=POSE_SPAN)
 
     def on_frame(done: int, total: int) -> None:
         progress.frame(done, total)
         if total and done >= total:
-            progress.stage("measuring and writing the results", done, total)
+            progress.stage("measuring the squats and drawing the plots", span=(POSE_SPAN[1], VIDEO_SPAN[0]))
+
+    def on_annotate(done: int, total: int) -> None:
+        if progress.span != VIDEO_SPAN:
+            progress.stage("drawing the annotated video", done, total, VIDEO_SPAN)
+        progress.frame(done, total)
 
     analyze(folder / record["input"], out, view=record["view"], predictor=predictor, box=record.get("box"),
-            progress=False, box_hint=False, on_frame=on_frame)  # the page offers people to click, not --box
+            config=_analysis_config, progress=False, box_hint=False, on_frame=on_frame,  # people to click, not --box
+            on_annotate=on_annotate, source_name=record.get("upload_name") or None)
     summary = read_json(out / "summary.json") or {}
     people = summary.get("people") or {}
     if len(people.get("boxes") or []) >= 2:
@@ -198,11 +200,22 @@ def _run_video(folder: Path, record: dict, checkpoint: str | None, progress: Pro
     return {"reps": summary.get("reps"), "video_codec": codec, "view_used": (summary.get("view") or {}).get("label")}
 
 
+def _run_live(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
+    """A live set's joints (kept during the set; no frames) analysed like a keypoints file."""
+    from squatpose.api import analyze
+
+    progress.stage("measuring and writing the results")
+    result = analyze(keypoints=folder / record["input"], out_dir=out, view=record["view"], config=_analysis_config,
+                     progress=False)
+    return {"reps": result.reps, "view_used": result.view.label}
+
+
 def _run_image(folder: Path, record: dict, checkpoint: str | None, progress: Progress, out: Path) -> dict:
     from squatpose.photo import predict_image
 
     progress.stage("finding the joints")
-    info = predict_image(folder / record["input"], out, checkpoint=checkpoint)
+    info = predict_image(folder / record["input"], out, checkpoint=checkpoint,
+                         min_joint_score=_analysis_config.min_joint_score)
     stem = Path(record["input"]).stem
     os.replace(out / f"{stem}_pose.jpg", out / "pose.jpg")
     os.replace(out / f"{stem}_heatmaps.png", out / "heatmaps.png")
@@ -224,7 +237,7 @@ def run_job(job_dir: str, checkpoint: str | None, owner: str) -> str:
         progress.stage("starting")
         record = lease.write(state="running", started=time.time())
         staged.mkdir(exist_ok=True)
-        run = _run_video if record["kind"] == "video" else _run_image
+        run = {"video": _run_video, "live": _run_live}.get(record["kind"], _run_image)
         extra = run(folder, record, checkpoint, progress, staged)
     except Cancelled:
         log.info("job %s was deleted while running", folder.name)

@@ -38,6 +38,8 @@ def sample_crop(rng: np.random.Generator, record: PersonRecord, center: np.ndarr
         if box is not None and max(box[2], box[3]) > 4:
             center, size_wh = box_to_center_size(box, aspect_wh, padding)
     scale = rng.uniform(*cfg.scale_range)
+    if cfg.small_person_prob and rng.random() < cfg.small_person_prob:  # no draw when off: old runs replay
+        scale = rng.uniform(1.6, 2.4)
     shift = rng.uniform(-cfg.shift_frac, cfg.shift_frac, size=2) * size_wh
     rotation = float(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg)) if rng.random() < cfg.rotation_prob else 0.0
     flip = bool(rng.random() < cfg.flip_prob)

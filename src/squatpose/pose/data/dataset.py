@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from squatpose.geometry import (
     crop_affine,
     crop_normalized,
 )
-from squatpose.joints import JointSet
+from squatpose.joints import JointSet, leg_chains
 from squatpose.jsonable import loads_bounded
 from squatpose.media.images import read_image_rgb
 from squatpose.pose.codec import HeatmapCodec
 from squatpose.pose.data.augment import CropParams, color_jitter, sample_crop
+from squatpose.pose.data.occlusion import appearance_adjust, chain
 from squatpose.pose.data.teacher import TEACHER_FIELD
 from squatpose.pose.training.config import AugmentConfig
 
@@ -48,6 +50,10 @@ class PersonRecord:
     image_wh: tuple[int, int]
     joint_weights: np.ndarray | None = None  # (K,) training weights of refined labels; None = 1 if labelled
     teacher: np.ndarray | None = None  # (K,3) teacher x, y (image px), score: distillation targets; None = none
+
+    def with_joint_set(self, joint_set: JointSet) -> PersonRecord:
+        """The same person labelled for another joint set (for scoring models of different joint sets)."""
+        return replace(self, keypoints=joint_set.from_coco(self.keypoints17), joint_weights=None, teacher=None)
 
     def training_weights(self) -> np.ndarray:
         """`(K,)` loss weight per joint: the refined weight, else 1 for labelled joints and 0 otherwise."""
@@ -168,6 +174,14 @@ def load_records(annotations: str | Path, images_root: str | Path, joint_set: Jo
     return records
 
 
+def _image_or_blank(path: str) -> np.ndarray:
+    """Another training image for an occluding patch; a corrupt one gives a plain grey patch instead."""
+    try:
+        return read_image_rgb(path)
+    except OSError:
+        return np.full((16, 16, 3), 128, np.uint8)
+
+
 class PoseDataset(Dataset):
     """Top-down crops with heatmap targets. `augment=None` gives the deterministic evaluation crop.
 
@@ -217,10 +231,7 @@ class PoseDataset(Dataset):
         params = self.crop_params(index, epoch)
         matrix = crop_affine(params.center, params.size_wh, self.codec.input_wh, params.rotation_deg, params.flip)
         heatmaps, weights = self._encode(record.keypoints, record.training_weights(), matrix, params.flip)
-        adjust = None
-        if self.augment is not None and self.augment.color_jitter > 0:
-            rng = np.random.default_rng((self.seed, epoch, index, 1))
-            adjust = partial(color_jitter, rng=rng, amount=self.augment.color_jitter)
+        adjust = self._adjustment(record, matrix, epoch, index)
         image = crop_normalized(image, matrix, self.codec.input_wh, self.mean, self.std, adjust=adjust)
         sample = {
             "image": torch.from_numpy(image),
@@ -234,6 +245,27 @@ class PoseDataset(Dataset):
             sample["teacher_heatmaps"], sample["teacher_weights"] = map(
                 torch.from_numpy, self._teacher_targets(record, matrix, params.flip))
         return sample
+
+    def _adjustment(self, record: PersonRecord, matrix: np.ndarray, epoch: int, index: int
+                    ) -> Callable[[np.ndarray], np.ndarray] | None:
+        """Colour jitter, then the gym-footage appearance changes drawn for this sample (uint8 crop → crop)."""
+        if self.augment is None:
+            return None
+        steps = []
+        if self.augment.color_jitter > 0:
+            rng = np.random.default_rng((self.seed, epoch, index, 1))
+            steps.append(partial(color_jitter, rng=rng, amount=self.augment.color_jitter))
+        if any(getattr(self.augment, name) for name in self.augment.APPEARANCE):
+            rng = np.random.default_rng((self.seed, epoch, index, 2))
+            labelled = record.keypoints[:, 2] > 0
+            points = apply_affine(record.keypoints[:, :2], matrix)
+            chains = [points[idx][labelled[idx]] for idx in leg_chains(self.joint_set.names).values()]
+            other = self.records[int(rng.integers(len(self.records)))]
+            appearance = appearance_adjust(self.augment, rng, points[labelled], [c for c in chains if len(c) >= 2],
+                                           lambda: _image_or_blank(other.image_path))
+            if appearance is not None:
+                steps.append(appearance)
+        return chain(steps)
 
     def _encode(self, points: np.ndarray, weights: np.ndarray, matrix: np.ndarray, flip: bool
                 ) -> tuple[np.ndarray, np.ndarray]:

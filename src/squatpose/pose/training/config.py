@@ -27,12 +27,24 @@ class AugmentConfig:
     shift_frac: float = 0.08         # random centre shift, fraction of the crop size
     lower_body_prob: float = 0.25    # crop around the labelled lower-body joints (a tracker's box)
     color_jitter: float = 0.25       # brightness/contrast/saturation amplitude
+    # Gym footage (pose/data/occlusion.py); each a probability per sample, off by default.
+    occluder_prob: float = 0.0       # a synthetic upright, bar, plate or bench over the legs
+    patch_prob: float = 0.0          # a patch of another training image over the legs
+    dark_legs_prob: float = 0.0      # legs darkened to low-contrast black fabric
+    low_light_prob: float = 0.0      # gamma-darkened, colour cast, sensor noise
+    blur_prob: float = 0.0           # linear motion blur
+    portrait_prob: float = 0.0       # black side bands of a portrait frame
+    small_person_prob: float = 0.0   # zoomed out: crop 1.6-2.4x the usual size (a person far away)
 
     def __post_init__(self) -> None:
         check("data.augment", flip_prob=0 <= self.flip_prob <= 1,
               scale_range=0 < self.scale_range[0] <= self.scale_range[1], rotation_deg=self.rotation_deg >= 0,
               rotation_prob=0 <= self.rotation_prob <= 1, shift_frac=self.shift_frac >= 0,
-              lower_body_prob=0 <= self.lower_body_prob <= 1, color_jitter=0 <= self.color_jitter < 1)
+              lower_body_prob=0 <= self.lower_body_prob <= 1, color_jitter=0 <= self.color_jitter < 1,
+              **{name: 0 <= getattr(self, name) <= 1 for name in self.APPEARANCE})
+
+    APPEARANCE = ("occluder_prob", "patch_prob", "dark_legs_prob", "low_light_prob", "blur_prob",
+                  "portrait_prob", "small_person_prob")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import (
     atomic_save,
     load_state,
+    load_state_across_joint_sets,
     make_checkpoint,
     read_checkpoint,
     unwrap,
@@ -70,8 +71,10 @@ def build_for_training(config: Config, device: torch.device):
                         stride=codec.stride)
     if config.train.init_from:
         ckpt = read_checkpoint(config.train.init_from)
-        load_state(model, ckpt["state_dict"], config.train.init_from)
-        log.info("initialised weights from %s", config.train.init_from)
+        new_joints = load_state_across_joint_sets(model, ckpt["state_dict"], get_joint_set(ckpt["joint_set"]).names,
+                                                  joint_set.names, config.train.init_from)
+        log.info("initialised weights from %s%s", config.train.init_from,
+                 f" (new joints, freshly initialised: {', '.join(new_joints)})" if new_joints else "")
     model.to(device)
     if config.train.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -2,6 +2,7 @@
 "use strict";
 
 const POLL_MS = 1000;
+const KIND_NAMES = { image: "photo", video: "video", live: "live set" };
 const state = { config: null, file: null, timer: null, jobId: null };
 const $ = (id) => document.getElementById(id);
 
@@ -26,6 +27,11 @@ function num(value, digits = 1, suffix = "") {
   return `${Number(text) === 0 ? text.replace("-", "") : text}${suffix}`; // no "-0"
 }
 
+// the model as a person would name it: the one that comes with squatpose, or a file the user added
+function modelName(name) {
+  return name === "built-in" ? "Built-in model" : `Your model: ${name.replace(/\.pt$/, "")}`;
+}
+
 function bytes(n) {
   if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
   if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
@@ -33,7 +39,7 @@ function bytes(n) {
 }
 
 function when(epoch) {
-  return epoch ? new Date(epoch * 1000).toLocaleString() : "";
+  return epoch ? new Date(epoch * 1000).toLocaleString([], { dateStyle: "short", timeStyle: "short" }) : "";
 }
 
 async function api(path, options = {}) {
@@ -72,7 +78,7 @@ async function loadConfig() {
   const select = $("model");
   select.replaceChildren();
   for (const model of state.config.models) {
-    const label = model.name === "built-in" ? "built-in model" : model.name;
+    const label = modelName(model.name);
     select.append(el("option", { value: model.name, disabled: !model.available },
       model.available ? label : `${label} (not installed)`));
   }
@@ -160,8 +166,8 @@ async function refreshJobs() {
   const body = $("jobs").querySelector("tbody");
   body.replaceChildren(...jobs.map((job) => el("tr", {},
     el("td", { text: when(job.created) }),
-    el("td", {}, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
-    el("td", { text: job.kind === "image" ? "photo" : "video" }),
+    el("td", { class: "file" }, el("a", { href: `#/jobs/${job.id}`, text: job.upload_name })),
+    el("td", { class: "optional", text: KIND_NAMES[job.kind] || job.kind }),
     el("td", { title: job.error || null }, stateBadge(job)),
     el("td", { class: "num", text: job.reps ?? "" }),
     el("td", { class: "row-actions" },
@@ -230,9 +236,21 @@ function renderHead(job) {
   $("job-state").className = `badge ${job.state}`;
   $("job-state").textContent = job.state;
   const view = job.view === "auto" ? "view detected automatically" : `${job.view} view`;
-  const model = job.model === "built-in" ? "built-in model" : `model ${job.model}`;
-  $("job-meta").textContent = `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
+  const model = modelName(job.model);
+  $("job-meta").textContent = job.kind === "live" ? `Live set, ${when(job.created)} · ${view} · ${model}`
+    : `${job.kind === "image" ? "Photo" : "Video"}, ${bytes(job.size_bytes)}, `
     + `uploaded ${when(job.created)}${job.kind === "image" ? "" : ` · ${view}`} · ${model}`;
+  $("live-save").hidden = job.saved !== false;
+}
+
+// A live set's result is kept only when saved (until then it is not listed and goes at the next set).
+async function saveLiveSet() {
+  try {
+    await api(`/api/jobs/${state.jobId}/save`, { method: "POST" });
+    $("live-save").hidden = true;
+  } catch (error) {
+    alert(`Could not save: ${error.message}`);
+  }
 }
 
 function renderProgress(job) {
@@ -279,7 +297,7 @@ function videoResults(job) {
   const picker = peoplePicker(job);
   if (picker) parts.push(picker);
   parts.push(section("Feedback", feedbackList(s.feedback || [])));
-  parts.push(section("Annotated video", videoPlayer(files, s.video_codec)));
+  parts.push(section("Annotated video", videoPlayer(files, s.video_codec, job.kind === "live")));
   if (files["timeline.png"]) {
     parts.push(section("Knee angle and depth over time",
       el("img", { id: "plot", class: "plot", src: files["timeline.png"], alt: "knee angle and depth over time, repetitions marked" }),
@@ -290,7 +308,7 @@ function videoResults(job) {
   if (trunk) parts.push(trunk);
   if (files["depth_per_rep.png"] && (s.repetitions || []).length) {
     parts.push(section("Depth per repetition",
-      el("img", { class: "plot narrow", src: files["depth_per_rep.png"], alt: "depth of each repetition" })));
+      el("img", { class: "plot", src: files["depth_per_rep.png"], alt: "thigh angle at the bottom of each repetition" })));
   }
   parts.push(section("Downloads", downloads(files)));
   return el("div", {}, parts);
@@ -343,17 +361,29 @@ async function choosePerson(jobId, box, frame, error) {
   }
 }
 
+const TONES = { good: ["✓", "good"], fix: ["!", "to work on"], info: ["i", "note"] };
+
 function feedbackList(feedback) {
   if (!feedback.length) return el("p", { class: "muted", text: "No feedback." });
-  return el("ul", { class: "feedback", id: "feedback" }, feedback.map((f) =>
-    el("li", {}, el("span", { class: `tag ${f.kind}`, text: f.rep ? `rep ${f.rep}` : "set" }), " ", f.text)));
+  return el("ul", { class: "feedback", id: "feedback" }, feedback.map((f) => {
+    const [icon, meaning] = TONES[f.tone] || TONES.info;
+    const why = (f.why || []).length ? el("details", {}, el("summary", { text: "why" }),
+      el("ul", {}, f.why.map((w) => el("li", { text: w })))) : null;
+    return el("li", { class: `tone-${f.tone || "info"}` },
+      el("span", { class: "icon", role: "img", "aria-label": meaning, text: icon }),
+      el("span", { class: "tag", text: f.rep ? `Rep ${f.rep}` : "Set" }),
+      el("span", { class: "line", text: f.text }), why);
+  }));
 }
 
-function videoPlayer(files, codec) {
+function videoPlayer(files, codec, live) {
   const sources = [];
   if (files["annotated.webm"]) sources.push(el("source", { src: files["annotated.webm"], type: "video/webm" }));
   if (files["annotated.mp4"]) sources.push(el("source", { src: files["annotated.mp4"], type: "video/mp4" }));
-  if (!sources.length) return el("p", { class: "muted", text: "No annotated video was written." });
+  if (!sources.length) {
+    return el("p", { class: "muted", text: live ? "A live set keeps no video: the camera's frames are never written to disk."
+      : "No annotated video was written." });
+  }
   const video = el("video", { id: "result-video", controls: true, playsinline: true, preload: "metadata" }, sources);
   const mp4 = files["annotated.mp4"];
   const unplayable = mp4 && codec && codec !== "h264" && !files["annotated.webm"];
@@ -364,45 +394,24 @@ function videoPlayer(files, codec) {
   return el("div", {}, video, note);
 }
 
-const REP_COLUMNS = [
-  ["number", "#", (r) => String(r.number)],
-  ["start_time", "time (s)", (r) => `${num(r.start_time, 1)}–${num(r.end_time, 1)}`],
-  ["descent_s", "down (s)", (r) => num(r.descent_s, 2)],
-  ["ascent_s", "up (s)", (r) => num(r.ascent_s, 2)],
-  ["depth", "depth", (r) => num(r.depth, 2)],
-  ["min_knee_angle", "min knee angle", (r) => num(r.min_knee_angle, 0, "°")],
-  ["thigh_angle_bottom", "thigh vs horizontal", (r) => num(r.thigh_angle_bottom, 0, "°")],
-  ["below_parallel", "below parallel", (r) => r.below_parallel === null ? "—" : r.below_parallel ? "yes" : "no"],
-  ["min_knee_angle_3d", "min knee angle 3D", (r) => r.min_knee_angle_3d == null ? "—"
-    : `${num(r.min_knee_angle_3d, 0, "°")} ± ${num(r.min_knee_angle_3d_sd, 0, "°")}`],
-  ["below_parallel_3d", "parallel 3D", (r) => r.below_parallel_3d == null ? "—" : r.below_parallel_3d ? "yes" : "no"],
-  ["knee_angle_diff", "knee L−R", (r) => num(r.knee_angle_diff, 0, "°")],
-  ["hip_height_diff_pct", "hip height L−R", (r) => num(r.hip_height_diff_pct, 1, "%")],
-  ["fppa_max", "knee inward L / R", (r) => r.fppa_max ? `${num(r.fppa_max.left, 0, "°")} / ${num(r.fppa_max.right, 0, "°")}` : "—"],
-  ["max_trunk_lean", "max trunk lean", (r) => num(r.max_trunk_lean, 0, "°")],
-  ["flags", "flags", (r) => (r.flags || []).join(", ").replaceAll("_", " ") || "—"],
-];
+const NOTE_LABELS = { depth_verdict: "Depth", knees_in: "Knees" };
 
 function repTable(s) {
   const reps = s.repetitions || [];
+  const table = s.rep_table || { columns: [], rows: [] };
   if (!reps.length) return el("p", { class: "muted", id: "no-reps", text: "No completed repetition was found." });
-  // leave out columns that this view cannot measure for any repetition; say why underneath
-  const blank = (v) => v === null || v === undefined || (typeof v === "object" && Object.values(v).every(blank));
-  const empty = (key) => key !== "flags" && reps.every((r) => blank(r[key]));
-  const columns = REP_COLUMNS.filter(([key]) => !empty(key));
+  // the same words as report.html: summary.json carries the table as the report shows it
+  const head = el("tr", {}, table.columns.map((label) => el("th", { text: label })));
+  const rows = table.rows.map((row) => el("tr", {}, row.map((cell) => el("td", { text: cell }))));
+  const grid = el("table", { class: "grid reps", id: "rep-table" }, el("thead", {}, head), el("tbody", {}, rows));
   const reasons = new Map();
-  for (const [key, label] of REP_COLUMNS.filter(([key]) => empty(key))) {
+  for (const [key, label] of Object.entries(NOTE_LABELS)) {
     const note = reps.map((r) => (r.notes || {})[key]).find(Boolean);
-    reasons.set(label, note || "not measured");
+    if (note) reasons.set(label, note);
   }
-  const units = s.units || {};
-  const head = el("tr", {}, columns.map(([key, label]) => el("th", { title: units[key] || null, text: label })));
-  const rows = reps.map((r) => el("tr", {}, columns.map(([key, , fmt]) =>
-    el("td", { title: (r.notes || {})[key] || null, text: fmt(r) }))));
-  const table = el("table", { class: "grid reps", id: "rep-table" }, el("thead", {}, head), el("tbody", {}, rows));
-  const foot = reasons.size ? el("div", { class: "small muted" }, el("p", { text: "Not shown for this video:" }),
-    el("ul", {}, [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` })))) : null;
-  return el("div", {}, el("div", { class: "scroll" }, table), foot);
+  const foot = reasons.size ? el("ul", { class: "small muted", id: "rep-notes" },
+    [...reasons].map(([label, why]) => el("li", { text: `${label}: ${why}` }))) : null;
+  return el("div", {}, el("div", { class: "scroll" }, grid), foot);
 }
 
 // ---------- the trunk: shown only when the joint tracks have shoulders ----------
@@ -519,6 +528,7 @@ function init() {
     const id = e.target.getAttribute("data-delete");
     if (id && await deleteJob(id)) { stopPolling(); refreshJobs(); }
   });
+  $("save-live").addEventListener("click", saveLiveSet);
   $("delete-job").addEventListener("click", async () => {
     if (state.jobId && await deleteJob(state.jobId)) location.hash = "#/";
   });
