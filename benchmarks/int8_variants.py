@@ -21,11 +21,9 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from functools import partial
 from pathlib import Path
 
@@ -34,6 +32,7 @@ import onnx
 import onnxruntime as ort
 from onnx import numpy_helper
 
+from speed import interleaved_ms  # the same interleaved timing as speed.py (benchmarks/ is on the path)
 from squatpose.info import collect_info
 from squatpose.joints import get_joint_set
 from squatpose.pose.checkpoint import load_model
@@ -111,20 +110,6 @@ def pck(loaded, records, heatmaps: np.ndarray, matrices: np.ndarray) -> tuple[fl
     xy, score = heatmaps_to_image(loaded.codec, heatmaps, matrices)
     pooled = score_predictions("LSP dev", records, xy, score, get_joint_set("lower6")).pck_box.pooled
     return round(pooled[0.05], 2), round(pooled[0.1], 2)
-
-
-def interleaved_ms(fns: list, rounds: int, calls: int) -> list[float]:
-    """Median ms per call of each function over alternating rounds."""
-    times: list[list[float]] = [[] for _ in fns]
-    for fn in fns:
-        fn()
-    for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times[i].append(1000 * (time.perf_counter() - start) / calls)
-    return [statistics.median(t) for t in times]
 
 
 def _im2col_nhwc(x: np.ndarray, kernel: tuple[int, int], strides, pads, pad_value: int) -> np.ndarray:
