@@ -69,3 +69,21 @@ def test_packaged_recipes_load_by_name():
         assert cfg.model.name == name or (name not in MODELS and cfg.model.name in MODELS)
     with pytest.raises(ConfigError, match="efflite1: config file not found .packaged recipes: .*dilated_cnn"):
         load_config("efflite1")
+
+
+def test_decoder_lr_scale_gives_the_layers_outside_the_backbone_their_own_rate():
+    from squatpose.pose.models import build_model
+    from squatpose.pose.training.setup import make_optimizer
+
+    model = build_model("efflite0", 8, pretrained=None)
+    plain = make_optimizer(model, load_config(None, ["train.lr=0.001"]).train)
+    # decay and no-decay, one rate: the two groups that runs from before the option resume with
+    assert [(g["lr"], g["weight_decay"] > 0) for g in plain.param_groups] == [(0.001, True), (0.001, False)]
+    scaled = make_optimizer(model, load_config(None, ["train.lr=0.001", "train.decoder_lr_scale=3"]).train)
+    rate = {id(p): g["lr"] for g in scaled.param_groups for p in g["params"]}
+    named = dict(model.named_parameters())
+    assert rate[id(named["backbone._conv_stem.weight"])] == 0.001
+    assert rate[id(named["head.weight"])] == pytest.approx(0.003)
+    assert len(rate) == len(named)
+    with pytest.raises(ConfigError, match="invalid value for decoder_lr_scale"):
+        load_config(None, ["train.decoder_lr_scale=0"])

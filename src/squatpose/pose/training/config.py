@@ -102,6 +102,9 @@ class TrainConfig:
     select_on: str | None = None     # validation set (file stem) that picks best.pt; None = mean of all
     distill_weight: float = 0.0      # share of the teacher's soft targets in the loss (0 = labels only)
     distill_min_score: float = 0.3   # teacher joints scored below this give no distillation target
+    # lr factor for every layer outside `backbone`: a warm start that adds joints needs its decoder to move
+    # faster than the backbone it keeps.
+    decoder_lr_scale: float = 1.0
 
     def __post_init__(self) -> None:
         check("train", epochs=self.epochs >= 1, batch_size=self.batch_size >= 1, lr=self.lr > 0,
@@ -110,7 +113,7 @@ class TrainConfig:
               checkpoint_minutes=self.checkpoint_minutes > 0,
               max_steps_per_epoch=self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
               threads=self.threads is None or self.threads >= 1, distill_weight=0 <= self.distill_weight <= 1,
-              distill_min_score=0 <= self.distill_min_score <= 1)
+              distill_min_score=0 <= self.distill_min_score <= 1, decoder_lr_scale=self.decoder_lr_scale > 0)
 
 
 @dataclass(frozen=True)

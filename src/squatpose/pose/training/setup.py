@@ -127,10 +127,15 @@ def make_train_loader(config: Config, records: list[PersonRecord], codec: Heatma
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    # No weight decay on norms and biases: decaying BN scales hurts small pose models.
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # One group per (weight decay, lr): with decoder_lr_scale 1 that is the two groups older runs resume with.
+    buckets: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        lr = cfg.lr if name.startswith("backbone.") else cfg.lr * cfg.decoder_lr_scale
+        # No weight decay on norms and biases: decaying BN scales hurts small pose models.
+        buckets.setdefault((cfg.weight_decay if p.ndim > 1 else 0.0, lr), []).append(p)
+    groups = [{"params": params, "weight_decay": wd, "lr": lr} for (wd, lr), params in buckets.items()]
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr)
     if cfg.optimizer == "adamw":
