@@ -12,7 +12,9 @@ score within ±0.25 s of each counted repetition's bottom, the median over the c
 read the model's scores as they are: calibrated probabilities for a calibrated model file, raw heatmap
 peaks (which the default min_score is not meant for) otherwise. Without --out nothing is
 written (pipeline speed); with --out every clip's outputs (report.html, annotated.mp4, ...) are kept in
-DIR/<clip>/ for looking at.
+DIR/<clip>/ for looking at. `--tracks DIR` keeps each clip's joint tracks as DIR/<clip>.json, a keypoints
+file that `benchmarks/keypoints_eval.py --tracks DIR` analyses again without the model (beside the teacher's
+tracks from teacher_tracks.py).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from squatpose.analysis.tracks import save_keypoints_json
 from squatpose.api import analyze
 from squatpose.pose.predictor import Predictor
 from squatpose.video.tracker import TrackerConfig
@@ -42,7 +45,8 @@ def bottom_score(frame_score: np.ndarray, bottom: int, fps: float, half_window_s
     return float(np.median(frame_score[max(0, bottom - half):bottom + half + 1]))
 
 
-def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tuple[int, int, list[float]]:
+def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None,
+                    tracks: Path | None = None) -> tuple[int, int, list[float]]:
     truth = {k: v for k, v in json.loads((folder / "reps.json").read_text()).items() if not k.startswith("_")}
     print(f"\n{folder.name}")
     print(f"{'clip':<28}{'counted':>8}{'truth':>8}{'ok':>4}{'followed':>10}{'bottom':>8}{'people':>7}"
@@ -53,6 +57,8 @@ def evaluate_folder(folder: Path, predictor: Predictor, out: Path | None) -> tup
         result = analyze(folder / f"{name}.mp4", None if out is None else out / name, predictor=predictor,
                          progress=False)
         seconds = time.perf_counter() - start
+        if tracks is not None:
+            save_keypoints_json(result.raw, tracks / f"{name}.json")
         accepted = {expected["completed_reps"]} | ({expected["full_reps"]} if expected["ambiguous"] else
                                                    set())
         ok = result.reps in accepted
@@ -75,6 +81,8 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: the built-in model")
     parser.add_argument("--data", type=Path, nargs="+", default=[d for d in DATA if d.is_dir()])
     parser.add_argument("--out", type=Path, default=None, help="keep each clip's outputs here")
+    parser.add_argument("--tracks", type=Path, default=None,
+                        help="keep each clip's joint tracks here as <clip>.json (keypoints files)")
     parser.add_argument("--backend", choices=("auto", "torch", "onnx"), default="auto",
                         help="auto (default): what `analyze` runs, the shipped int8 file it picks for this "
                              "CPU; onnx: the float export (or --onnx FILE)")
@@ -88,7 +96,7 @@ def main() -> None:
     file = getattr(predictor.runner, "path", None)
     print(f"pose model on {predictor.backend} ({predictor.precision}{', ' + file.name if file else ''})")
     for folder in args.data:
-        right, total, followed = evaluate_folder(folder, predictor, args.out)
+        right, total, followed = evaluate_folder(folder, predictor, args.out, args.tracks)
         print(f"{folder.name}: {right}/{total} clips counted right; followed ≥ 95 % of frames in "
               f"{sum(f >= 0.95 for f in followed)}/{total} clips (mean {100 * np.mean(followed):.1f} %)")
 

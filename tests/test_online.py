@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers.penn_action import load_penn_action
-from helpers.synthetic_squats import render, squat_phase, squat_tracks, walk_motion
+from helpers.synthetic_squats import counting_scenarios, render, squat_phase, squat_tracks, walk_motion
 from squatpose.analysis import analyze_tracks
 from squatpose.analysis.online import LiveEvent, OnlineAnalyzer
 from squatpose.analysis.tracks import JointTracks
@@ -62,6 +62,13 @@ def test_same_repetitions_as_the_file_analysis(view, noise, seed) -> None:
     assert len(done) == file.reps == 4
     # the same repetitions: the file path moves its boundaries after the fact, the bottoms stay
     assert [e.data["depth"] for e in done] == [round(r.depth, 3) for r in file.repetitions]
+
+
+def test_same_counts_as_the_file_analysis_on_the_counting_scenarios() -> None:
+    """Hand-held camera, jumps, quarter squats (held until they make a set), long sets, oblique views."""
+    for name, tracks, count in counting_scenarios(FPS)[::3]:
+        engine, _ = feed(tracks)
+        assert engine.summary()["reps"] == analyze_tracks(tracks).reps == count, name
 
 
 @pytest.mark.skipif(not PENN.exists(), reason=f"Penn Action tracks not found at {PENN}")

@@ -5,9 +5,17 @@ import numpy as np
 import pytest
 
 from helpers.penn_action import load_penn_action
-from helpers.synthetic_squats import render, squat_motion, squat_phase, walk_motion
+from helpers.synthetic_squats import (
+    counting_scenarios,
+    handheld,
+    jump_squat_motion,
+    render,
+    squat_motion,
+    squat_phase,
+    walk_motion,
+)
 from squatpose.analysis import analyze_tracks
-from squatpose.analysis.config import RepConfig
+from squatpose.analysis.config import RepConfig, load_analysis_config
 from squatpose.analysis.rep_counter import count_reps
 from squatpose.analysis.tracks import JointTracks
 
@@ -161,11 +169,13 @@ def test_walking_in_and_out_gives_no_reps(view, kw):
 
 
 def test_one_foot_lifted_and_put_back_is_not_walking():
-    """A knee raise or step-up between squats moves the feet's midpoint by half the lift, one foot only."""
+    """A knee raise or step-up between squats moves the feet's midpoint by half the lift, one foot only;
+    a camera that pans moves both feet alike. Walking takes steps."""
     leg_px, n = 200.0, 120
     ankle = np.zeros((n, 2, 2))
     ankle[:, 0, 0], ankle[:, 1, 0] = 100.0, 140.0
     ankle[..., 1] = 500.0
+    still = ankle.copy()
     lift = np.r_[np.linspace(0, 1, 5), np.ones(25), np.linspace(1, 0, 5)]
     ankle[40:75, 0, 1] -= 0.8 * leg_px * lift  # the left foot up on a step for a second, then back
     assert not _feet_moving(ankle, leg_px).any()
@@ -173,9 +183,15 @@ def test_one_foot_lifted_and_put_back_is_not_walking():
     swapped[40:75] = swapped[40:75, ::-1]   # the model swaps left and right for a second
     assert not _feet_moving(swapped, leg_px).any()
     walked = ankle.copy()
-    walked[60:, :, 0] += np.linspace(0, 2.0 * leg_px, n - 60)[:, None]  # both feet travel
+    # both feet travel 2 leg lengths, in steps: one foot at a time moves 0.5 leg length in 0.2 s
+    step = np.clip((np.arange(n - 60)[:, None] - np.array([0, 6])) / 6.0, 0, None)
+    progress = np.floor(step / 2) + np.clip(step % 2, 0, 1)  # each foot moves every 12 frames
+    walked[60:, :, 0] += 0.5 * leg_px * np.minimum(progress, 4)
     moving = _feet_moving(walked, leg_px)
-    assert not moving[:60].any() and moving[80:].all()  # seen within 2/3 of a second (window 1 s)
+    assert not moving[:60].any() and moving[80:100].all()  # seen within 2/3 of a second (window 1 s)
+    panned = still.copy()
+    panned[60:, :, 0] += np.linspace(0, 2.0 * leg_px, n - 60)[:, None]  # the camera pans: no step
+    assert not _feet_moving(panned, leg_px).any()
 
 
 def _feet_moving(ankle: np.ndarray, leg_px: float) -> np.ndarray:
@@ -282,3 +298,57 @@ def test_penn_action_clips_cut_while_still_down_count_nothing():
         cut = JointTracks(tracks.fps, tracks.joint_names, tracks.xy[:end + 1], tracks.score[:end + 1])
         counted += [clip.clip] if analyze_tracks(cut).reps else []
     assert not counted
+
+
+# ---------------------------------------------------------------- counting that generalises
+
+SCENARIOS = counting_scenarios(FPS)
+
+
+@pytest.mark.parametrize("index", range(len(SCENARIOS)), ids=[name for name, _, _ in SCENARIOS])
+def test_counting_scenarios(index):
+    """Hand-held camera, jump squats, quarter squats, a long tiring set, walking after the set, oblique
+    cameras: each counts right (benchmarks/counting_eval.py shows which rule each one needs)."""
+    name, tracks, count = SCENARIOS[index]
+    assert analyze_tracks(tracks).reps == count, name
+
+
+def test_a_camera_that_pans_is_not_walking_but_steps_are():
+    squats = render(squat_motion(squat_phase(5, FPS)), "side", FPS, noise_px=2.0)
+    panned = analyze_tracks(handheld(squats, pan_px_per_s=250.0, shake_px=15.0, roll_deg=8.0))
+    assert panned.reps == 5 and not panned.moving.any()
+    # without the steps test (any change of stance is a step) the pan reads as walking
+    strict = load_analysis_config(None, ["depth.walk_stance_change=0"])
+    assert analyze_tracks(handheld(squats, pan_px_per_s=250.0), strict).reps == 0
+
+
+def test_a_landing_is_not_a_repetition_but_a_set_of_jump_squats_counts_each_jump():
+    single = analyze_tracks(render(jump_squat_motion(1, FPS), "side", FPS, noise_px=2.0))
+    assert single.reps == 1
+    in_a_row = analyze_tracks(render(jump_squat_motion(4, FPS, continuous=True), "front", FPS, noise_px=2.0))
+    assert in_a_row.reps == 4
+    # the rule both ways: with no takeoff ever seen, every landing's dip counts as a squat of its own
+    no_jumps = load_analysis_config(None, ["depth.jump_lift=5", "depth.hop_lift=5"])
+    assert analyze_tracks(render(jump_squat_motion(1, FPS), "side", FPS, noise_px=2.0), no_jumps).reps == 2
+
+
+def test_a_landing_dip_is_rejected_with_its_reason():
+    depth = 0.5 * squat_phase(1, FPS, rest_s=0.2)
+    landing = 0.3 * squat_phase(1, FPS, descent_s=0.25, bottom_s=0.0, ascent_s=0.5, lead_s=0.0)
+    flight = np.zeros(12)
+    signal = np.r_[depth, flight, landing, np.zeros(30)]
+    airborne = np.zeros(len(signal), bool)
+    airborne[len(depth):len(depth) + len(flight)] = True
+    res = count_reps(signal, np.zeros(len(signal), bool), np.ones(len(signal), bool), FPS, CFG,
+                     airborne=airborne)
+    assert len(res.completed) == 1 and "landing of a jump" in res.rejected[0][1]
+
+
+def test_quarter_squats_count_as_a_set_and_a_single_shallow_dip_does_not():
+    shallow = 0.15 * squat_phase(1, FPS, descent_s=0.8, ascent_s=0.7, rest_s=0.6, lead_s=0.0)
+    full = _profile(2)
+    two = _count(np.r_[full, shallow, shallow, np.zeros(20)])
+    assert len(two.completed) == 2 and len(two.rejected) == 2
+    assert "no set of quarter squats" in two.rejected[0][1]
+    three = _count(np.r_[np.zeros(30), shallow, shallow, shallow, np.zeros(20)])
+    assert len(three.completed) == 3 and all(r.shallow for r in three.completed)

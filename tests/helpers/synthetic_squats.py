@@ -205,3 +205,107 @@ def squat_tracks(n_reps: int = 3, view: str = "side", fps: float = 30.0, noise_p
     """Convenience: `n_reps` parallel-depth squats rendered in `view`."""
     return render(squat_motion(squat_phase(n_reps, fps, **phase_kw)), view, fps,
                   noise_px=noise_px, seed=seed)
+
+
+def jump_squat_motion(n_reps: int, fps: float, jump_height: float = 0.25, landing_phase: float = 0.6,
+                      continuous: bool = False, lead_s: float = 1.0, rest_s: float = 1.5) -> WorldMotion:
+    """Jump squats: a squat whose fast ascent ends in a flight of `jump_height` leg lengths (hips and
+    ankles rise and fall on a parabola, legs straight), then a landing that bends the knees to
+    `landing_phase` of a full squat and straightens again. `continuous`: each landing flows into the
+    next repetition's descent (no rest, no straightening in between), as in a set of jump squats."""
+    def ramp(seconds: float, a: float, b: float) -> np.ndarray:
+        s = np.linspace(0, 1, max(2, int(round(seconds * fps))), endpoint=False)
+        return a + (b - a) * (0.5 - 0.5 * np.cos(np.pi * s))
+
+    flight_s = 2 * np.sqrt(2 * jump_height * 0.9 / 9.81)  # a leg is about 0.9 m
+    n_flight = max(2, int(round(flight_s * fps)))
+    parabola = jump_height * 4 * np.linspace(0, 1, n_flight) * (1 - np.linspace(0, 1, n_flight))
+    phase, lift = [np.zeros(int(round(lead_s * fps)))], [np.zeros(int(round(lead_s * fps)))]
+    for rep in range(n_reps):
+        descent = ramp(0.7, landing_phase if continuous and rep else 0.0, 1.0)
+        part = [descent, np.ones(int(0.1 * fps)), ramp(0.35, 1.0, 0.0), np.zeros(n_flight)]
+        last = rep == n_reps - 1
+        if last or not continuous:  # land, absorb, stand up and rest
+            part += [ramp(0.25, 0.0, landing_phase), ramp(0.5, landing_phase, 0.0),
+                     np.zeros(int(round(rest_s * fps)))]
+        else:  # land straight into the next descent (it starts from the landing's bend)
+            part += [ramp(0.25, 0.0, landing_phase)]
+        up = [np.zeros(len(p)) for p in part]
+        up[3] = parabola
+        phase += part
+        lift += up
+    motion = squat_motion(np.concatenate(phase))
+    z = np.concatenate(lift)[:, None]
+    hip, ankle = motion.hip.copy(), motion.ankle.copy()
+    hip[..., 2] += z
+    ankle[..., 2] += z
+    return WorldMotion(hip, ankle, motion.lean, motion.valgus, motion.toe_out)
+
+
+def handheld(tracks: JointTracks, pan_px_per_s: float = 60.0, shake_px: float = 6.0,
+             zoom_per_s: float = 0.04, roll_deg: float = 4.0, seed: int = 0) -> JointTracks:
+    """The same tracks as filmed by a hand-held camera that pans, shakes, zooms and turns: every frame's
+    joints move by one similarity transform (a slow pan plus a smooth random shake, a steady zoom, a
+    slowly swinging roll) about the image centre."""
+    rng = np.random.default_rng(seed)
+    n, fps = tracks.n_frames, tracks.fps
+    t = np.arange(n) / fps
+    kernel = np.hanning(int(fps) | 1)
+    shake = np.stack([np.convolve(rng.normal(0, 1, n), kernel / kernel.sum(), "same") for _ in range(2)], -1)
+    shake *= shake_px / max(float(shake.std()), 1e-9)
+    shift = np.stack([pan_px_per_s * t, 0.3 * pan_px_per_s * np.sin(t)], -1) + shake
+    scale = 1.0 + zoom_per_s * t
+    roll = np.radians(roll_deg) * np.sin(2 * np.pi * t / 6.0)
+    centre = np.nanmean(tracks.xy.reshape(-1, 2), axis=0)
+    rel = tracks.xy - centre
+    cos, sin = (np.cos(roll) * scale)[:, None], (np.sin(roll) * scale)[:, None]
+    turned = np.stack([cos * rel[..., 0] - sin * rel[..., 1], sin * rel[..., 0] + cos * rel[..., 1]], -1)
+    return JointTracks(fps, tracks.joint_names, turned + centre + shift[:, None], tracks.score,
+                       tracks.frame_wh)
+
+
+def _reps_of(amplitudes: np.ndarray, fps: float, descent_s: float, ascent_s: float, rest_s: float,
+             bottom_s: float) -> np.ndarray:
+    """(T,) phase of one repetition per amplitude (a set whose depth changes), with a second of standing
+    before and after."""
+    parts = [np.zeros(int(fps))]
+    parts += [a * squat_phase(1, fps, descent_s, bottom_s, ascent_s, rest_s, lead_s=0) for a in amplitudes]
+    return np.concatenate(parts + [np.zeros(int(fps))])
+
+
+def counting_scenarios(fps: float = 30.0) -> list[tuple[str, JointTracks, int]]:
+    """(name, tracks, true count): the ways of filming and moving that a counter must get right, each
+    with 2 px of joint noise: a hand-held camera that pans, shakes, zooms and turns (side and front),
+    jump squats (single, continuous, low jumps), quarter squats (knees at 110-120°), a long set that
+    gets faster and shallower (36 reps), walking towards or away from the camera after the set, and
+    cameras at 30° and 45° to the front, looking up or down."""
+    def side_and_front(name: str, motion: WorldMotion, count: int, **front_kw: float):
+        return [(f"{name}, side", render(motion, "side", fps, noise_px=2.0), count),
+                (f"{name}, front", render(motion, "front", fps, noise_px=2.0, **front_kw), count)]
+
+    out: list[tuple[str, JointTracks, int]] = []
+    five = squat_motion(squat_phase(5, fps))
+    for seed, pan in enumerate((150.0, 250.0, 400.0)):
+        kw = dict(pan_px_per_s=pan, shake_px=15.0, roll_deg=8.0, zoom_per_s=0.05 * seed, seed=seed)
+        out += [(f"hand-held camera {pan:.0f} px/s, {view}",
+                 handheld(render(five, view, fps, noise_px=2.0, seed=seed), **kw), 5)
+                for view in ("side", "front")]
+    out += side_and_front("1 jump squat", jump_squat_motion(1, fps), 1)
+    out += side_and_front("4 jump squats in a row", jump_squat_motion(4, fps, continuous=True), 4)
+    out += side_and_front("3 low jump squats, resting", jump_squat_motion(3, fps, jump_height=0.18,
+                                                                            landing_phase=0.35), 3)
+    for hip in (0.78, 0.80, 0.83):
+        quarter = squat_motion(squat_phase(5, fps, descent_s=0.8, ascent_s=0.7, rest_s=0.6),
+                               bottom_hip_height=hip)
+        out += side_and_front(f"5 quarter squats (hips at {hip:.2f})", quarter, 5)
+    tiring = squat_motion(_reps_of(np.linspace(1.0, 0.7, 36), fps, 0.7, 0.6, 0.2, 0.1))
+    out += side_and_front("36 reps, faster and shallower", tiring, 36, camera_distance=4.0)
+    three = squat_motion(squat_phase(3, fps))
+    for way, speed in (("towards", 0.8), ("away from", -0.8)):
+        walk = three + walk_motion(3.0, fps, speed=speed)
+        out.append((f"3 reps, then walking {way} the camera",
+                    render(walk, "front", fps, noise_px=2.0, camera_distance=5.0), 3))
+    for yaw in (30, 45):
+        out += [(f"camera {yaw}° off the front, pitch {pitch:+d}°",
+                 render_camera(five, yaw, pitch, fps, noise_px=2.0), 5) for pitch in (-10, 10)]
+    return out

@@ -15,6 +15,8 @@ Per frame, from the smoothed joints (a one-frame `Body`):
   stretch;
 * knee bent: a 2D knee angle or thigh/shin ratio clearly below standing (`depth.knee_bent` rules),
   the standing ratio being its `leg_percentile` over LONG_WINDOW_S;
+* jumps: both ankles rose `jump_lift` x L within TAKEOFF_S (off the ground) or `hop_lift` x L (a
+  hop), `FeetGround`;
 * knee straight: the straighter 2D knee reaches STRAIGHT_KNEE_DEG (the last measured state holds;
   True until a knee is first measured);
 * view (unless the user set it): the `view.py` rules on the evidence seen so far, so the first
@@ -36,6 +38,7 @@ from squatpose.analysis.view import detect_view
 
 LONG_WINDOW_S = 60.0  # the standing thigh/shin ratio, the leg-length fallback and the view look this far back
 LONG_INTERVAL_S = 0.1  # ... at ten samples a second (the view's deep frames: every one)
+TAKEOFF_S = 0.25  # a jump lifts the feet off the ground within this (0.18 leg lengths in 0.1 s at 0.2 m)
 TINY = float(np.finfo(float).tiny)   # a score of 0 is never a joint (np.finfo is slow to call per frame)
 
 
@@ -43,7 +46,8 @@ TINY = float(np.finfo(float).tiny)   # a score of 0 is never a joint (np.finfo i
 class DepthSample:
     """One frame: depth (0 standing, ~0.5 thighs parallel, NaN unknown) with its confidence and
     source ('legs', 'hips', ''), feet moving, a knee visibly bent, a knee straight (or none
-    measured yet), the view used (side or not), leg length (2,) px and 2D leg compression (2,)."""
+    measured yet), the view used (side or not), leg length (2,) px, 2D leg compression (2,), both
+    feet off the ground (a jump's flight) and both feet rising (a hop, `FeetGround`)."""
 
     depth: float
     conf: float
@@ -54,6 +58,8 @@ class DepthSample:
     side_view: bool
     leg_length: np.ndarray
     compression: np.ndarray
+    airborne: bool = False
+    hop: bool = False
 
 
 def body_frame(xy: np.ndarray, score: np.ndarray, columns: np.ndarray, min_score: float) -> Body:
@@ -93,8 +99,45 @@ class FeetWindow:
             return False
         shift = (seen_after.mean(axis=0) - seen_before.mean(axis=0)).reshape(2, 2)
         limit = self.cfg.walk_displacement * leg_px
-        return bool(np.linalg.norm(shift.mean(axis=0)) > limit
-                    and (np.linalg.norm(shift, axis=1) > limit).all())
+        travelled = bool(np.linalg.norm(shift.mean(axis=0)) > limit
+                         and (np.linalg.norm(shift, axis=1) > limit).all())
+        return travelled and self._stance_changed(np.concatenate([seen_before, seen_after]), leg_px)
+
+    def _stance_changed(self, ankles: np.ndarray, leg_px: float) -> bool:
+        """Whether the feet moved relative to each other (N, 4 ankle rows): walking takes steps,
+        while a camera that pans, shakes or turns moves both feet alike. Sign-free: a model that swaps
+        left and right flips the vector between the ankles, which is no step."""
+        between = ankles[:, :2] - ankles[:, 2:]
+        typical = np.median(between, axis=0)
+        off = np.minimum(np.linalg.norm(between - typical, axis=1), np.linalg.norm(between + typical, axis=1))
+        return bool(np.percentile(off, 90) > self.cfg.walk_stance_change * leg_px)
+
+
+class FeetGround:
+    """Jumps, from how fast both feet rise: both ankles `jump_lift` x L above their lowest image position
+    (y down) of the last TAKEOFF_S is a takeoff, a rise far faster than a camera pans or tilts, and the
+    flight lasts until either ankle is back within half that lift of where it took off; a rise of
+    `hop_lift` x L is a hop (a small jump, or a heel raise), enough to show that a dip ended in a jump. A
+    camera that jerks can look the same: the repetition counter takes only a short flight for a jump."""
+
+    def __init__(self, cfg: DepthConfig) -> None:
+        self.cfg = cfg
+        self.window = RecentWindow(TAKEOFF_S, 2)
+        self.ground: np.ndarray | None = None   # (2,) the ankles' y at takeoff, during a flight
+
+    def update(self, t: float, ankle: np.ndarray, leg_px: float) -> tuple[bool, bool]:
+        """ankle (2, 2) this frame (NaN where unseen); leg_px: the current leg length. Returns (off the
+        ground, a hop)."""
+        y = ankle[:, 1]
+        recent = self.window.since(t - TAKEOFF_S)
+        self.window.push(t, y)
+        with np.errstate(invalid="ignore"):
+            rise = float(np.min(np.max(recent, axis=0) - y)) / leg_px if len(recent) else np.nan
+            if self.ground is None and rise > self.cfg.jump_lift:
+                self.ground = np.max(recent, axis=0)
+            elif self.ground is not None and not (self.ground - y > self.cfg.jump_lift * leg_px / 2).all():
+                self.ground = None
+        return self.ground is not None, bool(rise > self.cfg.hop_lift)
 
 
 class ViewEvidence:
@@ -133,6 +176,7 @@ class CausalDepth:
 
     def __init__(self, cfg: AnalysisConfig, view: str = "auto") -> None:
         self.cfg = cfg.depth
+        self.ground = FeetGround(cfg.depth)
         self.windows = (FeetWindow(cfg.depth),
                         RecentWindow(2 * cfg.depth.leg_window_s, 6),         # candidates (4), hip y (2)
                         # candidates (4), thigh/shin (2)
@@ -150,6 +194,7 @@ class CausalDepth:
             self.straight = bool(np.nanmax(knee_angle) >= STRAIGHT_KNEE_DEG)
         feet, segment, long = self.windows
         moving = feet.update(t, body.ankle[0], self.leg_px)
+        airborne, hop = self.ground.update(t, body.ankle[0], self.leg_px)
         candidates = leg_samples(body)[:, 0].ravel()  # (4,) longest bound L/R, twice the thigh L/R
         long.push(t, np.r_[candidates, thigh / shin])
         standing = long.percentile(t, cfg.leg_percentile, min_count=1)
@@ -178,7 +223,7 @@ class CausalDepth:
         conf = float(leg_m.conf[0] if use_legs else hip_m.conf[0]) if np.isfinite(depth) else 0.0
         source = "legs" if use_legs else ("hips" if np.isfinite(depth) else "")
         return DepthSample(depth, conf, source, False, self._bent(knee_angle, thigh / shin, standing[4:]),
-                           self.straight, side, length, compression)
+                           self.straight, side, length, compression, airborne, hop)
 
     def _bent(self, knee_angle: np.ndarray, ratio: np.ndarray, standing_ratio: np.ndarray) -> bool:
         """One knee clearly and the other at least somewhat bent (`depth.knee_bent`), True when neither
@@ -204,7 +249,7 @@ def _first_finite(candidates: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class CausalSignal:
     """`CausalDepth` over a whole clip: the reported DepthSignal and, per frame (T,), feet moving,
-    knee straight and the view read; leg_length and compression (T, 2)."""
+    knee straight, the view read, feet off the ground and hops; leg_length and compression (T, 2)."""
 
     depth: DepthSignal
     moving: np.ndarray
@@ -212,6 +257,8 @@ class CausalSignal:
     side_view: np.ndarray
     leg_length: np.ndarray
     compression: np.ndarray
+    airborne: np.ndarray
+    hop: np.ndarray
 
 
 def causal_signal(body: Body, times: np.ndarray, cfg: AnalysisConfig, view: str = "auto") -> CausalSignal:
@@ -223,4 +270,5 @@ def causal_signal(body: Body, times: np.ndarray, cfg: AnalysisConfig, view: str 
     depth = DepthSignal(column("depth"), column("conf"), column("source", "<U4"), column("bent", bool))
     return CausalSignal(depth, column("moving", bool), column("straight", bool), column("side_view", bool),
                         np.array([s.leg_length for s in samples]).reshape(-1, 2),
-                        np.array([s.compression for s in samples]).reshape(-1, 2))
+                        np.array([s.compression for s in samples]).reshape(-1, 2), column("airborne", bool),
+                        column("hop", bool))

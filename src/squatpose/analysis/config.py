@@ -66,7 +66,12 @@ class DepthConfig:
     frames within leg_window_s (either side) of each frame.
     knee_weight_side: weight of the knee-angle depth estimate in side views (0 = leg distance only).
     walk_window_s / walk_displacement: feet that move more than this many leg lengths between the
-    two halves of a window mark walking (no reps counted there).
+    two halves of a window mark walking (no reps counted there), if they also changed their places
+    relative to each other by more than walk_stance_change leg lengths (steps; a camera that moves,
+    pans or turns moves both feet alike).
+    jump_lift / hop_lift: both ankles rising this many leg lengths within a quarter of a second are off
+    the ground (a jump's flight; a heel raise lifts the ankles less than 0.09 on the shared clips) / hop
+    (a jump at least this small follows a landing's dip in a set of jump squats).
     bend_knee_angle / bend_thigh_ratio: a repetition needs a visibly bent knee at the bottom: 2D
     knee angle <= bend_knee_angle (side-like views) or 2D thigh/shin length ratio <= this fraction
     of its standing value (front-like views, where the thigh points at the camera); the other leg
@@ -81,6 +86,9 @@ class DepthConfig:
     knee_weight_side: float = 0.5
     walk_window_s: float = 1.0
     walk_displacement: float = 0.25
+    walk_stance_change: float = 0.1
+    jump_lift: float = 0.12
+    hop_lift: float = 0.04
     bend_knee_angle: float = 140.0
     bend_thigh_ratio: float = 0.75
     bend_other_knee_angle: float = 155.0
@@ -92,6 +100,8 @@ class DepthConfig:
                leg_window_s=self.leg_window_s > 0,
                knee_weight_side=0 <= self.knee_weight_side <= 1,
                walk_window_s=self.walk_window_s > 0, walk_displacement=self.walk_displacement > 0,
+               walk_stance_change=self.walk_stance_change >= 0, jump_lift=self.jump_lift > 0,
+               hop_lift=0 < self.hop_lift <= self.jump_lift,
                bend_knee_angle=0 < self.bend_knee_angle <= 180,
                bend_thigh_ratio=0 < self.bend_thigh_ratio <= 1,
                bend_other_knee_angle=self.bend_knee_angle <= self.bend_other_knee_angle <= 180,
@@ -107,7 +117,13 @@ class RepConfig:
     counted (a count must not rest on joints the model barely found);
     min_phase_s: two repetitions with less standing than this between them, where the first rises or
     the second sinks in less than this, are one repetition split by a glitch of the depth signal (no
-    one goes from the bottom to standing, or back, that fast) and are merged."""
+    one goes from the bottom to standing, or back, that fast) and are merged;
+    max_flight_s: both feet off the ground for at most this long is a jump (longer: the camera moved);
+    landing_window_s: a dip that starts within this after a jump's landing is the landing, and counts
+    only if it ends in a jump within this again (a set of jump squats);
+    shallow_set: repetitions between start_depth and min_depth deep (quarter squats) count once this
+    many of them were seen (a set of them), the earlier ones too; fewer are dips that are no squat (a
+    bar picked up, a fidget) and are listed as not counted."""
 
     standing_depth: float = 0.08
     start_depth: float = 0.12
@@ -118,11 +134,15 @@ class RepConfig:
     max_duration_s: float = 20.0
     min_confidence: float = 0.2
     min_phase_s: float = 0.2
+    max_flight_s: float = 1.0
+    landing_window_s: float = 0.5
+    shallow_set: int = 3
 
     def __post_init__(self) -> None:
         check("reps", standing_depth=0 < self.standing_depth < self.start_depth,
                min_phase_s=0 <= self.min_phase_s < self.min_duration_s,
-               min_confidence=0 <= self.min_confidence < 1,
+               min_confidence=0 <= self.min_confidence < 1, max_flight_s=self.max_flight_s > 0,
+               landing_window_s=self.landing_window_s >= 0, shallow_set=self.shallow_set >= 1,
                min_depth=self.start_depth <= self.min_depth < 1, bottom_band=self.bottom_band > 0,
                onset_band=0 <= self.onset_band < self.standing_depth,
                min_duration_s=self.min_duration_s >= 0,

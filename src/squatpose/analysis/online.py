@@ -132,7 +132,7 @@ class OnlineAnalyzer:
         events = self._presence(t, body)
         frame = self.frames
         for rep_event in self.reps.update(frame, t, sample.depth, sample.moving, sample.bent, sample.straight,
-                                          sample.conf):
+                                          sample.conf, sample.airborne, sample.hop):
             events += self._rep_event(rep_event, t)
         self._update_state(sample, self._frame_thigh(body, sample), smooth_xy, smooth_score)
         self.frames += 1

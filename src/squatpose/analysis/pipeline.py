@@ -148,7 +148,7 @@ def analyze_tracks(tracks: JointTracks, config: AnalysisConfig | None = None,
     body = Body.from_tracks(smooth.tracks, cfg.min_joint_score)
     signal = causal_signal(body, tracks.times, cfg, view)
     count = count_reps(signal.depth.depth, signal.moving, signal.depth.knee_bent, tracks.fps, cfg.reps,
-                       signal.straight, signal.depth.conf)
+                       signal.straight, signal.depth.conf, signal.airborne, signal.hop)
     # after the fact: whole-clip leg lengths, view and 3D legs for the per-repetition numbers
     geom = leg_geometry(body, tracks.fps, cfg.depth, signal.moving)
     measures = compute_measures(body, geom.leg_length, cfg.lift3d.joint_sd, cfg.min_joint_score)

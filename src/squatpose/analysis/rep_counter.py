@@ -6,10 +6,13 @@ between start_depth and standing_depth is the hysteresis: jitter around one thre
 or finish a repetition twice. A repetition counts when it completes with peak depth >= min_depth
 and a duration within [min_duration_s, max_duration_s], and a knee was visibly bent within
 bottom_band of its deepest point (causal_depth's knee-bent test: rules out a person who only grows or
-shrinks in the image). Rising again by the hysteresis gap from near standing (without reaching
-standing_depth) ends the repetition at that low point and starts the next one (reps without full
-lockout), unless one side of that split is too fast for a body (`is_glitch_split`). Feet moving
-(walking) abandons an open repetition.
+shrinks in the image). Shallower ones (quarter squats: at least start_depth below the standing before
+them) count once `shallow_set` of them were seen, the earlier ones with them: a set of quarter squats,
+not a bar picked up. A dip that begins within landing_window_s of a jump's landing counts only if the
+feet leave the ground again from it (the next jump squat): a landing is no squat. Rising again by the
+hysteresis gap from near standing (without reaching standing_depth) ends the repetition at that low
+point and starts the next one (reps without full lockout), unless one side of that split is too fast
+for a body (`is_glitch_split`). Feet moving (walking) abandons an open repetition.
 
 A clip that begins above start_depth begins inside a repetition: it counts when its return to
 standing is seen. Back near standing means a depth below standing_depth and, where a knee angle
@@ -54,7 +57,10 @@ class RepSpan:
     started_in_clip is False when the tracked stretch began inside this repetition; knee_bent:
     a bent knee was seen near the deepest point; trough: lowest depth since the bottom;
     conf_sum / conf_frames: the depth signal's confidence summed over the frames the counter saw in it.
-    knee_bent: a frame within bottom_band of the deepest one showed a visibly bent knee."""
+    knee_bent: a frame within bottom_band of the deepest one showed a visibly bent knee.
+    after_landing: it began within landing_window_s of a jump's landing; shallow: its peak depth is below
+    min_depth (a quarter squat, or a dip that is no squat); rest_depth: the lowest depth while standing
+    before it (the trough it began from, for repetitions without lockout)."""
 
     start_frame: int
     bottom_frame: int
@@ -72,6 +78,9 @@ class RepSpan:
     conf_sum: float = 0.0
     conf_frames: int = 0
     bent_depth: float = -math.inf   # the deepest frame with a visibly bent knee
+    after_landing: bool = False     # began as the landing of a jump
+    shallow: bool = False           # completed, but less deep than min_depth
+    rest_depth: float = math.nan    # the lowest depth while standing before it (its trough, if split)
 
     @property
     def confidence(self) -> float:
@@ -91,14 +100,21 @@ class RepCounter:
         self.open: RepSpan | None = None
         self.rest: tuple[int, float] | None = None   # last frame (and time) below standing_depth
         self._may_start_inside = True  # only before any walking: the clip may begin mid-rep
+        self._flight_from: float | None = None   # when both feet left the ground, while they are off it
+        self.last_takeoff_t = -math.inf          # the last hop, or start of a flight short enough for a jump
+        self._last_landing_t = -math.inf
+        self._rest_low = math.inf   # the lowest depth while standing, since the last repetition began
 
     def update(self, frame: int, depth: float, moving: bool = False, bent: bool = True,
-               straight: bool = True, t: float | None = None, conf: float = 1.0) -> Phase:
+               straight: bool = True, t: float | None = None, conf: float = 1.0,
+               airborne: bool = False, hop: bool = False) -> Phase:
         """Advance by one frame (at time `t` s, default frame / fps); NaN depth (no data) keeps the
         phase. `moving`: feet moving; `bent`: a knee is visibly bent (a rep needs one near its deepest
         point); `straight`: a knee is straight or none is measured (a rep ends only then); `conf`: the
-        depth's confidence. Returns the phase."""
+        depth's confidence; `airborne`: both feet off the ground; `hop`: both feet rising (a small jump).
+        Returns the phase."""
         t = frame / self.fps if t is None else t
+        self._watch_flight(t, airborne, hop)
         if self.open is not None:
             self.open.conf_sum += conf
             self.open.conf_frames += 1
@@ -117,6 +133,20 @@ class RepCounter:
             self.phase = self._in_rep(frame, t, depth, bent, straight, conf)
         return self.phase
 
+    def _watch_flight(self, t: float, airborne: bool, hop: bool) -> None:
+        """Jumps: a takeoff when both feet leave the ground (or hop), a landing when they are back
+        within max_flight_s (a longer lift is the camera's, and no takeoff after all)."""
+        if hop and self._flight_from is None:
+            self.last_takeoff_t = t
+        if airborne and self._flight_from is None:
+            self._flight_from = self.last_takeoff_t = t
+        elif airborne and t - self._flight_from > self.cfg.max_flight_s:
+            self.last_takeoff_t = -math.inf
+        elif not airborne and self._flight_from is not None:
+            if t - self._flight_from <= self.cfg.max_flight_s:
+                self._last_landing_t = t
+            self._flight_from = None
+
     def finish(self) -> RepSpan | None:
         """The repetition still open at the end of the clip (partial), if it already reached
         min_depth with a bent knee; shallower unfinished dips are not reported."""
@@ -134,20 +164,26 @@ class RepCounter:
         else:
             self.phase = Phase.STANDING
             self.rest = (frame, t) if depth < self.cfg.standing_depth else None
+            self._rest_low = depth
 
     def _standing(self, frame: int, t: float, depth: float, bent: bool, conf: float) -> None:
         if depth < self.cfg.standing_depth:
             self.rest = (frame, t)
-        if depth >= self.cfg.start_depth:
+        if depth < self.cfg.start_depth:
+            self._rest_low = min(self._rest_low, depth)
+        else:
             self._start(self.rest or (frame, t), depth, bent, conf, started_in_clip=True, bottom=(frame, t))
             self.phase = Phase.DESCENDING
 
     def _start(self, start: tuple[int, float], depth: float, bent: bool, conf: float, started_in_clip: bool,
                bottom: tuple[int, float] | None = None) -> None:
         bottom = start if bottom is None else bottom
+        landing = bottom[1] - self._last_landing_t <= self.cfg.landing_window_s
+        rest, self._rest_low = self._rest_low, math.inf
         self.open = RepSpan(start[0], bottom[0], None, depth, started_in_clip, bent, trough_depth=depth,
                             trough_frame=bottom[0], start_t=start[1], bottom_t=bottom[1], trough_t=bottom[1],
-                            conf_sum=conf, conf_frames=1, bent_depth=depth if bent else -math.inf)
+                            conf_sum=conf, conf_frames=1, bent_depth=depth if bent else -math.inf,
+                            after_landing=landing, rest_depth=rest if math.isfinite(rest) else math.nan)
 
     def _in_rep(self, frame: int, t: float, depth: float, bent: bool, straight: bool, conf: float) -> Phase:
         rep = self.open
@@ -172,6 +208,7 @@ class RepCounter:
                 and depth >= rep.trough_depth + (cfg.start_depth - cfg.standing_depth)):
             trough = (rep.trough_frame, rep.trough_t)
             self._close(*trough)
+            self._rest_low = rep.trough_depth
             self._start(trough, depth, bent, conf, started_in_clip=True, bottom=(frame, t))
             return Phase.DESCENDING
         return Phase.BOTTOM if depth > rep.peak_depth - cfg.bottom_band else Phase.ASCENDING
@@ -182,8 +219,10 @@ class RepCounter:
         self.open = None
         rep.end_frame, rep.end_t = end_frame, end_t
         duration = end_t - rep.start_t
-        if rep.peak_depth < self.cfg.min_depth:
-            reason = f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f})"
+        rep.shallow = rep.peak_depth < self.cfg.min_depth
+        if rep.shallow and not rep.peak_depth - rep.rest_depth >= self.cfg.start_depth:
+            reason = (f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f}, and only "
+                      f"{rep.peak_depth - rep.rest_depth:.2f} below the standing level before it)")
         elif not rep.knee_bent:
             reason = ("no bent knee at the bottom (the person only changed size in the image: "
                       "walking towards or away from the camera?)")
@@ -241,7 +280,7 @@ def merge_spans(first: RepSpan, second: RepSpan) -> RepSpan:
                    first.started_in_clip, deeper.knee_bent, first.missing_frames + second.missing_frames,
                    second.trough_depth, second.trough_frame, first.start_t, deeper.bottom_t, second.end_t,
                    second.trough_t, first.conf_sum + second.conf_sum, first.conf_frames + second.conf_frames,
-                   deeper.bent_depth)
+                   deeper.bent_depth, first.after_landing)
 
 
 class RepStream:
@@ -256,16 +295,19 @@ class RepStream:
         self.counter = RepCounter(cfg, fps)
         self.pending: RepSpan | None = None   # completed, may still merge with the next one
         self._bottom_told: RepSpan | None = None
+        self.shallow_held: list[RepSpan] = []   # shallow repetitions until there are shallow_set of them
+        self._shallow_seen = 0
 
     @property
     def phase(self) -> Phase:
         return self.counter.phase
 
     def update(self, frame: int, t: float, depth: float, moving: bool = False, bent: bool = True,
-               straight: bool = True, conf: float = 1.0) -> list[RepEvent]:
+               straight: bool = True, conf: float = 1.0, airborne: bool = False,
+               hop: bool = False) -> list[RepEvent]:
         counter = self.counter
         before = counter.open
-        phase = counter.update(frame, depth, moving, bent, straight, t, conf)
+        phase = counter.update(frame, depth, moving, bent, straight, t, conf, airborne, hop)
         events: list[RepEvent] = []
         for rep in counter.completed:
             if self.pending is not None and is_glitch_split(self.pending, rep, self.cfg.min_phase_s):
@@ -283,20 +325,49 @@ class RepStream:
         if phase == Phase.ASCENDING and counter.open is not None and self._bottom_told is not counter.open:
             self._bottom_told = counter.open
             events.append(RepEvent("bottom", counter.open))
-        if self.pending is not None and not self._may_merge(t):
+        if self.pending is not None and not self._may_merge(t) and not self._awaits_jump(t):
             events += self._settle()
         return events
 
     def finish(self) -> tuple[list[RepEvent], RepSpan | None]:
-        """At the end of the stream: the last repetition settled, and the one still open (partial),
-        if it already reached min_depth with a bent knee."""
-        return self._settle(), self.counter.finish()
+        """At the end of the stream: the last repetition settled, shallow ones that never made a set
+        rejected, and the one still open (partial), if it already reached min_depth with a bent knee."""
+        events = self._settle()
+        held, self.shallow_held = self.shallow_held, []
+        why = (f"too shallow (depth below {self.cfg.min_depth:.2f}), and {len(held)} such dip(s) are no set "
+               f"of quarter squats (those count from the {self.cfg.shallow_set}th)")
+        return events + [RepEvent("rejected", rep, why) for rep in held], self.counter.finish()
 
     def _settle(self) -> list[RepEvent]:
         rep, self.pending = self.pending, None
         if rep is None:
             return []
-        return [RepEvent("counted" if rep.confidence >= self.cfg.min_confidence else "uncertain", rep)]
+        if rep.after_landing and not self._jumped_after(rep):
+            return [RepEvent("rejected", rep, "the landing of a jump, not a squat (no jump followed it)")]
+        if rep.shallow:
+            self._shallow_seen += 1
+            self.shallow_held.append(rep)
+            if self._shallow_seen < self.cfg.shallow_set:
+                return []
+            held, self.shallow_held = self.shallow_held, []
+            return [self._counted(r, self.cfg.min_confidence) for r in held]
+        return [self._counted(rep, self.cfg.min_confidence)]
+
+    @staticmethod
+    def _counted(rep: RepSpan, min_confidence: float) -> RepEvent:
+        return RepEvent("counted" if rep.confidence >= min_confidence else "uncertain", rep)
+
+    def _jumped_after(self, rep: RepSpan) -> bool:
+        """Whether the feet left the ground from the way up of `rep` or within landing_window_s after
+        it ended: the dip was the next jump squat's, not only a landing."""
+        return rep.bottom_t < self.counter.last_takeoff_t <= rep.end_t + self.cfg.landing_window_s
+
+    def _awaits_jump(self, now: float) -> bool:
+        """A landing's dip is settled once a jump followed it, or once none can any more."""
+        rep = self.pending
+        assert rep is not None
+        return (rep.after_landing and not self._jumped_after(rep)
+                and now <= rep.end_t + self.cfg.landing_window_s)
 
     def _may_merge(self, now: float) -> bool:
         """Whether a repetition still to come could merge with the pending one."""
@@ -345,20 +416,22 @@ def refine_boundaries(spans: list[RepSpan], depth: np.ndarray, band: float,
 
 
 def count_reps(depth: np.ndarray, moving: np.ndarray, bent: np.ndarray, fps: float, cfg: RepConfig,
-               straight: np.ndarray | None = None, conf: np.ndarray | None = None) -> RepCount:
+               straight: np.ndarray | None = None, conf: np.ndarray | None = None,
+               airborne: np.ndarray | None = None, hop: np.ndarray | None = None) -> RepCount:
     """Run one RepStream over depth (T,) with feet-moving (T,), knee-bent (T,), knee-straight (T,,
-    default all True) masks and the depth's confidence (T,, default 1), then refine the
-    repetitions' start and end frames (`refine_boundaries`)."""
+    default all True) masks, the depth's confidence (T,, default 1), feet off the ground and hops (T,,
+    default none), then refine the repetitions' start and end frames (`refine_boundaries`)."""
     stream = RepStream(cfg, fps)
     n = len(depth)
     straight = np.ones(n, bool) if straight is None else straight
     conf = np.ones(n) if conf is None else conf
+    airborne = np.zeros(n, bool) if airborne is None else airborne
+    hop = np.zeros(n, bool) if hop is None else hop
     phases = np.empty(n, dtype="<U10")
     events: list[RepEvent] = []
     for t in range(n):
         events += stream.update(t, t / fps, float(depth[t]), bool(moving[t]), bool(bent[t]),
-                                bool(straight[t]),
-                                float(conf[t]))
+                                bool(straight[t]), float(conf[t]), bool(airborne[t]), bool(hop[t]))
         phases[t] = stream.phase.value
     last, unfinished = stream.finish()
     events += last
