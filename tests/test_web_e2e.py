@@ -6,37 +6,24 @@ to the page. Skipped without shared data, /usr/bin/chromium or Playwright."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO, shared_or_skip
+from conftest import shared_or_skip
 
 from helpers.synthetic_squats import render, squat_motion, squat_phase, trunk_lean_deg
+from helpers.web_browser import SCREENS, launch_chromium, playwright_or_skip, web_server
 from squatpose.analysis import analyze_tracks
 from squatpose.joints import LOWER6
 from squatpose.report.files import write_outputs
 from squatpose.web.jobs import JobStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENS = REPO / "derived" / "web_screens"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 RESULT_TIMEOUT_MS = 150_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def downscaled_clip(dest: Path, size_wh: tuple[int, int] = (640, 360), step: int = 1,
@@ -129,42 +116,14 @@ def web_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def base_url(web_root):
     """`squatpose.web.server.serve` in a subprocess on a free port with a temporary data folder."""
-    pytest.importorskip("uvicorn")
-    port = free_port()
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from squatpose.web.server import "
-            "serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
-    log_path = web_root.parent.parent / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", code, str(port), str(web_root)],
-                                   stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with web_server(web_root, web_root.parent.parent / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
 def page():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with playwright_or_skip() as playwright:
+        browser = launch_chromium(playwright)
         context = browser.new_context(viewport={"width": 1200, "height": 900})
         yield context.new_page()
         browser.close()

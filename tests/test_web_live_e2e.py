@@ -6,13 +6,12 @@ and a missing camera get their messages. Screenshots go to /tmp/web_screens/. Sk
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import shared_or_skip
-from test_web_e2e import CHROMIUM, CHROMIUM_ARGS, SCREENS, free_port
+
+from helpers.web_browser import SCREENS, launch_chromium, playwright_or_skip, web_server
 
 CLIP_REPS = 2                 # squat_13: two completed repetitions (reps.json)
 COUNT_TIMEOUT_MS = 240_000    # the fake camera runs at the clip's rate; the analysis keeps up as it can
@@ -35,48 +34,19 @@ def camera_clip(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> str:
-    pytest.importorskip("uvicorn")
     data = tmp_path_factory.mktemp("live_e2e") / "web"
-    port = free_port()
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from squatpose.web.server import "
-            "serve; serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 50, 1)")
-    log_path = data.parent / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-c", code, str(port), str(data)], stdout=log,
-                                   stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited early:\n{log_path.read_text()[-3000:]}")
-            try:
-                import urllib.request
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/live", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with web_server(data, data.parent / "server.log", ready_path="/live") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def playwright():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
+    with playwright_or_skip() as pw:
         yield pw
 
 
 def browser_page(playwright, extra_args: list[str]):
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                         args=CHROMIUM_ARGS + extra_args)
+    browser = launch_chromium(playwright, tuple(extra_args))
     page = browser.new_context(viewport={"width": 1200, "height": 860}).new_page()
     page.add_init_script(CUES)
     return browser, page
