@@ -53,6 +53,17 @@ class Feedback:
                 "why": list(self.why)}
 
 
+def depth_words(verdict: str, angle: float) -> tuple[str, str]:
+    """(tone, phrase) of a depth verdict with its thigh angle (degrees above horizontal): the words of
+    the report, the web page and the live page alike."""
+    if verdict == "below":
+        return GOOD, f"went about {abs(angle):.0f}° below parallel"
+    if verdict == "above":
+        advice = "sit a little lower" if angle <= 15 else "sit lower"
+        return FIX, f"stopped about {angle:.0f}° above parallel — {advice}"
+    return GOOD, "reached about parallel"
+
+
 def _depth(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:
     angle, sd = rep.thigh_angle, rep.thigh_angle_sd
     if rep.depth_verdict is None:
@@ -61,14 +72,10 @@ def _depth(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:
         return Finding(INFO, said, f"Depth: {note}.")
     measured = (f"Thigh at the lowest point: {abs(angle):.0f}° ± {sd:.0f}° "
                 f"{'below' if angle < 0 else 'above'} horizontal.")
-    if rep.depth_verdict == "below":
-        return Finding(GOOD, f"went about {abs(angle):.0f}° below parallel", measured)
-    if rep.depth_verdict == "above":
-        advice = "sit a little lower" if angle <= 15 else "sit lower"
-        return Finding(FIX, f"stopped about {angle:.0f}° above parallel — {advice}", measured,
-                       "above_parallel")
-    return Finding(GOOD, "reached about parallel",
-                   measured + " The range includes horizontal: about parallel.")
+    tone, said = depth_words(rep.depth_verdict, angle)
+    if rep.depth_verdict == "parallel":
+        measured += " The range includes horizontal: about parallel."
+    return Finding(tone, said, measured, "above_parallel" if rep.depth_verdict == "above" else None)
 
 
 def _knees(rep: Repetition, cfg: FeedbackConfig) -> Finding | None:

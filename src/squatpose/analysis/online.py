@@ -29,8 +29,10 @@ import numpy as np
 from squatpose.analysis.angles import Measure, thigh_angle
 from squatpose.analysis.causal_depth import CausalDepth, DepthSample, analysis_columns, body_frame
 from squatpose.analysis.config import AnalysisConfig
+from squatpose.analysis.feedback import depth_words
 from squatpose.analysis.rep_counter import Phase, RepEvent, RepSpan, RepStream
 from squatpose.analysis.smoothing import StreamSmoother
+from squatpose.analysis.verdicts import depth_class
 from squatpose.analysis.view import VIEW_CHOICES
 
 PARALLEL_DEPTH = 0.5   # depth signal with thighs about parallel (docs/analysis.md: 0.45-0.55)
@@ -54,28 +56,31 @@ class LiveEvent:
 
 @dataclass(frozen=True)
 class DepthVerdict:
-    """How deep a repetition went: below_parallel is None where it cannot be told; `by` names the
-    measure ('thigh angle' in side views with confident hips and knees, else 'depth signal')."""
+    """How deep a repetition went. With a thigh angle (side views with confident hips and knees): the
+    file analysis's three-way verdict ('below', 'parallel' = about parallel, 'above'; `depth_class`) on
+    the 2D angle ± sd, sd being the pose model's thigh_model_sd_deg (the file analysis adds joint noise
+    and camera tilt from the whole clip), in the report's words. Without one, the depth signal against
+    PARALLEL_DEPTH. below_parallel is None where it cannot be told; `by` names the measure."""
 
     depth: float
     below_parallel: bool | None
     by: str
     thigh_deg: float | None = None
+    verdict: str | None = None
+    thigh_sd: float | None = None
 
     @property
     def words(self) -> str:
-        if self.below_parallel:
-            return "below parallel"
-        if self.thigh_deg is not None:
-            if self.thigh_deg < 3:
-                return "just above parallel"
-            return f"about {self.thigh_deg:.0f}° above parallel"
-        return "above parallel" if self.below_parallel is False else "depth unknown"
+        if self.verdict is not None and self.thigh_deg is not None:
+            return depth_words(self.verdict, self.thigh_deg)[1]
+        return "below parallel" if self.below_parallel else (
+            "above parallel" if self.below_parallel is False else "depth unknown")
 
     def to_dict(self) -> dict[str, Any]:
         return {"depth": round(self.depth, 3), "below_parallel": self.below_parallel,
-                "verdict": self.words, "measured_by": self.by,
-                "thigh_angle": None if self.thigh_deg is None else round(self.thigh_deg, 1)}
+                "verdict": self.words, "depth_verdict": self.verdict, "measured_by": self.by,
+                "thigh_angle": None if self.thigh_deg is None else round(self.thigh_deg, 1),
+                "thigh_angle_sd": self.thigh_sd}
 
 
 @dataclass
@@ -191,9 +196,9 @@ class OnlineAnalyzer:
         end = rep.end_frame if rep.end_frame is not None else self.frames
         angles = [a for start, a in self._thigh.items() if rep.start_frame <= start <= end]
         if angles:
-            thigh = min(angles)
-            return DepthVerdict(rep.peak_depth, bool(thigh <= self.cfg.feedback.parallel_tolerance_deg),
-                                "thigh angle", thigh)
+            thigh, sd = min(angles), self.cfg.feedback.thigh_model_sd_deg
+            verdict = depth_class(thigh, sd, self.cfg.feedback.parallel_tolerance_deg)
+            return DepthVerdict(rep.peak_depth, verdict == "below", "thigh angle", thigh, verdict, sd)
         return DepthVerdict(rep.peak_depth, bool(rep.peak_depth >= PARALLEL_DEPTH), "depth signal")
 
     def _forget_thigh(self, upto_frame: int | None) -> None:

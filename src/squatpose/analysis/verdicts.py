@@ -76,6 +76,12 @@ def running_median(x: np.ndarray, half: int) -> np.ndarray:
         return np.nanmedian(windows, axis=-1)
 
 
+def depth_class(angle: float, sd: float, tolerance: float) -> str:
+    """'below' / 'above' parallel where the whole angle ± sd range is on that side of `tolerance`, else
+    'parallel' (about parallel): the one rule of files and of the live engine."""
+    return "below" if angle + sd < tolerance else "above" if angle - sd > tolerance else "parallel"
+
+
 def depth_verdict(thigh: ThighElevation, frames: np.ndarray, bottom: np.ndarray, fps: float,
                   cfg: FeedbackConfig) -> DepthVerdict:
     """The depth verdict of the repetition over `frames`; `bottom`: its deepest frames. Where the
@@ -91,8 +97,7 @@ def depth_verdict(thigh: ThighElevation, frames: np.ndarray, bottom: np.ndarray,
     if sd > cfg.max_thigh_sd_deg:
         return DepthVerdict(None, angle, sd, f"too uncertain from this camera angle (± {sd:.0f}°): "
                                              "film from the side to judge depth")
-    tol = cfg.parallel_tolerance_deg
-    verdict = "below" if angle + sd < tol else "above" if angle - sd > tol else "parallel"
+    verdict = depth_class(angle, sd, cfg.parallel_tolerance_deg)
     if verdict != "below" and not np.isfinite(thigh.value[bottom]).any():
         return DepthVerdict(None, None, None, NO_THIGH)
     return DepthVerdict(verdict, angle, sd)

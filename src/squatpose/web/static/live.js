@@ -139,18 +139,24 @@ function onEvent(event) {
     case "person_found": message(""); break;
     case "person_lost": message("Nobody in view: step back so that hips, knees and feet are in the picture."); break;
     case "people": message(event.count >= 2 ? `${event.count} people in view: the count follows one of them. Ask the others to step out of the picture.` : ""); break;
-    case "bottom": setVerdict(`Bottom: ${event.verdict}`, event.below_parallel); break;
+    case "bottom": setVerdict(`Bottom: ${event.verdict}`, deepEnough(event)); break;
     case "rep_completed": {
       $("rep-counter").textContent = String(event.rep);
-      const words = event.below_parallel ? "below parallel, good" : `${event.verdict}, a bit deeper next time`;
-      setVerdict(`Rep ${event.rep}: ${words}${event.descent_s !== null && event.descent_s < 1 ? " (a fast way down)" : ""}`,
-        event.below_parallel);
-      cue(`Rep ${event.rep}: ${event.below_parallel ? "good depth" : "a bit deeper"}`);
+      const good = deepEnough(event);
+      setVerdict(`Rep ${event.rep}: ${event.verdict}${event.descent_s !== null && event.descent_s < 1 ? " (a fast way down)" : ""}`,
+        good);
+      cue(`Rep ${event.rep}: ${good ? "good depth" : good === false ? "a bit deeper" : "done"}`);
       break;
     }
     case "rep_not_counted": setVerdict(`Not counted: ${event.reason}`, false); break;
     default: break;
   }
+}
+
+// The report's verdict where the thigh angle gives one: below and about parallel are deep enough.
+function deepEnough(event) {
+  if (event.depth_verdict) return event.depth_verdict !== "above";
+  return event.below_parallel;
 }
 
 function setVerdict(text, good) {
