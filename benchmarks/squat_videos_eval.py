@@ -91,6 +91,8 @@ def main() -> None:
                              "src/squatpose/weights/default.int8-7bit.onnx (what x86 CPUs without VNNI run; "
                              "exact on every x86 CPU)")
     args = parser.parse_args()
+    if args.tracks is not None:
+        args.tracks.mkdir(parents=True, exist_ok=True)
     backend = "onnx" if args.onnx else args.backend
     predictor = Predictor.from_checkpoint(args.checkpoint, backend=backend, onnx_path=args.onnx)
     file = getattr(predictor.runner, "path", None)
