@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                 crop = np.random.default_rng(0).normal(size=(1, 3, h, w)).astype(np.float32)
                 fns.append(partial(OnnxRunner(path, threads), crop))
             ms = interleaved_ms(fns, args.rounds, args.calls)
-            print(f"\n{threads} thread(s), median ms per crop of {args.rounds} interleaved rounds × {args.calls}:")
+            print(f"\n{threads} thread(s), median ms per crop of {args.rounds} interleaved rounds "
+                  f"× {args.calls}:")
             for model, value in zip(args.models, ms):
                 print(f"  {model}: {value:.2f} ms ({value / ms[0]:.2f}× the first)")
     return 0

@@ -221,8 +221,9 @@ class RepCounter:
         duration = end_t - rep.start_t
         rep.shallow = rep.peak_depth < self.cfg.min_depth
         if rep.shallow and not rep.peak_depth - rep.rest_depth >= self.cfg.start_depth:
-            reason = (f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f}, and only "
-                      f"{rep.peak_depth - rep.rest_depth:.2f} below the standing level before it)")
+            drop = rep.peak_depth - rep.rest_depth
+            reason = f"too shallow (depth {rep.peak_depth:.2f} < {self.cfg.min_depth:.2f}" + (
+                f", and only {drop:.2f} below the standing level before it)" if math.isfinite(drop) else ")")
         elif not rep.knee_bent:
             reason = ("no bent knee at the bottom (the person only changed size in the image: "
                       "walking towards or away from the camera?)")
@@ -280,7 +281,7 @@ def merge_spans(first: RepSpan, second: RepSpan) -> RepSpan:
                    first.started_in_clip, deeper.knee_bent, first.missing_frames + second.missing_frames,
                    second.trough_depth, second.trough_frame, first.start_t, deeper.bottom_t, second.end_t,
                    second.trough_t, first.conf_sum + second.conf_sum, first.conf_frames + second.conf_frames,
-                   deeper.bent_depth, first.after_landing)
+                   deeper.bent_depth, first.after_landing, deeper.shallow, first.rest_depth)
 
 
 class RepStream:
@@ -335,7 +336,7 @@ class RepStream:
         events = self._settle()
         held, self.shallow_held = self.shallow_held, []
         why = (f"too shallow (depth below {self.cfg.min_depth:.2f}), and {len(held)} such dip(s) are no set "
-               f"of quarter squats (those count from the {self.cfg.shallow_set}th)")
+               f"of quarter squats (a set counts from {self.cfg.shallow_set} of them)")
         return events + [RepEvent("rejected", rep, why) for rep in held], self.counter.finish()
 
     def _settle(self) -> list[RepEvent]:
