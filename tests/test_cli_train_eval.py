@@ -179,3 +179,41 @@ def test_a_run_resumed_mid_epoch_logs_the_loss_of_the_whole_epoch(tmp_path, tiny
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 4 and [r["epoch"] for r in rows] == [1]
     assert rows[0]["train_loss"] == pytest.approx(np.mean(losses), rel=1e-9)  # not the mean of the last two
+
+
+def test_weight_average_folds_in_each_step_at_its_ramped_decay():
+    from squatpose.pose.training.weight_average import WeightAverage
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    average = WeightAverage(model, decay=0.9)
+    with torch.no_grad():
+        model[0].weight.add_(1.0)
+        model[1].num_batches_tracked.fill_(7)
+    average.update(model, step=0)  # ramp: decay min(0.9, 1/10) = 0.1
+    weights = average.model.state_dict()
+    assert torch.allclose(weights["0.weight"], start["0.weight"] + 0.9)
+    assert torch.equal(weights["1.num_batches_tracked"], torch.tensor(7))
+    average.update(model, step=1000)  # full decay 0.9: a tenth of the remaining 0.1 gap
+    assert torch.allclose(average.model.state_dict()["0.weight"], start["0.weight"] + 0.91)
+    assert not any(p.requires_grad for p in average.model.parameters())
+
+
+def test_a_weight_averaged_run_saves_the_average_and_resumes_from_the_raw_weights(tmp_path, tiny_coco):
+    cfg = _config(tmp_path, tiny_coco)
+    ema = ["--set", "train.ema_decay=0.5"]
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main(["train", "--config", str(cfg), "--out", str(whole), *ema]) == 0
+    assert main(["train", "--config", str(cfg), "--out", str(split), "--set", "train.epochs=1", *ema]) == 0
+    assert main(["train", "--config", str(cfg), "--out", str(split), *ema]) == 0
+    a, b = read_checkpoint(whole / "last.pt"), read_checkpoint(split / "last.pt")
+    # An interrupted run ends where the uninterrupted one does, its average included.
+    for weights in ("state_dict", "train_weights"):
+        for key, value in a[weights].items():
+            assert torch.allclose(value.float(), b[weights][key].float(), atol=1e-6), (weights, key)
+    assert any(not torch.equal(a["state_dict"][k], a["train_weights"][k]) for k in a["state_dict"])
+    released = tmp_path / "released.pt"
+    assert main(["release", "--checkpoint", str(whole / "last.pt"), "--out", str(released)]) == 0
+    shipped = read_checkpoint(released)
+    assert "train_weights" not in shipped
+    assert all(torch.equal(shipped["state_dict"][k], a["state_dict"][k]) for k in a["state_dict"])

@@ -105,6 +105,9 @@ class TrainConfig:
     # lr factor for every layer outside `backbone`: a warm start that adds joints needs its decoder to move
     # faster than the backbone it keeps.
     decoder_lr_scale: float = 1.0
+    # >0: validate, select and save an exponential moving average of the weights (the steps train the
+    # raw weights); 0.995 averages over about the last 200 steps.
+    ema_decay: float = 0.0
 
     def __post_init__(self) -> None:
         check("train", epochs=self.epochs >= 1, batch_size=self.batch_size >= 1, lr=self.lr > 0,
@@ -113,7 +116,8 @@ class TrainConfig:
               checkpoint_minutes=self.checkpoint_minutes > 0,
               max_steps_per_epoch=self.max_steps_per_epoch is None or self.max_steps_per_epoch >= 1,
               threads=self.threads is None or self.threads >= 1, distill_weight=0 <= self.distill_weight <= 1,
-              distill_min_score=0 <= self.distill_min_score <= 1, decoder_lr_scale=self.decoder_lr_scale > 0)
+              distill_min_score=0 <= self.distill_min_score <= 1, decoder_lr_scale=self.decoder_lr_scale > 0,
+              ema_decay=0 <= self.ema_decay < 1)
 
 
 @dataclass(frozen=True)

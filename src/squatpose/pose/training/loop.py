@@ -38,6 +38,7 @@ from squatpose.pose.training.setup import (
     make_train_loader,
     setup_distributed,
 )
+from squatpose.pose.training.weight_average import WeightAverage
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def build_for_training(config: Config, device: torch.device):
 
 def validate(model, config: Config, val_sets, joint_set, codec) -> dict:
     """PCK/OKS on each validation set in image pixels; `score` is what picks the best checkpoint."""
+    was_training = model.training
     runner = TorchRunner(unwrap(model))
     out, scores = {}, []
     for name, records in val_sets:
@@ -94,7 +96,7 @@ def validate(model, config: Config, val_sets, joint_set, codec) -> dict:
         out[name] = result.to_dict()
         scores.append((name, 0.5 * (result.pck_box.pooled[0.05] + result.pck_box.pooled[0.1])))
         log.info("\n%s", result.tables())
-    model.train()
+    model.train(was_training)
     selected = [s for name, s in scores if config.train.select_on in (None, name)]
     out["score"] = float(np.mean(selected)) if selected else float("nan")
     return out
@@ -123,22 +125,26 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
     optimizer = make_optimizer(model, config.train)
     schedule = make_schedule(optimizer, config.train, steps_per_epoch * config.train.epochs)
     state = TrainingState()
+    average = WeightAverage(model, config.train.ema_decay) if config.train.ema_decay > 0 else None
     if resume and (out_dir / "last.pt").exists():
-        _resume(out_dir / "last.pt", model, optimizer, schedule, state, config)
+        _resume(out_dir / "last.pt", model, optimizer, schedule, state, config, average)
+    evaluated = average.model if average else model  # what is validated, selected and saved
     if dist_info.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         atomic.write_text(out_dir / "config.yaml", yaml.safe_dump(to_dict(config), sort_keys=False))
         _trim_metrics(out_dir / "metrics.jsonl", state.epoch)
     net = DistributedDataParallel(model) if dist_info.world > 1 else model
     loss_fn = get_loss(config.train.loss)
-    save = _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info)
+    save = _saver(evaluated, model if average else None, config, joint_set, codec, optimizer, schedule, state,
+                  out_dir, dist_info)
     while state.epoch < config.train.epochs:
         train_loss = _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch,
-                                  config, dist_info, save)
+                                  config, dist_info, save, average)
         state.next_epoch()
         if not dist_info.is_main:
             continue
-        metrics = validate(model, config, val_sets, joint_set, codec) if val_sets else {"score": -state.epoch}
+        metrics = (validate(evaluated, config, val_sets, joint_set, codec) if val_sets
+                   else {"score": -state.epoch})
         record = {"epoch": state.epoch, "step": state.step, "train_s": round(state.train_s, 2),
                   "train_loss": train_loss,
                   "lr": optimizer.param_groups[0]["lr"], **metrics}
@@ -155,8 +161,7 @@ def fit(config: Config, out_dir: str | Path, resume: bool = True) -> Path:
 
 
 def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, steps_per_epoch,
-                 config, dist_info,
-                 save) -> float:
+                 config, dist_info, save, average: WeightAverage | None) -> float:
     sampler.set_epoch(state.epoch, state.batch_in_epoch)
     device = dist_info.device
     use_amp = config.train.amp and device.type == "cuda"
@@ -181,6 +186,8 @@ def _train_epoch(net, loader, sampler, optimizer, schedule, loss_fn, state, step
         loss.backward()
         optimizer.step()
         schedule.step()
+        if average is not None:
+            average.update(net, state.step)
         state.step += 1
         state.batch_in_epoch += 1
         # .item() waits for the device: time the step after it
@@ -207,14 +214,18 @@ def _batch_loss(loss_fn: LossFn, pred: torch.Tensor, batch: dict, device: torch.
     return distill_loss(loss_fn, pred, labels, teacher, distill_weight)
 
 
-def _saver(model, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info):
+def _saver(model, trained, config, joint_set, codec, optimizer, schedule, state, out_dir, dist_info):
+    """`model`'s weights are the checkpoint's; with a weight average, `trained` holds the raw weights that
+    training resumes from (`train_weights`, which a release drops)."""
     def save(name: str, metrics: dict | None) -> None:
         if not dist_info.is_main:
             return
+        extra = {} if trained is None else {
+            "train_weights": {k: v.detach().cpu() for k, v in unwrap(trained).state_dict().items()}}
         ckpt = make_checkpoint(model, config.model.name, joint_set, codec, config=to_dict(config),
                                box_padding=float(config.data.box_padding),
                                epoch=state.epoch, metrics=metrics, train_state=state.to_dict(),
-                               optimizer=optimizer.state_dict(), schedule=schedule.state_dict())
+                               optimizer=optimizer.state_dict(), schedule=schedule.state_dict(), **extra)
         atomic_save(ckpt, out_dir / name)
     return save
 
@@ -262,10 +273,13 @@ def _trim_metrics(path: Path, epoch: int) -> None:
         atomic.write_text(path, "".join(line + "\n" for line in kept))
 
 
-def _resume(path: Path, model, optimizer, schedule, state: TrainingState, config: Config) -> None:
+def _resume(path: Path, model, optimizer, schedule, state: TrainingState, config: Config,
+            average: WeightAverage | None) -> None:
     ckpt = read_checkpoint(path)
     _check_same_config(path, ckpt.get("config"), config)
-    load_state(model, ckpt["state_dict"], path)
+    load_state(model, ckpt.get("train_weights", ckpt["state_dict"]), path)
+    if average is not None:
+        load_state(average.model, ckpt["state_dict"], path)
     optimizer.load_state_dict(ckpt["optimizer"])
     schedule.load_state_dict(ckpt["schedule"])
     for key, value in ckpt["train_state"].items():
