@@ -1,7 +1,8 @@
 """An exponential moving average of the weights (train.ema_decay): the model that is validated and saved.
 
 Batch-norm statistics follow the augmented batches, so a single step's weights score about one point
-apart from epoch to epoch on the dev split; their average over the last few hundred steps does not.
+apart from epoch to epoch on the dev split; their average over the last few hundred steps moves less, so
+the selected epoch owes less to luck.
 """
 from __future__ import annotations
 
