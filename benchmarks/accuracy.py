@@ -13,6 +13,8 @@ box side, pooled over labelled lower-body joints), with and without flip test, o
 Every model of a run is measured on the same persons; per-joint tables follow for the LSP dev split.
 Models of any joint set are scored on the joints of each table that they predict: the lower six (every
 model), then the shoulders (models with `lower8`, and the teacher) on the persons with a labelled shoulder.
+The shoulders table adds "either side@0.1": each person's shoulders scored against their labels as they are
+or swapped, whichever fits better, so the difference to shoulder@0.1 is what left/right swaps cost.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from squatpose.pose.data.dataset import PersonRecord, load_records
 from squatpose.pose.data.splits import split_coco
 from squatpose.pose.data.teacher import MoveNetTeacher
 from squatpose.pose.evaluation.evaluate import EvalResult, predict_records, score_predictions
+from squatpose.pose.evaluation.metrics import bbox_norm
 from squatpose.pose.predictor import TorchRunner, default_checkpoint
 
 REPO = Path(__file__).resolve().parents[1]
@@ -46,6 +49,7 @@ TABLES = {
     "shoulders": JointSet("shoulders", ("left_shoulder", "right_shoulder"), ()),
 }
 TABLE_PARTS = {"lower six": ("hip", "knee", "ankle"), "shoulders": ("shoulder",)}
+EITHER_SIDE = {"shoulders"}  # tables of one left/right pair, with the swap-tolerant column
 
 
 def _fmt(value: float | None) -> str:
@@ -92,9 +96,24 @@ def teacher_predictions(path: Path):
     return predict
 
 
-def row(model: str, name: str, flip: bool, result: EvalResult, names: tuple[str, ...]) -> str:
+def either_side_pck(xy: np.ndarray, records: list[PersonRecord], alpha: float = 0.1) -> float:
+    """PCK of one left/right pair `(N,2,2)` scored per person with its labels as they are or swapped,
+    whichever fits better: what the pair scores when the model's only error of side is a swap."""
+    gt = np.stack([r.keypoints for r in records])
+    norm = bbox_norm(np.stack([r.bbox for r in records]))[:, None]
+
+    def hits(labels: np.ndarray) -> np.ndarray:
+        near = np.linalg.norm(xy[..., :2] - labels[..., :2], axis=-1) / norm < alpha
+        return (near & (labels[..., 2] > 0)).sum(axis=1)
+    best = np.maximum(hits(gt), hits(gt[:, ::-1]))
+    return 100.0 * float(best.sum() / (gt[..., 2] > 0).sum())
+
+
+def row(model: str, name: str, flip: bool, result: EvalResult, names: tuple[str, ...],
+        either_side: float | None = None) -> str:
     pooled, groups = result.pck_box.pooled, result.pck_box.grouped(list(names))
-    parts = " | ".join(_fmt(g[0.1]) for g in groups.values())
+    parts = " | ".join([_fmt(g[0.1]) for g in groups.values()]
+                       + ([] if either_side is None else [_fmt(either_side)]))
     return (f"| {model} | {name} | {'yes' if flip else 'no'} | {result.n_persons} | {_fmt(pooled[0.05])} | "
             f"{_fmt(pooled[0.1])} | {_fmt(pooled[0.2])} | {parts} | {_fmt(result.oks['AP'])} |")
 
@@ -110,9 +129,9 @@ def per_joint(model: str, flip: bool, result: EvalResult, names: tuple[str, ...]
 
 def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: dict,
               details: list[str]) -> None:
-    parts = " | ".join(f"{p}@0.1" for p in TABLE_PARTS[title])
-    print(f"\n### {title}\n\n| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | {parts} | "
-          "OKS-AP |\n|" + "---|" * (8 + len(TABLE_PARTS[title])))
+    columns = [f"{p}@0.1" for p in TABLE_PARTS[title]] + (["either side@0.1"] if title in EITHER_SIDE else [])
+    print(f"\n### {title}\n\n| model | set | flip | persons | PCK@0.05 | PCK@0.1 | PCK@0.2 | "
+          f"{' | '.join(columns)} | OKS-AP |\n|" + "---|" * (8 + len(columns)))
     for name, (ann, images, min_joints) in sets.items():
         records = load_records(ann, images, joint_set, min_joints=min(min_joints, joint_set.num_joints))
         for model, predict in models.items():
@@ -121,7 +140,8 @@ def run_table(title: str, joint_set: JointSet, sets: dict, models: dict, out: di
                 if predicted is None:
                     continue
                 result = score_predictions(name, records, *predicted, joint_set)
-                print(row(model, name, flip, result, joint_set.names), flush=True)
+                either = either_side_pck(predicted[0], records) if title in EITHER_SIDE else None
+                print(row(model, name, flip, result, joint_set.names, either), flush=True)
                 out[f"{model} | {title} | {name} | flip={flip}"] = result.to_dict()
                 if name == DEV:
                     details.append(per_joint(model, flip, result, joint_set.names))
