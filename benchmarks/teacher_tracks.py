@@ -144,6 +144,9 @@ def teacher_calibration(args: argparse.Namespace, teacher: MoveNetTeacher) -> Sc
 
 
 def clip_names(folder: Path) -> list[str]:
+    """The clips of reps.json, or every .mp4 of a folder without one (e.g. train_videos)."""
+    if not (folder / "reps.json").is_file():
+        return sorted(path.stem for path in folder.glob("*.mp4"))
     truth = json.loads((folder / "reps.json").read_text())
     return sorted(k for k in truth if not k.startswith("_"))
 
@@ -176,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--teacher", type=Path, default=SHARED / "teachers" / "movenet-thunder.onnx")
     parser.add_argument("--data", type=Path, nargs="+", default=list(DATA),
-                        help="folders with <clip>.mp4 and reps.json (default: the shared squat clips)")
+                        help="folders with <clip>.mp4, and reps.json naming the clips to run (else all "
+                             "of them; default: the shared squat clips)")
     parser.add_argument("--out", type=Path, default=REPO / "derived" / "teacher_tracks")
     parser.add_argument("--clips", nargs="+", help="only these clips (names without .mp4)")
     parser.add_argument("--no-flip", action="store_true",
