@@ -6,7 +6,8 @@ evidence a counting rule needs on data it was not tuned on.
 
 Sources, each skipped with a reason when its data is absent:
 - synthetic: `counting_scenarios` of tests/helpers/synthetic_squats.py (hand-held camera, jump squats,
-  quarter squats, a long set, walking after the set, oblique cameras), 26 clips with known counts;
+  quarter squats, a long set, walking after the set, oblique cameras, knee raises, squats on one leg),
+  30 clips with known counts;
 - Penn Action: the 114 ground-truth squat clips (one repetition each), clean and with 2 % jitter plus
   10 % dropped frames and joints (seed 0);
 - mocap: real motion capture of 5 squats (../shared/data/mocap), projected from yaw 0/30/60/90° and

@@ -9,7 +9,9 @@ from helpers.synthetic_squats import (
     counting_scenarios,
     handheld,
     jump_squat_motion,
+    knee_raise_motion,
     render,
+    single_leg_squat_motion,
     squat_motion,
     squat_phase,
     walk_motion,
@@ -308,7 +310,8 @@ SCENARIOS = counting_scenarios(FPS)
 @pytest.mark.parametrize("index", range(len(SCENARIOS)), ids=[name for name, _, _ in SCENARIOS])
 def test_counting_scenarios(index):
     """Hand-held camera, jump squats, quarter squats, a long tiring set, walking after the set, oblique
-    cameras: each counts right (benchmarks/counting_eval.py shows which rule each one needs)."""
+    cameras, knee raises, squats on one leg: each counts right (benchmarks/counting_eval.py shows which
+    rule each one needs)."""
     name, tracks, count = SCENARIOS[index]
     assert analyze_tracks(tracks).reps == count, name
 
@@ -330,6 +333,19 @@ def test_a_landing_is_not_a_repetition_but_a_set_of_jump_squats_counts_each_jump
     # the rule both ways: with no takeoff ever seen, every landing's dip counts as a squat of its own
     no_jumps = load_analysis_config(None, ["depth.jump_lift=5", "depth.hop_lift=5"])
     assert analyze_tracks(render(jump_squat_motion(1, FPS), "side", FPS, noise_px=2.0), no_jumps).reps == 2
+
+
+def test_a_knee_raise_is_no_squat_but_a_squat_on_one_leg_is():
+    """The raised-foot rule both ways: the lifted leg's bend is left out of the depth and the bent-knee
+    test, so a knee raise with a softened standing knee counts nothing, while a squat on the other leg
+    counts; without the rule the side view counts each knee raise and none of the one-leg squats."""
+    raises = render(squat_motion(squat_phase(3, FPS)) + knee_raise_motion(3, FPS), "side", FPS, noise_px=2.0)
+    one_leg = render(single_leg_squat_motion(3, FPS), "side", FPS, noise_px=2.0)
+    assert analyze_tracks(raises).reps == 3
+    assert analyze_tracks(one_leg).reps == 3
+    no_rule = load_analysis_config(None, ["depth.raised_foot=100"])
+    assert analyze_tracks(raises, no_rule).reps == 6
+    assert analyze_tracks(one_leg, no_rule).reps == 0
 
 
 def test_a_landing_dip_is_rejected_with_its_reason():

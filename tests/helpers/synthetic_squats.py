@@ -83,6 +83,33 @@ def squat_motion(phase: np.ndarray, bottom_hip_height: float = 0.38, stance: flo
     return WorldMotion(hip, ankle, np.radians(lean), valgus * phase, np.radians(toe_out_deg))
 
 
+def knee_raise_motion(n_raises: int, fps: float, tuck: float = 0.25, soft_knee_hip: float = 0.96
+                      ) -> WorldMotion:
+    """Knee raises, legs taking turns (right first): the lifted foot comes up in front to `tuck` leg lengths
+    below the hip (the knee bends fully) while the standing knee softens (hips down to `soft_knee_hip`)."""
+    phase = squat_phase(n_raises, fps, descent_s=0.6, bottom_s=0.3, ascent_s=0.6, rest_s=0.8)
+    raise_index = np.cumsum(np.r_[False, (phase[1:] > 0) & (phase[:-1] == 0)])
+    motion = squat_motion(phase, bottom_hip_height=soft_knee_hip, lean_deg=np.full(len(phase), 5.0))
+    hip, ankle = motion.hip.copy(), motion.ankle.copy()
+    hip[..., 0] = 0.0
+    lifted = np.where(raise_index % 2 == 1, 1, 0)  # side index: 1 = right
+    frames = np.arange(len(phase))
+    top = np.stack([np.full(len(phase), 0.15), ankle[frames, lifted, 1], hip[frames, lifted, 2] - tuck], -1)
+    ankle[frames, lifted] += phase[:, None] * (top - ankle[frames, lifted])
+    return WorldMotion(hip, ankle, motion.lean, motion.valgus)
+
+
+def single_leg_squat_motion(n_reps: int, fps: float, free_foot_height: float = 0.6) -> WorldMotion:
+    """Squats on the left leg (pistol squats): the right leg is held straight in front, its foot
+    `free_foot_height` leg lengths off the floor."""
+    motion = squat_motion(squat_phase(n_reps, fps), bottom_hip_height=0.45)
+    hip, ankle = motion.hip, motion.ankle.copy()
+    drop = hip[:, 1, 2] - free_foot_height
+    ankle[:, 1, 0] = hip[:, 1, 0] + np.sqrt(np.maximum(THIGH + SHIN - 1e-3, 0) ** 2 - drop ** 2)
+    ankle[:, 1, 2] = free_foot_height
+    return WorldMotion(hip, ankle, motion.lean, motion.valgus)
+
+
 def walk_motion(duration_s: float, fps: float, speed: float = 1.2, forward: float = 0.0,
                 step: float = 0.6) -> WorldMotion:
     """Walking forward at `speed` leg lengths/s: feet alternate stance (60 %) and swing."""
@@ -277,8 +304,9 @@ def counting_scenarios(fps: float = 30.0) -> list[tuple[str, JointTracks, int]]:
     """(name, tracks, true count): the ways of filming and moving that a counter must get right, each
     with 2 px of joint noise: a hand-held camera that pans, shakes, zooms and turns (side and front),
     jump squats (single, continuous, low jumps), quarter squats (knees at 110-120°), a long set that
-    gets faster and shallower (36 reps), walking towards or away from the camera after the set, and
-    cameras at 30° and 45° to the front, looking up or down."""
+    gets faster and shallower (36 reps), walking towards or away from the camera after the set,
+    cameras at 30° and 45° to the front, looking up or down, knee raises after the set (no squats), and
+    squats on one leg with the other foot held off the floor."""
     def side_and_front(name: str, motion: WorldMotion, count: int, **front_kw: float):
         return [(f"{name}, side", render(motion, "side", fps, noise_px=2.0), count),
                 (f"{name}, front", render(motion, "front", fps, noise_px=2.0, **front_kw), count)]
@@ -308,4 +336,7 @@ def counting_scenarios(fps: float = 30.0) -> list[tuple[str, JointTracks, int]]:
     for yaw in (30, 45):
         out += [(f"camera {yaw}° off the front, pitch {pitch:+d}°",
                  render_camera(five, yaw, pitch, fps, noise_px=2.0), 5) for pitch in (-10, 10)]
+    out += side_and_front("3 squats, then 3 knee raises", squat_motion(squat_phase(3, fps))
+                          + knee_raise_motion(3, fps), 3)
+    out += side_and_front("3 squats on one leg", single_leg_squat_motion(3, fps), 3)
     return out

@@ -15,6 +15,8 @@ Per frame, from the smoothed joints (a one-frame `Body`):
   stretch;
 * knee bent: a 2D knee angle or thigh/shin ratio clearly below standing (`depth.knee_bent` rules),
   the standing ratio being its `leg_percentile` over LONG_WINDOW_S;
+* a foot off the floor: an ankle `raised_foot` x L above the other. That leg is left out of the depth
+  and of the knee-bent test: a knee raise bends the lifted leg only, a squat the leg it stands on;
 * jumps: both ankles rose `jump_lift` x L within TAKEOFF_S (off the ground) or `hop_lift` x L (a
   hop), `FeetGround`;
 * knee straight: the straighter 2D knee reaches STRAIGHT_KNEE_DEG (the last measured state holds;
@@ -209,7 +211,9 @@ class CausalDepth:
             self.leg_px = float(np.nanmax(length))
         compression = 1.0 - np.linalg.norm(body.hip - body.ankle, axis=-1)[0] / length
         side = self.view.update(t, body, length, compression)
-        legs = compression
+        lifted = self._lifted_foot(body.ankle[0])
+        legs = np.where(lifted, np.nan, compression)
+        knee_angle, ratio = (np.where(lifted, np.nan, v) for v in (knee_angle, thigh / shin))
         if side and cfg.knee_weight_side > 0:
             knee_c = 1.0 - np.sin(np.radians(knee_angle) / 2)
             mixed = (1 - cfg.knee_weight_side) * legs + cfg.knee_weight_side * knee_c
@@ -222,8 +226,15 @@ class CausalDepth:
         depth = float(leg_m.value[0] if use_legs else hip_m.value[0])
         conf = float(leg_m.conf[0] if use_legs else hip_m.conf[0]) if np.isfinite(depth) else 0.0
         source = "legs" if use_legs else ("hips" if np.isfinite(depth) else "")
-        return DepthSample(depth, conf, source, False, self._bent(knee_angle, thigh / shin, standing[4:]),
+        return DepthSample(depth, conf, source, False, self._bent(knee_angle, ratio, standing[4:]),
                            self.straight, side, length, compression, airborne, hop)
+
+    def _lifted_foot(self, ankle: np.ndarray) -> np.ndarray:
+        """(2,) True for a foot off the floor: its ankle `raised_foot` leg lengths above the other's
+        (image y grows downward)."""
+        rise = ankle[::-1, 1] - ankle[:, 1]
+        with np.errstate(invalid="ignore"):
+            return rise > self.cfg.raised_foot * self.leg_px
 
     def _bent(self, knee_angle: np.ndarray, ratio: np.ndarray, standing_ratio: np.ndarray) -> bool:
         """One knee clearly and the other at least somewhat bent (`depth.knee_bent`), True when neither
