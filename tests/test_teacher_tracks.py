@@ -74,3 +74,11 @@ def test_tracks_of_a_real_clip_and_a_broken_one(tmp_path, capsys):
          for name in ("left_shoulder", "left_hip", "left_ankle")}
     assert y["left_shoulder"] < y["left_hip"] < y["left_ankle"]  # a standing person, image y down
     assert np.median(tracks.score) > 0.5
+
+
+def test_clips_are_those_of_reps_json_or_every_video_of_a_folder_without_one(tmp_path):
+    for name in ("b.mp4", "a.mp4", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert teacher_tracks.clip_names(tmp_path) == ["a", "b"]
+    (tmp_path / "reps.json").write_text(json.dumps({"_how": "test", "b": {}}))
+    assert teacher_tracks.clip_names(tmp_path) == ["b"]
