@@ -105,7 +105,7 @@ def single_leg_squat_motion(n_reps: int, fps: float, free_foot_height: float = 0
     motion = squat_motion(squat_phase(n_reps, fps), bottom_hip_height=0.45)
     hip, ankle = motion.hip, motion.ankle.copy()
     drop = hip[:, 1, 2] - free_foot_height
-    ankle[:, 1, 0] = hip[:, 1, 0] + np.sqrt(np.maximum(THIGH + SHIN - 1e-3, 0) ** 2 - drop ** 2)
+    ankle[:, 1, 0] = hip[:, 1, 0] + np.sqrt(np.maximum((THIGH + SHIN - 1e-3) ** 2 - drop ** 2, 0.0))
     ankle[:, 1, 2] = free_foot_height
     return WorldMotion(hip, ankle, motion.lean, motion.valgus)
 
