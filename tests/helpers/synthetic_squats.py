@@ -92,7 +92,7 @@ def knee_raise_motion(n_raises: int, fps: float, tuck: float = 0.25, soft_knee_h
     motion = squat_motion(phase, bottom_hip_height=soft_knee_hip, lean_deg=np.full(len(phase), 5.0))
     hip, ankle = motion.hip.copy(), motion.ankle.copy()
     hip[..., 0] = 0.0
-    lifted = np.where(raise_index % 2 == 1, 1, 0)  # side index: 1 = right
+    lifted = raise_index % 2  # side index: the first raise (1) lifts the right leg
     frames = np.arange(len(phase))
     top = np.stack([np.full(len(phase), 0.15), ankle[frames, lifted, 1], hip[frames, lifted, 2] - tuck], -1)
     ankle[frames, lifted] += phase[:, None] * (top - ankle[frames, lifted])
